@@ -1,0 +1,57 @@
+/// The gradient rules: one per op, each mapping the output's cotangent `dy` to a
+/// contribution for every differentiable input. Read this as the table of VJPs;
+/// the kernels each rule calls live with their forward pass in `Ops/`.
+extension Tape {
+    func pullback(_ node: Node, _ dy: Tensor<T>) throws -> [(Variable, Tensor<T>)] {
+        switch node.op {
+        case .leaf:
+            return []
+
+        case let .dense(x, kernel, bias):                // dx = dy W^T, dW = x^T dy, db = sum_rows dy
+            let g = DenseOp.backward(dy, x: self[x], w: self[kernel])
+            return [(x, g.dx), (kernel, g.dw)] + (bias.map { [($0, g.db)] } ?? [])
+
+        case let .conv2d(x, kernel, geometry):           // dx = col2im(dy W^T), dW = im2col(x)^T dy
+            let g = Conv2DOp.backward(dy, x: self[x], w: self[kernel], geometry: geometry)
+            return [(x, g.dx), (kernel, g.dw)]
+
+        case let .batchNorm(x, scale, bias, mean, invStd, training):  // see BatchNormOp.backward
+            let g = BatchNormOp.backward(dy, x: self[x], scale: self[scale], mean: mean, invStd: invStd, training: training)
+            return [(x, g.dx), (scale, g.dscale), (bias, g.dbias)]
+
+        case let .relu(x):                               // dx = dy * [x > 0]
+            return [(x, ElementwiseOp.reluBackward(dy, x: self[x]))]
+
+        case let .add(a, b):                             // da = db = dy
+            return [(a, dy), (b, dy)]
+
+        case let .multiply(x, constant):                 // dx = dy * mask
+            return [(x, try ElementwiseOp.multiply(dy, constant))]
+
+        case let .avgPool(x, window, strides):           // dx = dy / window, spread over the window
+            return [(x, PoolOp.avgPoolBackward(dy, inputShape: self[x].shape, window: window, strides: strides))]
+
+        case let .maxPool(x, argmax):                    // dx[argmax] += dy
+            return [(x, PoolOp.maxPoolBackward(dy, inputShape: self[x].shape, argmax: argmax))]
+
+        case let .mean(x, axes):                         // dx = broadcast(dy) / count
+            return [(x, ReduceOp.meanBackward(dy, inputShape: self[x].shape, axes: axes))]
+
+        case let .reshape(x):                            // dx = reshape(dy)
+            return [(x, try dy.reshaped(self[x].shape))]
+
+        case let .softmaxCrossEntropy(logits, labels, logSoftmax):  // dz = dy (softmax - onehot) / N
+            return [(logits, CrossEntropyOp.backward(dy.scalar, logSoftmax: logSoftmax, labels: labels))]
+
+        case let .custom(name, inputs, vjp):
+            let gs = vjp(dy)
+            guard gs.count == inputs.count else {
+                throw TensorError.autodiff("custom op \(name): VJP returned \(gs.count) gradients for \(inputs.count) inputs")
+            }
+            for (v, g) in zip(inputs, gs) where g.shape != self[v].shape {
+                throw TensorError.autodiff("custom op \(name): gradient shape \(g.shape) for input of shape \(self[v].shape)")
+            }
+            return Array(zip(inputs, gs))
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+
+/// A value recorded on a `Tape`: an index into it, plus the tape's identity so a
+/// variable from another tape is refused rather than misread.
+public struct Variable: Hashable, Sendable, CustomStringConvertible {
+    public let index: Int
+    let tapeID: Int
+    public var description: String { "Variable(#\(index) on tape \(tapeID))" }
+}
+
+/// Hands out a distinct identity to every tape.
+enum TapeIdentity {
+    nonisolated(unsafe) private static var last = 0
+    private static let lock = NSLock()
+    static func next() -> Int {
+        lock.lock(); defer { lock.unlock() }
+        last += 1
+        return last
+    }
+}
+
+/// Reverse-mode automatic differentiation by recording.
+///
+/// Every op on a tape computes its value immediately (eager) and records what its
+/// gradient rule needs. `gradients(of:withRespectTo:)` walks the record backwards,
+/// applying the rules in `Tape+Gradients.swift` (one rule per op) and summing the
+/// contributions of a value used more than once (a residual connection).
+public final class Tape<T: RefScalar> {
+    /// What produced a recorded value, with whatever its gradient rule needs.
+    enum Op {
+        case leaf
+        case dense(x: Variable, kernel: Variable, bias: Variable?)
+        case conv2d(x: Variable, kernel: Variable, geometry: ConvGeometry)
+        case batchNorm(x: Variable, scale: Variable, bias: Variable, mean: Tensor<T>, invStd: [Double], training: Bool)
+        case relu(Variable)
+        case add(Variable, Variable)
+        case multiply(Variable, constant: Tensor<T>)
+        case avgPool(Variable, window: (Int, Int), strides: (Int, Int))
+        case maxPool(Variable, argmax: [Int])
+        case mean(Variable, axes: [Int])
+        case reshape(Variable)
+        case softmaxCrossEntropy(logits: Variable, labels: [Int32], logSoftmax: Tensor<T>)
+        case custom(name: String, inputs: [Variable], vjp: (Tensor<T>) -> [Tensor<T>])
+    }
+
+    struct Node {
+        var value: Tensor<T>
+        var op: Op
+    }
+
+    private(set) var nodes: [Node] = []
+    let id: Int
+
+    public init() { id = TapeIdentity.next() }
+
+    /// Number of recorded values.
+    public var count: Int { nodes.count }
+
+    /// Records an input (a parameter, an image): a value gradients can be taken with respect to.
+    public func leaf(_ value: Tensor<T>) -> Variable { record(value, .leaf) }
+
+    /// The value of a recorded variable.
+    public subscript(_ v: Variable) -> Tensor<T> {
+        precondition(v.tapeID == id && v.index < nodes.count, "\(v) is not recorded on tape \(id)")
+        return nodes[v.index].value
+    }
+
+    /// The value of a recorded variable, or an error if it belongs elsewhere.
+    public func value(_ v: Variable) throws -> Tensor<T> {
+        try check(v, "value")
+        return nodes[v.index].value
+    }
+
+    func record(_ value: Tensor<T>, _ op: Op) -> Variable {
+        nodes.append(Node(value: value, op: op))
+        return Variable(index: nodes.count - 1, tapeID: id)
+    }
+
+    func check(_ v: Variable, _ what: String) throws {
+        guard v.tapeID == id, v.index >= 0, v.index < nodes.count else {
+            throw TensorError.autodiff("\(what): \(v) was not recorded on this tape (tape \(id))")
+        }
+    }
+
+    /// Gradient of the scalar `loss` with respect to each of `leaves` (any recorded
+    /// variables). A variable that does not reach `loss` gets zeros of its shape.
+    ///
+    /// - Throws: `TensorError.autodiff` when `loss` has more than one element, or a
+    ///   variable was not recorded on this tape.
+    public func gradients(of loss: Variable, withRespectTo leaves: [Variable]) throws -> [Tensor<T>] {
+        try check(loss, "gradients(of:)")
+        for v in leaves { try check(v, "gradients(withRespectTo:)") }
+        let lossValue = nodes[loss.index].value
+        guard lossValue.count == 1 else {
+            throw TensorError.autodiff("gradients(of:): the loss must be a scalar, got shape \(lossValue.shape)")
+        }
+        var grads = [Tensor<T>?](repeating: nil, count: loss.index + 1)
+        grads[loss.index] = Tensor(repeating: 1, shape: lossValue.shape)
+        // Values recorded before the earliest requested variable cannot affect its gradient.
+        let stop = leaves.map(\.index).min() ?? loss.index
+        var i = loss.index
+        while i >= stop {
+            if let dy = grads[i] {
+                for (input, g) in try pullback(nodes[i], dy) {
+                    if let existing = grads[input.index] {
+                        grads[input.index] = try ElementwiseOp.add(existing, g, op: "gradient accumulation")
+                    } else {
+                        grads[input.index] = g
+                    }
+                }
+                if !leaves.contains(where: { $0.index == i }) && i != loss.index { grads[i] = nil }
+            }
+            i -= 1
+        }
+        return leaves.map { v in
+            if v.index <= loss.index, let g = grads[v.index] { return g }
+            return Tensor.zeros(nodes[v.index].value.shape)
+        }
+    }
+}

@@ -1,0 +1,155 @@
+/// Fast conv2d: im2col (patches of a bounded group of images) followed by the
+/// fast GEMM; a pointwise (1x1, stride 1, unpadded) convolution skips im2col.
+///
+///     forward:         Y[pixels, O]  = Col[pixels, K] @ W[K, O]         (K = kh*kw*C)
+///     input gradient:  dCol          = dY[pixels, O] @ W^T, then col2im (scatter-add)
+///     filter gradient: dW[K, O]     += Col^T @ dY, group by group in order
+///
+/// Images are grouped by a fixed element budget (never by thread count), so the
+/// order of every sum, and hence every bit, is independent of `Threads.count`.
+extension Conv2DKernels {
+    /// Elements of im2col scratch per group (16 MiB of Float).
+    public static let columnBudget = 1 << 22
+
+    static func imagesPerGroup(_ g: ConvGeometry) -> Int {
+        max(1, min(g.batch, columnBudget / max(1, g.pixelsPerImage * g.patchSize)))
+    }
+
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
+    public static func forward<T: RefScalar>(_ x: Tensor<T>, _ w: Tensor<T>, _ g: ConvGeometry) -> Tensor<T> {
+        var y = Tensor<T>.zeros(g.outputShape)
+        let K = g.patchSize, O = g.outC, P = g.pixelsPerImage
+        x.scalars.withUnsafeBufferPointer { xp in
+        w.scalars.withUnsafeBufferPointer { wp in
+        y.scalars.withUnsafeMutableBufferPointer { yp in
+            if g.isPointwise {
+                Gemm.fast(m: g.batch * P, n: O, k: K, a: .rowMajor(xp.baseAddress!, columns: K),
+                          b: .rowMajor(wp.baseAddress!, columns: O), c: yp.baseAddress!, ldc: O, accumulate: false)
+                return
+            }
+            let group = imagesPerGroup(g)
+            let col = UnsafeMutablePointer<T>.allocate(capacity: group * P * K)
+            defer { col.deallocate() }
+            var n0 = 0
+            while n0 < g.batch {
+                let count = min(group, g.batch - n0)
+                im2col(xp.baseAddress!, g, images: n0..<(n0 + count), into: col)
+                Gemm.fast(m: count * P, n: O, k: K, a: .rowMajor(col, columns: K),
+                          b: .rowMajor(wp.baseAddress!, columns: O), c: yp.baseAddress! + n0 * P * O, ldc: O, accumulate: false)
+                n0 += count
+            }
+        } } }
+        return y
+    }
+
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
+    public static func inputGradient<T: RefScalar>(_ dy: Tensor<T>, _ w: Tensor<T>, _ g: ConvGeometry) -> Tensor<T> {
+        var dx = Tensor<T>.zeros(g.inputShape)
+        let K = g.patchSize, O = g.outC, P = g.pixelsPerImage
+        dy.scalars.withUnsafeBufferPointer { dyp in
+        w.scalars.withUnsafeBufferPointer { wp in
+        dx.scalars.withUnsafeMutableBufferPointer { dxp in
+            let wT = StridedMatrix<T>.transposed(wp.baseAddress!, columns: O)
+            if g.isPointwise {
+                Gemm.fast(m: g.batch * P, n: K, k: O, a: .rowMajor(dyp.baseAddress!, columns: O), b: wT,
+                          c: dxp.baseAddress!, ldc: K, accumulate: false)
+                return
+            }
+            let group = imagesPerGroup(g)
+            let col = UnsafeMutablePointer<T>.allocate(capacity: group * P * K)
+            defer { col.deallocate() }
+            var n0 = 0
+            while n0 < g.batch {
+                let count = min(group, g.batch - n0)
+                Gemm.fast(m: count * P, n: K, k: O, a: .rowMajor(dyp.baseAddress! + n0 * P * O, columns: O), b: wT,
+                          c: col, ldc: K, accumulate: false)
+                col2im(col, g, images: n0..<(n0 + count), into: dxp.baseAddress!)
+                n0 += count
+            }
+        } } }
+        return dx
+    }
+
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
+    public static func filterGradient<T: RefScalar>(_ x: Tensor<T>, _ dy: Tensor<T>, _ g: ConvGeometry) -> Tensor<T> {
+        var dw = Tensor<T>.zeros(g.kernelShape)
+        let K = g.patchSize, O = g.outC, P = g.pixelsPerImage
+        x.scalars.withUnsafeBufferPointer { xp in
+        dy.scalars.withUnsafeBufferPointer { dyp in
+        dw.scalars.withUnsafeMutableBufferPointer { dwp in
+            if g.isPointwise {
+                Gemm.fast(m: K, n: O, k: g.batch * P, a: .transposed(xp.baseAddress!, columns: K),
+                          b: .rowMajor(dyp.baseAddress!, columns: O), c: dwp.baseAddress!, ldc: O, accumulate: false)
+                return
+            }
+            let group = imagesPerGroup(g)
+            let col = UnsafeMutablePointer<T>.allocate(capacity: group * P * K)
+            defer { col.deallocate() }
+            var n0 = 0
+            while n0 < g.batch {
+                let count = min(group, g.batch - n0)
+                im2col(xp.baseAddress!, g, images: n0..<(n0 + count), into: col)
+                Gemm.fast(m: K, n: O, k: count * P, a: .transposed(col, columns: K),
+                          b: .rowMajor(dyp.baseAddress! + n0 * P * O, columns: O), c: dwp.baseAddress!, ldc: O,
+                          accumulate: n0 > 0)
+                n0 += count
+            }
+        } } }
+        return dw
+    }
+
+    /// col[(n - first) * P + oh * outW + ow, (kh * kW + kw) * C + c] = x[n, ih, iw, c], or 0 in the padding.
+    static func im2col<T: RefScalar>(_ x: UnsafePointer<T>, _ g: ConvGeometry, images: Range<Int>,
+                                     into col: UnsafeMutablePointer<T>) {
+        let K = g.patchSize, C = g.inC, P = g.pixelsPerImage
+        Threads.parallelFor(images.count) { i, _ in
+            let n = images.lowerBound + i
+            var row = col + i * P * K
+            for oh in 0..<g.outH { for ow in 0..<g.outW {
+                var dst = row
+                for kh in 0..<g.kH {
+                    let ih = oh * g.strideH - g.padTop + kh
+                    for kw in 0..<g.kW {
+                        let iw = ow * g.strideW - g.padLeft + kw
+                        if ih < 0 || ih >= g.inH || iw < 0 || iw >= g.inW {
+                            dst.update(repeating: 0, count: C)
+                        } else {
+                            dst.update(from: x + ((n * g.inH + ih) * g.inW + iw) * C, count: C)
+                        }
+                        dst += C
+                    }
+                }
+                row += K
+            } }
+        }
+    }
+
+    /// The adjoint of `im2col`: dx[n, ih, iw, c] += col[...] for every patch entry
+    /// that read it, image by image (images own disjoint parts of dx).
+    static func col2im<T: RefScalar>(_ col: UnsafePointer<T>, _ g: ConvGeometry, images: Range<Int>,
+                                     into dx: UnsafeMutablePointer<T>) {
+        let K = g.patchSize, C = g.inC, P = g.pixelsPerImage
+        Threads.parallelFor(images.count) { i, _ in
+            let n = images.lowerBound + i
+            var row = col + i * P * K
+            for oh in 0..<g.outH { for ow in 0..<g.outW {
+                var src = row
+                for kh in 0..<g.kH {
+                    let ih = oh * g.strideH - g.padTop + kh
+                    for kw in 0..<g.kW {
+                        let iw = ow * g.strideW - g.padLeft + kw
+                        if ih >= 0 && ih < g.inH && iw >= 0 && iw < g.inW {
+                            let d = dx + ((n * g.inH + ih) * g.inW + iw) * C
+                            for c in 0..<C { d[c] += src[c] }
+                        }
+                        src += C
+                    }
+                }
+                row += K
+            } }
+        }
+    }
+}

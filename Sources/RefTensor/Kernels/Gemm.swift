@@ -1,0 +1,182 @@
+/// The fast GEMM: packing, cache blocking and a register-tiled SIMD micro-kernel
+/// (the BLIS/GotoBLAS structure), multithreaded over fixed tiles of C.
+///
+/// Contract: same result as `Gemm.naive`. Each C element is accumulated over p in
+/// increasing order, starting from C (or 0), one multiply and one add per term,
+/// so in the default build the result is *bit-identical* to the naive kernel and
+/// independent of the thread count (tiles never split the k-sum across threads).
+/// With `-D REF_FMA` the micro-kernel fuses multiply and add (one rounding per
+/// term): results then differ from the naive kernel by rounding only.
+extension Gemm {
+    /// Rows of the register tile.
+    @usableFromInline static let mr = 6
+    /// Depth of one packed block (L1/L2 blocking over k).
+    @usableFromInline static let kc = 256
+    /// Rows of C per task (a multiple of `mr`).
+    @usableFromInline static let mc = 96
+    /// Columns of C per task (a multiple of every `TileRow` width).
+    @usableFromInline static let nc = 256
+
+    /// C = (accumulate ? C : 0) + A @ B. See `naive` for the definition.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
+    public static func fast<T: RefScalar>(
+        m: Int, n: Int, k: Int,
+        a: StridedMatrix<T>, b: StridedMatrix<T>,
+        c: UnsafeMutablePointer<T>, ldc: Int, accumulate: Bool
+    ) {
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+            return
+        }
+        let nr = T.TileRow.scalarCount
+        let tilesM = (m + mc - 1) / mc, tilesN = (n + nc - 1) / nc
+        let tasks = tilesM * tilesN
+        let workers = Threads.workers(for: tasks)
+        let kBlock = min(kc, k)
+        let packASize = mc * kBlock, packBSize = kBlock * ((min(nc, n) + nr - 1) / nr * nr)
+        let scratch = UnsafeMutablePointer<T>.allocate(capacity: workers * (packASize + packBSize))
+        defer { scratch.deallocate() }
+
+        Threads.parallelFor(tasks) { task, worker in
+            let i0 = (task / tilesN) * mc, j0 = (task % tilesN) * nc
+            let mBlock = min(mc, m - i0), nBlock = min(nc, n - j0)
+            let packA = scratch + worker * (packASize + packBSize)
+            let packB = packA + packASize
+            var p0 = 0
+            while p0 < k {
+                let kb = min(kc, k - p0)
+                packPanelA(a, i0: i0, p0: p0, rows: mBlock, depth: kb, into: packA)
+                packPanelB(b, p0: p0, j0: j0, depth: kb, cols: nBlock, nr: nr, into: packB)
+                let loadC = accumulate || p0 > 0
+                var jr = 0
+                while jr < nBlock {
+                    let bSliver = packB + jr * kb
+                    var ir = 0
+                    while ir < mBlock {
+                        let cTile = c + (i0 + ir) * ldc + (j0 + jr)
+                        microKernelEdge(kc: kb, a: packA + ir * kb, b: bSliver, c: cTile, ldc: ldc,
+                                        rows: min(mr, mBlock - ir), cols: min(nr, nBlock - jr), loadC: loadC)
+                        ir += mr
+                    }
+                    jr += nr
+                }
+                p0 += kb
+            }
+        }
+    }
+
+    /// Packs A[i0..<i0+rows, p0..<p0+depth] into slivers of `mr` rows: sliver s holds,
+    /// for each p, the mr values A[i0 + s*mr + r, p] (zero past the last row).
+    @inlinable
+    static func packPanelA<T: RefScalar>(_ a: StridedMatrix<T>, i0: Int, p0: Int, rows: Int, depth: Int,
+                                         into dst: UnsafeMutablePointer<T>) {
+        var out = dst
+        var r0 = 0
+        while r0 < rows {
+            let live = min(mr, rows - r0)
+            for p in 0..<depth {
+                let src = a.base + (i0 + r0) * a.rowStride + (p0 + p) * a.colStride
+                for r in 0..<live { out[r] = src[r * a.rowStride] }
+                for r in live..<mr { out[r] = 0 }
+                out += mr
+            }
+            r0 += mr
+        }
+    }
+
+    /// Packs B[p0..<p0+depth, j0..<j0+cols] into slivers of `nr` columns: sliver s
+    /// holds, for each p, the nr values B[p, j0 + s*nr + c] (zero past the last column).
+    @inlinable
+    static func packPanelB<T: RefScalar>(_ b: StridedMatrix<T>, p0: Int, j0: Int, depth: Int, cols: Int, nr: Int,
+                                         into dst: UnsafeMutablePointer<T>) {
+        var out = dst
+        var c0 = 0
+        while c0 < cols {
+            let live = min(nr, cols - c0)
+            for p in 0..<depth {
+                let src = b.base + (p0 + p) * b.rowStride + (j0 + c0) * b.colStride
+                if b.colStride == 1 {
+                    out.update(from: src, count: live)
+                } else {
+                    for c in 0..<live { out[c] = src[c * b.colStride] }
+                }
+                for c in live..<nr { out[c] = 0 }
+                out += nr
+            }
+            c0 += nr
+        }
+    }
+
+    /// A full or partial register tile: partial tiles go through a small buffer so
+    /// the micro-kernel itself never needs bounds.
+    @inlinable
+    static func microKernelEdge<T: RefScalar>(kc: Int, a: UnsafePointer<T>, b: UnsafePointer<T>,
+                                              c: UnsafeMutablePointer<T>, ldc: Int,
+                                              rows: Int, cols: Int, loadC: Bool) {
+        let nr = T.TileRow.scalarCount
+        if rows == mr && cols == nr {
+            microKernel(kc: kc, a: a, b: b, c: c, ldc: ldc, loadC: loadC)
+            return
+        }
+        withUnsafeTemporaryAllocation(of: T.self, capacity: mr * nr) { tmp in
+            let t = tmp.baseAddress!
+            t.update(repeating: 0, count: mr * nr)
+            if loadC { for r in 0..<rows { for j in 0..<cols { t[r * nr + j] = c[r * ldc + j] } } }
+            microKernel(kc: kc, a: a, b: b, c: t, ldc: nr, loadC: loadC)
+            for r in 0..<rows { for j in 0..<cols { c[r * ldc + j] = t[r * nr + j] } }
+        }
+    }
+
+    /// The register tile: C[0..<6, 0..<nr] (+)= Apacked (kc x 6) * Bpacked (kc x nr),
+    /// six `TileRow` accumulators (12 AVX registers), one broadcast per row and term.
+    @inlinable @inline(__always)
+    static func microKernel<T: RefScalar>(kc: Int, a: UnsafePointer<T>, b: UnsafePointer<T>,
+                                          c: UnsafeMutablePointer<T>, ldc: Int, loadC: Bool) {
+        typealias V = T.TileRow
+        let cr = UnsafeMutableRawPointer(c)
+        let rowBytes = ldc * MemoryLayout<T>.stride
+        var c0 = V(), c1 = V(), c2 = V(), c3 = V(), c4 = V(), c5 = V()
+        if loadC {
+            c0 = cr.loadUnaligned(as: V.self)
+            c1 = cr.loadUnaligned(fromByteOffset: rowBytes, as: V.self)
+            c2 = cr.loadUnaligned(fromByteOffset: 2 * rowBytes, as: V.self)
+            c3 = cr.loadUnaligned(fromByteOffset: 3 * rowBytes, as: V.self)
+            c4 = cr.loadUnaligned(fromByteOffset: 4 * rowBytes, as: V.self)
+            c5 = cr.loadUnaligned(fromByteOffset: 5 * rowBytes, as: V.self)
+        }
+        var ap = a
+        var bp = UnsafeRawPointer(b)
+        let bStep = V.scalarCount * MemoryLayout<T>.stride
+        for _ in 0..<kc {
+            let bv = bp.loadUnaligned(as: V.self)
+            c0 = madd(c0, bv, ap[0])
+            c1 = madd(c1, bv, ap[1])
+            c2 = madd(c2, bv, ap[2])
+            c3 = madd(c3, bv, ap[3])
+            c4 = madd(c4, bv, ap[4])
+            c5 = madd(c5, bv, ap[5])
+            ap += 6
+            bp += bStep
+        }
+        cr.storeBytes(of: c0, as: V.self)
+        cr.storeBytes(of: c1, toByteOffset: rowBytes, as: V.self)
+        cr.storeBytes(of: c2, toByteOffset: 2 * rowBytes, as: V.self)
+        cr.storeBytes(of: c3, toByteOffset: 3 * rowBytes, as: V.self)
+        cr.storeBytes(of: c4, toByteOffset: 4 * rowBytes, as: V.self)
+        cr.storeBytes(of: c5, toByteOffset: 5 * rowBytes, as: V.self)
+    }
+}
+
+/// acc + v * s. Separate multiply and add in the default build: on baseline x86-64
+/// `SIMD.addingProduct` lowers to one libm `fmaf` call per lane. `-D REF_FMA` (use
+/// with a CPU that has FMA) fuses them.
+@inlinable @inline(__always)
+func madd<V: SIMD>(_ acc: V, _ v: V, _ s: V.Scalar) -> V where V.Scalar: FloatingPoint {
+    #if REF_FMA
+    return acc.addingProduct(v, s)
+    #else
+    return acc + v * s
+    #endif
+}

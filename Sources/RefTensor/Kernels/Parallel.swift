@@ -1,0 +1,34 @@
+import Dispatch
+import Foundation
+
+/// The thread pool every kernel shares.
+///
+/// Determinism contract: work is always cut into the same tasks, whatever
+/// `Threads.count` is; a task writes outputs no other task writes, and every sum
+/// inside a task runs in a fixed order. So the number of threads changes only who
+/// runs a task, never a single bit of any result.
+public enum Threads {
+    /// Worker threads kernels may use (default: every active core). Set it to 1 to
+    /// run everything on the calling thread.
+    nonisolated(unsafe) public static var count: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    /// Runs `body(task, worker)` for every `task` in `0..<tasks`; `worker` lies in
+    /// `0..<workers(for: tasks)` and no two concurrent calls share a worker index,
+    /// so a worker may own scratch memory. Tasks are dealt round-robin.
+    @inlinable
+    public static func parallelFor(_ tasks: Int, _ body: (_ task: Int, _ worker: Int) -> Void) {
+        let workers = workers(for: tasks)
+        if workers <= 1 {
+            for t in 0..<tasks { body(t, 0) }
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            var t = w
+            while t < tasks { body(t, w); t += workers }
+        }
+    }
+
+    /// How many workers `parallelFor(tasks)` uses.
+    @inlinable
+    public static func workers(for tasks: Int) -> Int { max(1, min(count, tasks)) }
+}

@@ -1,0 +1,42 @@
+/// The element types every tensor, kernel and gradient rule supports.
+///
+/// `Float` is what training runs in; `Double` is what gradient checks and the
+/// high-precision fixtures run in. Both go through the *same* generic code: the
+/// only per-type facts are the SIMD vector used by the GEMM micro-kernel and the
+/// NumPy dtype name.
+public protocol RefScalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codable
+where Self.RawSignificand: FixedWidthInteger {
+    /// The vector the GEMM micro-kernel keeps one row of its register tile in:
+    /// two AVX registers wide (16 floats, 8 doubles).
+    associatedtype TileRow: SIMD where TileRow.Scalar == Self
+
+    /// NumPy's dtype string for this type, little-endian (`<f4`, `<f8`).
+    static var npyDescr: String { get }
+
+    /// Converts from Double with round-to-nearest (used by gradient checks and RNG).
+    init(_ value: Double)
+
+    func squareRoot() -> Self
+    static func exp(_ x: Self) -> Self
+    static func log(_ x: Self) -> Self
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension Float: RefScalar {
+    public typealias TileRow = SIMD16<Float>
+    public static var npyDescr: String { "<f4" }
+    @inlinable public static func exp(_ x: Float) -> Float { expf(x) }
+    @inlinable public static func log(_ x: Float) -> Float { logf(x) }
+}
+
+extension Double: RefScalar {
+    public typealias TileRow = SIMD8<Double>
+    public static var npyDescr: String { "<f8" }
+    @inlinable public static func exp(_ x: Double) -> Double { Glibc.exp(x) }
+    @inlinable public static func log(_ x: Double) -> Double { Glibc.log(x) }
+}
