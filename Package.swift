@@ -20,8 +20,7 @@ let package = Package(
         .target(name: "RefTensor", swiftSettings: kernelSettings),
         .target(name: "RefSAM", dependencies: ["RefTensor"], swiftSettings: kernelSettings),
         .executableTarget(name: "ref-run", dependencies: ["RefTensor", "RefSAM"], swiftSettings: kernelSettings),
-        .testTarget(name: "RefTensorTests", dependencies: ["RefTensor"],
-                    resources: [.copy("Resources")]),
+        .testTarget(name: "RefTensorTests", dependencies: ["RefTensor"], exclude: ["Resources"]),
         .testTarget(name: "RefSAMTests", dependencies: ["RefSAM", "RefTensor"]),
     ]
 )

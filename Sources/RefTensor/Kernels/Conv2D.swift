@@ -8,8 +8,10 @@
 /// Images are grouped by a fixed element budget (never by thread count), so the
 /// order of every sum, and hence every bit, is independent of `Threads.count`.
 extension Conv2DKernels {
-    /// Elements of im2col scratch per group (16 MiB of Float).
-    public static let columnBudget = 1 << 22
+    /// Elements of im2col scratch per group (default 16 MiB of Float). Changing it
+    /// changes memory use, not results: each group's GEMM continues the previous
+    /// group's sums in order.
+    nonisolated(unsafe) public static var columnBudget = 1 << 22
 
     static func imagesPerGroup(_ g: ConvGeometry) -> Int {
         max(1, min(g.batch, columnBudget / max(1, g.pixelsPerImage * g.patchSize)))

@@ -1,0 +1,79 @@
+import XCTest
+@testable import RefTensor
+
+/// The fast GEMM against its definition (`Gemm.naive`) on awkward sizes, every
+/// transpose combination, Float and Double, and bit-for-bit across thread counts.
+final class GemmTests: XCTestCase {
+    static let sizes = [1, 7, 13, 129]
+
+    /// C = A @ B with A given as stored [m, k] or transposed-stored [k, m] (same for B).
+    func gemm<T: RefScalar>(_ m: Int, _ n: Int, _ k: Int, transA: Bool, transB: Bool, accumulate: Bool,
+                            fast: Bool, seed: UInt64, _: T.Type) -> Tensor<T> {
+        let a: Tensor<T> = randomTensor(transA ? [k, m] : [m, k], seed: seed)
+        let b: Tensor<T> = randomTensor(transB ? [n, k] : [k, n], seed: seed + 1)
+        var c: Tensor<T> = randomTensor([m, n], seed: seed + 2)
+        a.scalars.withUnsafeBufferPointer { ap in b.scalars.withUnsafeBufferPointer { bp in
+            c.scalars.withUnsafeMutableBufferPointer { cp in
+                let am: StridedMatrix<T> = transA ? .transposed(ap.baseAddress!, columns: m) : .rowMajor(ap.baseAddress!, columns: k)
+                let bm: StridedMatrix<T> = transB ? .transposed(bp.baseAddress!, columns: k) : .rowMajor(bp.baseAddress!, columns: n)
+                if fast {
+                    Gemm.fast(m: m, n: n, k: k, a: am, b: bm, c: cp.baseAddress!, ldc: n, accumulate: accumulate)
+                } else {
+                    Gemm.naive(m: m, n: n, k: k, a: am, b: bm, c: cp.baseAddress!, ldc: n, accumulate: accumulate)
+                }
+            }
+        } }
+        return c
+    }
+
+    func checkFastMatchesNaive<T: RefScalar>(_ type: T.Type) {
+        var seed: UInt64 = 1
+        for m in Self.sizes { for n in Self.sizes { for k in Self.sizes {
+            let transA = seed % 2 == 0, transB = seed % 3 == 0, accumulate = seed % 5 == 0
+            let fast = gemm(m, n, k, transA: transA, transB: transB, accumulate: accumulate, fast: true, seed: seed, T.self)
+            let naive = gemm(m, n, k, transA: transA, transB: transB, accumulate: accumulate, fast: false, seed: seed, T.self)
+            let what = "\(T.self) m\(m) n\(n) k\(k) tA \(transA) tB \(transB) acc \(accumulate)"
+            #if REF_FMA
+            let tol = kernelTolerance(T.self)
+            assertClose(fast, naive, rtol: tol.rtol, atol: tol.atol, what)
+            #else
+            // Same products, same order, same roundings: bit-identical to the definition.
+            XCTAssertEqual(bits(fast), bits(naive), what)
+            #endif
+            seed += 1
+        } } }
+    }
+
+    func testFastMatchesNaiveFloat() { checkFastMatchesNaive(Float.self) }
+    func testFastMatchesNaiveDouble() { checkFastMatchesNaive(Double.self) }
+
+    /// Sizes that cross every blocking boundary (mc 96, nc 256, kc 256).
+    func testFastMatchesNaiveAcrossBlockBoundaries() {
+        for (m, n, k) in [(97, 257, 300), (200, 17, 513)] {
+            for accumulate in [false, true] {
+                let fast = gemm(m, n, k, transA: true, transB: false, accumulate: accumulate, fast: true, seed: 9, Float.self)
+                let naive = gemm(m, n, k, transA: true, transB: false, accumulate: accumulate, fast: false, seed: 9, Float.self)
+                let tol = kernelTolerance(Float.self)
+                assertClose(fast, naive, rtol: tol.rtol, atol: tol.atol, "m\(m) n\(n) k\(k)")
+            }
+        }
+    }
+
+    func testKZeroGivesZeroOrKeepsC() {
+        let kept = gemm(5, 6, 0, transA: false, transB: false, accumulate: true, fast: true, seed: 3, Double.self)
+        XCTAssertEqual(kept, randomTensor([5, 6], seed: 5, Double.self))
+        let zeroed = gemm(5, 6, 0, transA: false, transB: false, accumulate: false, fast: true, seed: 3, Double.self)
+        XCTAssertEqual(zeroed, Tensor<Double>.zeros([5, 6]))
+    }
+
+    func checkThreadDeterminism<T: RefScalar>(_: T.Type) {
+        let one = withThreads(1) { gemm(100, 270, 260, transA: true, transB: true, accumulate: true, fast: true, seed: 4, T.self) }
+        for threads in [2, 3, 8] {
+            let many = withThreads(threads) { gemm(100, 270, 260, transA: true, transB: true, accumulate: true, fast: true, seed: 4, T.self) }
+            XCTAssertEqual(bits(one), bits(many), "\(T.self): 1 thread vs \(threads)")
+        }
+    }
+
+    func testThreadCountDoesNotChangeBitsFloat() { checkThreadDeterminism(Float.self) }
+    func testThreadCountDoesNotChangeBitsDouble() { checkThreadDeterminism(Double.self) }
+}
