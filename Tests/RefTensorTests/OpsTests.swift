@@ -1,0 +1,85 @@
+import XCTest
+@testable import RefTensor
+
+/// Forward values of the ops against closed forms.
+final class OpsTests: XCTestCase {
+    func checkCrossEntropyClosedForms<T: RefScalar>(_: T.Type) throws {
+        // Equal logits: loss = log(classes), whatever the label.
+        let (loss, _) = try CrossEntropyOp.forward(Tensor<T>(repeating: 3, shape: [2, 10]), labels: [0, 9])
+        XCTAssertEqual(Double(loss), log(10.0), accuracy: T.self == Float.self ? 1e-6 : 1e-15)
+        // Stability: huge logits do not overflow. [1000, 0]: loss(label 0) ~ e^-1000, loss(label 1) = 1000.
+        let (big, _) = try CrossEntropyOp.forward(Tensor<T>(shape: [2, 2], scalars: [1000, 0, 1000, 0]), labels: [0, 1])
+        XCTAssertEqual(Double(big), 500, accuracy: 1e-9)
+        XCTAssertThrowsError(try CrossEntropyOp.forward(Tensor<T>.zeros([2, 3]), labels: [0, 3])) { e in
+            XCTAssertTrue("\(e)".contains("label[1] = 3"), "\(e)")
+        }
+        XCTAssertThrowsError(try CrossEntropyOp.forward(Tensor<T>.zeros([2, 3]), labels: [0]))
+    }
+    func testCrossEntropyFloat() throws { try checkCrossEntropyClosedForms(Float.self) }
+    func testCrossEntropyDouble() throws { try checkCrossEntropyClosedForms(Double.self) }
+
+    func testBatchNormTrainingNormalisesAndReportsBiasedVariance() throws {
+        // Channel 0: 1, 2, 3, 4 (mean 2.5, biased var 1.25); channel 1: constant 7 (var 0).
+        let x = Tensor<Double>(shape: [4, 2], scalars: [1, 7, 2, 7, 3, 7, 4, 7])
+        let r = try BatchNormOp.forwardTraining(x, scale: Tensor(shape: [2], scalars: [2, 1]), bias: Tensor(shape: [2], scalars: [0.5, -1]))
+        XCTAssertEqual(r.mean.scalars, [2.5, 7])
+        XCTAssertEqual(r.variance.scalars, [1.25, 0])
+        let inv = 1 / (1.25 + 1e-5).squareRoot()
+        for (i, v) in [1.0, 2, 3, 4].enumerated() {
+            XCTAssertEqual(r.y.scalars[2 * i], (v - 2.5) * inv * 2 + 0.5, accuracy: 1e-14)
+            XCTAssertEqual(r.y.scalars[2 * i + 1], -1, accuracy: 1e-14)      // constant channel -> bias
+        }
+    }
+
+    func testBatchNormEvaluationUsesRunningStatistics() throws {
+        let x = Tensor<Float>(shape: [1, 1, 1, 2], scalars: [3, -1])
+        let r = try BatchNormOp.forwardInference(x, scale: .ones([2]), bias: .zeros([2]),
+                                                 mean: Tensor(shape: [2], scalars: [1, 1]), variance: Tensor(shape: [2], scalars: [4, 1]))
+        XCTAssertEqual(Double(r.y.scalars[0]), 2 / (4 + 1e-5).squareRoot(), accuracy: 1e-6)
+        XCTAssertEqual(Double(r.y.scalars[1]), -2 / (1 + 1e-5).squareRoot(), accuracy: 1e-6)
+    }
+
+    /// Ties: the gradient goes to exactly one element, the first maximum in
+    /// row-major window order.
+    func testMaxPoolTieGoesToTheFirstMaximum() throws {
+        let x = Tensor<Float>(shape: [1, 2, 2, 1], scalars: [5, 5, 5, 5])
+        let t = Tape<Float>()
+        let v = t.leaf(x)
+        let y = try t.maxPool(v, window: (2, 2), strides: (2, 2), padding: .valid)
+        XCTAssertEqual(t[y].scalars, [5])
+        let g = try t.gradients(of: t.mean(y, axes: [0, 1, 2, 3]), withRespectTo: [v])[0]
+        XCTAssertEqual(g.scalars, [1, 0, 0, 0])
+    }
+
+    func testMaxPoolSamePaddingIsNegativeInfinity() throws {
+        // All-negative input: zero padding would win; -infinity padding must not.
+        let x = Tensor<Double>(shape: [1, 2, 2, 1], scalars: [-4, -3, -2, -1])
+        let r = try PoolOp.maxPool(x, window: (3, 3), strides: (2, 2), padding: .same)
+        XCTAssertEqual(r.y.shape, [1, 1, 1, 1])
+        XCTAssertEqual(r.y.scalars, [-1])
+        // 4x4 input, SAME pads (0, 1): the window at (0,0) covers rows 0-2.
+        let x4 = Tensor<Double>(shape: [1, 4, 4, 1], scalars: (0..<16).map { -Double($0) })
+        let r4 = try PoolOp.maxPool(x4, window: (3, 3), strides: (2, 2), padding: .same)
+        XCTAssertEqual(r4.y.scalars, [0, -2, -8, -10])
+    }
+
+    func testAvgPoolAndMean() throws {
+        let x = Tensor<Float>(shape: [1, 2, 2, 2], scalars: [1, 10, 2, 20, 3, 30, 4, 40])
+        XCTAssertEqual(try PoolOp.avgPool(x, window: (2, 2), strides: (2, 2)).scalars, [2.5, 25])
+        XCTAssertEqual(try ReduceOp.mean(x, axes: [1, 2]).scalars, [2.5, 25])
+        XCTAssertEqual(try ReduceOp.mean(x, axes: [3]).shape, [1, 2, 2])
+        XCTAssertEqual(try ReduceOp.mean(x, axes: [-1]).scalars, [5.5, 11, 16.5, 22])
+    }
+
+    func testDenseMatchesHandComputation() throws {
+        let x = Tensor<Float>(shape: [2, 2], scalars: [1, 2, 3, 4])
+        let w = Tensor<Float>(shape: [2, 3], scalars: [1, 0, -1, 2, 1, 0])
+        let y = try DenseOp.forward(x, w, Tensor(shape: [3], scalars: [0.5, 0, 0]))
+        XCTAssertEqual(y.scalars, [5.5, 2, -1, 11.5, 4, -3])
+    }
+
+    func testReLUGradientIsZeroAtZero() {
+        let g = ElementwiseOp.reluBackward(Tensor<Float>.ones([3]), x: Tensor(shape: [3], scalars: [-1, 0, 1]))
+        XCTAssertEqual(g.scalars, [0, 0, 1])
+    }
+}
