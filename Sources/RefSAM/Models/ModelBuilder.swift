@@ -1,0 +1,149 @@
+import RefTensor
+
+/// Runs a model's forward pass the way Flax's `@compact` modules do: layers are
+/// named as they are created (`Dense_0`, `Conv_1`, `ResNetBlock_3`, or an explicit
+/// name), their parameters are created on first use when initialising, and looked
+/// up by path when applying. One forward function therefore defines the
+/// architecture, the parameter names, their shapes and their initialisation.
+public final class ModelBuilder<T: RefScalar> {
+    public enum Mode {
+        /// Create parameters from the seeded generator (Flax's `model.init`).
+        case initialize(RandomGenerator)
+        /// Use the given parameter variables (recorded on `tape`), each multiplied by
+        /// its mask when a mask is given (the pruning mask is applied inside the loss).
+        case apply(params: [String: Variable], mask: TensorTree<T>?)
+    }
+
+    public let tape: Tape<T>
+    public let train: Bool
+    let mode: Mode
+    /// Running statistics read in evaluation mode (and the base of the update in training mode).
+    public let batchStats: TensorTree<T>
+
+    /// Parameters created while initialising.
+    public private(set) var createdParams = TensorTree<T>()
+    /// Running statistics after this pass: created (mean 0, var 1) when initialising;
+    /// in training mode 0.9 * running + 0.1 * batch; in evaluation mode unchanged.
+    public private(set) var newBatchStats = TensorTree<T>()
+
+    private var scope: [String] = []
+    private var counters: [[String: Int]] = [[:]]
+
+    public init(tape: Tape<T>, mode: Mode, batchStats: TensorTree<T> = TensorTree(), train: Bool) {
+        self.tape = tape
+        self.mode = mode
+        self.batchStats = batchStats
+        self.train = train
+    }
+
+    /// The name of the next submodule of `type` in the current scope (`Dense_0`, `Dense_1`, ...)
+    /// unless `name` is given.
+    func moduleName(_ type: String, _ name: String?) -> String {
+        if let name { return name }
+        let n = counters[counters.count - 1][type, default: 0]
+        counters[counters.count - 1][type] = n + 1
+        return "\(type)_\(n)"
+    }
+
+    /// Runs `body` inside the submodule `type_k` (or `name`).
+    public func module<R>(_ type: String, name: String? = nil, _ body: () throws -> R) rethrows -> R {
+        scope.append(moduleName(type, name))
+        counters.append([:])
+        defer { scope.removeLast(); counters.removeLast() }
+        return try body()
+    }
+
+    var currentPath: String { scope.joined(separator: "/") }
+
+    /// The parameter `name` of the current module, created by `initializer` when initialising.
+    func param(_ name: String, shape: [Int], _ initializer: (inout RandomGenerator) -> Tensor<T>) throws -> Variable {
+        let path = currentPath + "/" + name
+        switch mode {
+        case .initialize(let root):
+            guard createdParams[path] == nil else { throw TreeError.structure("parameter \(path) created twice") }
+            var rng = root.derived(path)
+            let value = initializer(&rng)
+            createdParams[path] = value
+            return tape.leaf(value)
+        case let .apply(params, mask):
+            guard let v = params[path] else { throw TreeError.missing(path: path, in: "params") }
+            let value = tape[v]
+            guard value.shape == shape else {
+                throw TensorError.shapeMismatch(op: "parameter \(path)", expected: shape, got: value.shape, detail: "for this input")
+            }
+            if let m = mask?[path] { return try tape.multiply(v, mask: m) }
+            return v
+        }
+    }
+
+    // MARK: Layers (Flax defaults)
+
+    /// nn.Dense: kernel lecun_normal [in, out], bias zeros.
+    public func dense(_ x: Variable, features: Int, name: String? = nil) throws -> Variable {
+        try module("Dense", name: name) {
+            let fanIn = tape[x].shape.last ?? 0
+            let kernel = try param("kernel", shape: [fanIn, features]) { Initializers.lecunNormal([fanIn, features], fanIn: fanIn, &$0) }
+            let bias = try param("bias", shape: [features]) { _ in Tensor.zeros([features]) }
+            return try tape.dense(x, kernel: kernel, bias: bias)
+        }
+    }
+
+    /// nn.Conv without bias: kernel lecun_normal HWIO.
+    public func conv(_ x: Variable, features: Int, kernel k: (Int, Int), strides: (Int, Int) = (1, 1),
+                     padding: Padding = .same, name: String? = nil) throws -> Variable {
+        try module("Conv", name: name) {
+            let inC = tape[x].shape.last ?? 0
+            let shape = [k.0, k.1, inC, features]
+            let w = try param("kernel", shape: shape) { Initializers.lecunNormal(shape, fanIn: k.0 * k.1 * inC, &$0) }
+            return try tape.conv2d(x, kernel: w, strides: strides, padding: padding)
+        }
+    }
+
+    /// nn.BatchNorm(momentum 0.9, epsilon 1e-5) over every axis but the last.
+    public func batchNorm(_ x: Variable, scaleInit: Double = 1, name: String? = nil) throws -> Variable {
+        try module("BatchNorm", name: name) {
+            let c = tape[x].shape.last ?? 0
+            let scale = try param("scale", shape: [c]) { _ in Tensor(repeating: T(scaleInit), shape: [c]) }
+            let bias = try param("bias", shape: [c]) { _ in Tensor.zeros([c]) }
+            let meanPath = currentPath + "/mean", varPath = currentPath + "/var"
+            if case .initialize = mode {
+                newBatchStats[meanPath] = .zeros([c])
+                newBatchStats[varPath] = .ones([c])
+            }
+            if train {
+                let r = try tape.batchNorm(x, scale: scale, bias: bias)
+                if case .apply = mode {
+                    let momentum = 0.9
+                    let oldMean = try batchStats.require(meanPath, in: "batch_stats")
+                    let oldVar = try batchStats.require(varPath, in: "batch_stats")
+                    newBatchStats[meanPath] = Self.ema(oldMean, r.mean, momentum)
+                    newBatchStats[varPath] = Self.ema(oldVar, r.variance, momentum)
+                }
+                return r.y
+            }
+            let mean = try (newBatchStats[meanPath] ?? batchStats.require(meanPath, in: "batch_stats"))
+            let variance = try (newBatchStats[varPath] ?? batchStats.require(varPath, in: "batch_stats"))
+            if case .apply = mode { newBatchStats[meanPath] = mean; newBatchStats[varPath] = variance }
+            return try tape.batchNorm(x, scale: scale, bias: bias, runningMean: mean, runningVariance: variance)
+        }
+    }
+
+    /// Flax's update, rounded as Flax rounds it: momentum * running + (1 - momentum) * batch.
+    static func ema(_ running: Tensor<T>, _ batch: Tensor<T>, _ momentum: Double) -> Tensor<T> {
+        let a = T(momentum), b = T(1 - momentum)
+        return Tensor(shape: running.shape, scalars: zip(running.scalars, batch.scalars).map { a * $0 + b * $1 })
+    }
+}
+
+public enum Initializers {
+    /// Standard deviation of a standard normal truncated to (-2, 2).
+    public static let truncatedStd = 0.87962566103423978
+
+    /// Flax `lecun_normal`: truncated normal on (-2, 2) scaled by sqrt(1 / fan_in) / 0.8796...
+    /// so the variance is 1 / fan_in. Values come from this project's Philox stream, so
+    /// they follow the same law as Flax's, not the same bits.
+    public static func lecunNormal<T: RefScalar>(_ shape: [Int], fanIn: Int, _ rng: inout RandomGenerator) -> Tensor<T> {
+        let std = (1 / Double(max(fanIn, 1))).squareRoot() / truncatedStd
+        return rng.truncatedNormalTensor(shape, std: std)
+    }
+}

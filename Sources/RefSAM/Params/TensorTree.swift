@@ -1,0 +1,84 @@
+import RefTensor
+
+/// An ordered map from Flax paths (`Dense_0/kernel`, `ResNetBlock_2/conv_proj/kernel`)
+/// to tensors, in creation order (Flax's order). One tree holds one collection:
+/// `params`, `batch_stats`, the momentum `trace`, or a pruning `mask`.
+public struct TensorTree<T: RefScalar>: Equatable, Sendable {
+    public private(set) var paths: [String] = []
+    private var storage: [String: Tensor<T>] = [:]
+
+    public init() {}
+
+    public init(_ pairs: [(String, Tensor<T>)]) {
+        for (p, t) in pairs { self[p] = t }
+    }
+
+    public subscript(path: String) -> Tensor<T>? {
+        get { storage[path] }
+        set {
+            if let v = newValue {
+                if storage.updateValue(v, forKey: path) == nil { paths.append(path) }
+            } else if storage.removeValue(forKey: path) != nil {
+                paths.removeAll { $0 == path }
+            }
+        }
+    }
+
+    public var isEmpty: Bool { paths.isEmpty }
+    public var count: Int { paths.count }
+    /// (path, tensor) in order.
+    public var entries: [(path: String, tensor: Tensor<T>)] { paths.map { ($0, storage[$0]!) } }
+    /// Total number of scalars.
+    public var scalarCount: Int { storage.values.reduce(0) { $0 + $1.count } }
+
+    /// The tensor at `path`, or an error naming the missing path.
+    public func require(_ path: String, in what: String = "tree") throws -> Tensor<T> {
+        guard let t = storage[path] else { throw TreeError.missing(path: path, in: what) }
+        return t
+    }
+
+    /// Applies `f` to every tensor, keeping paths and order.
+    public func map(_ f: (String, Tensor<T>) throws -> Tensor<T>) rethrows -> TensorTree<T> {
+        var out = TensorTree()
+        for p in paths { out[p] = try f(p, storage[p]!) }
+        return out
+    }
+
+    /// Combines two trees with the same paths elementwise.
+    public func zip(_ other: TensorTree<T>, _ f: (T, T) -> T) throws -> TensorTree<T> {
+        guard Set(paths) == Set(other.paths) else {
+            throw TreeError.structure("trees differ: \(Set(paths).symmetricDifference(other.paths).sorted())")
+        }
+        return try map { p, a in
+            let b = other.storage[p]!
+            guard a.shape == b.shape else {
+                throw TensorError.shapeMismatch(op: "tree zip", expected: a.shape, got: b.shape, detail: p)
+            }
+            var r = a
+            b.scalars.withUnsafeBufferPointer { bp in
+                r.scalars.withUnsafeMutableBufferPointer { rp in for i in rp.indices { rp[i] = f(rp[i], bp[i]) } }
+            }
+            return r
+        }
+    }
+
+    /// Zeros of the same structure.
+    public var zeros: TensorTree<T> { map { _, t in Tensor.zeros(t.shape) } }
+
+    public func converted<U: RefScalar>(to: U.Type = U.self) -> TensorTree<U> {
+        var out = TensorTree<U>()
+        for p in paths { out[p] = storage[p]!.converted(to: U.self) }
+        return out
+    }
+}
+
+public enum TreeError: Error, CustomStringConvertible, Equatable {
+    case missing(path: String, in: String)
+    case structure(String)
+    public var description: String {
+        switch self {
+        case let .missing(path, what): return "\(what): no tensor at '\(path)'"
+        case let .structure(s): return s
+        }
+    }
+}

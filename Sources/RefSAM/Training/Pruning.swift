@@ -1,0 +1,84 @@
+import RefTensor
+
+/// Pruning at initialisation (`config.pruner`, `config.sparsity`), as the original's pruner.py.
+///
+/// Only kernels are pruned. Rule: keep the weights whose score is *strictly greater*
+/// than the score at sorted index int(sparsity * n) (ascending sort; the index is
+/// clamped to n - 1 as JAX clamps it, so sparsity 1 prunes every kernel weight).
+/// Consequence, reproduced on purpose: even at sparsity 0 the lowest-scoring weight
+/// is pruned — one per layer for `random` (per-layer thresholds), one in the whole
+/// model for `snip` and `magnitude` (a global threshold). Ties at the threshold are
+/// all pruned.
+public enum Pruner: String, Sendable, CaseIterable {
+    /// Gaussian scores, one threshold per layer.
+    case random
+    /// |w * dL/dw| on one training batch, one global threshold.
+    case snip
+    /// |w|, one global threshold.
+    case magnitude
+}
+
+public enum Pruning {
+    public static func isKernel(_ path: String) -> Bool { path.hasSuffix("/kernel") || path == "kernel" }
+
+    /// The index of the threshold in an ascending list of n scores.
+    public static func thresholdIndex(sparsity: Double, count n: Int) -> Int {
+        min(Int((sparsity * Double(n)).rounded(.towardZero)), n - 1)
+    }
+
+    /// Scores of every kernel (other parameters get none).
+    public static func scores<T: RefScalar>(_ pruner: Pruner, model: Model, params: TensorTree<T>, batchStats: TensorTree<T>,
+                                            seed: UInt64, images: Tensor<T>?, labels: [Int32]?) throws -> TensorTree<T> {
+        switch pruner {
+        case .random:
+            let root = RandomGenerator(seed: seed).derived("pruning/random")
+            var out = TensorTree<T>()
+            for (p, t) in params.entries where isKernel(p) {
+                var rng = root.derived(p)
+                out[p] = rng.normalTensor(t.shape)
+            }
+            return out
+        case .magnitude:
+            var out = TensorTree<T>()
+            for (p, t) in params.entries where isKernel(p) { out[p] = Tensor(shape: t.shape, scalars: t.scalars.map { abs($0) }) }
+            return out
+        case .snip:
+            guard let images, let labels else {
+                throw TensorError.invalidArgument(op: "snip", detail: "snip needs a training batch")
+            }
+            let g = try TrainStep.pass(model, params: params, batchStats: batchStats, mask: nil, images: images, labels: labels).grads
+            var out = TensorTree<T>()
+            for (p, t) in params.entries where isKernel(p) {
+                let gp = try g.require(p, in: "snip gradients")
+                out[p] = Tensor(shape: t.shape, scalars: zip(t.scalars, gp.scalars).map { abs($0 * $1) })
+            }
+            return out
+        }
+    }
+
+    /// The 0/1 mask for every parameter (ones for everything but kernels).
+    public static func mask<T: RefScalar>(params: TensorTree<T>, scores: TensorTree<T>, sparsity: Double, pruner: Pruner) throws -> TensorTree<T> {
+        guard sparsity >= 0 && sparsity <= 1 else {
+            throw TensorError.invalidArgument(op: "pruning", detail: "sparsity \(sparsity) is outside [0, 1]")
+        }
+        let kernels = params.paths.filter(isKernel)
+        var thresholds: [String: T] = [:]
+        if pruner == .random {
+            for p in kernels {
+                let s = try scores.require(p, in: "scores").scalars.sorted()
+                if !s.isEmpty { thresholds[p] = s[thresholdIndex(sparsity: sparsity, count: s.count)] }
+            }
+        } else {
+            let all = try kernels.flatMap { try scores.require($0, in: "scores").scalars }.sorted()
+            if !all.isEmpty {
+                let t = all[thresholdIndex(sparsity: sparsity, count: all.count)]
+                for p in kernels { thresholds[p] = t }
+            }
+        }
+        return try params.map { p, t in
+            guard isKernel(p), let thr = thresholds[p] else { return Tensor.ones(t.shape) }
+            let s = try scores.require(p, in: "scores")
+            return Tensor(shape: t.shape, scalars: s.scalars.map { $0 > thr ? 1 : 0 })
+        }
+    }
+}

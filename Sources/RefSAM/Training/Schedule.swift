@@ -1,0 +1,63 @@
+import Foundation
+
+/// The learning-rate schedules of the original (`config.lr_scheduler`).
+///
+/// Boundaries are int(num_epochs * fraction * steps_per_epoch), steps_per_epoch =
+/// ceil(train examples / batch size). As optax's `piecewise_constant_schedule`, a
+/// boundary's x0.1 applies from the update whose 0-based count equals it.
+public struct LearningRateSchedule: Equatable, Sendable {
+    public enum Kind: String, Sendable, CaseIterable {
+        /// x0.1 at 50% and 75% of training.
+        case step
+        /// x0.1 at 25%, 50% and 75%.
+        case stepMNIST = "step_mnist"
+        /// Linear warm-up over `warmupSteps`, then cosine to 0 at the end of training
+        /// (the original's `imagenet_cosine`, from vit_jax).
+        case imagenetCosine = "imagenet_cosine"
+    }
+
+    public var kind: Kind
+    public var baseLearningRate: Double
+    public var numEpochs: Int
+    public var stepsPerEpoch: Int
+    public var warmupSteps: Int
+
+    public init(kind: Kind, baseLearningRate: Double, numEpochs: Int, stepsPerEpoch: Int, warmupSteps: Int = 0) {
+        self.kind = kind; self.baseLearningRate = baseLearningRate; self.numEpochs = numEpochs
+        self.stepsPerEpoch = stepsPerEpoch; self.warmupSteps = warmupSteps
+    }
+
+    public static func stepsPerEpoch(examples: Int, batchSize: Int) -> Int { (examples + batchSize - 1) / batchSize }
+
+    /// The update counts at which the rate is multiplied by 0.1 (step schedules).
+    public var boundaries: [Int] {
+        let fractions: [Double]
+        switch kind {
+        case .step: fractions = [0.5, 0.75]
+        case .stepMNIST: fractions = [0.25, 0.5, 0.75]
+        case .imagenetCosine: return []
+        }
+        // Python: int(config.num_epochs * fraction * steps_per_epoch), left to right in floats.
+        return fractions.map { Int((Double(numEpochs) * $0 * Double(stepsPerEpoch)).rounded(.towardZero)) }
+    }
+
+    public var totalSteps: Int { numEpochs * stepsPerEpoch }
+
+    /// The rate of the update with 0-based count `count`.
+    public func callAsFunction(_ count: Int) -> Double {
+        switch kind {
+        case .step, .stepMNIST:
+            var v = baseLearningRate
+            for b in boundaries where count >= b { v *= 0.1 }
+            return v
+        case .imagenetCosine:
+            let w = Double(warmupSteps)
+            let span = Double(totalSteps - warmupSteps)
+            var progress = span > 0 ? (Double(count) - w) / span : (Double(count) >= w ? 1 : 0)
+            progress = min(max(progress, 0), 1)
+            var lr = baseLearningRate * 0.5 * (1 + cos(Double.pi * progress))
+            if warmupSteps > 0 { lr *= min(1, Double(count) / w) }
+            return lr
+        }
+    }
+}

@@ -1,0 +1,162 @@
+import RefTensor
+
+/// SGD or SAM.
+public enum Optimizer: String, Sendable, CaseIterable {
+    case sgd, sam
+}
+
+/// The hyperparameters of one update (the learning rate is the schedule's value for it).
+public struct StepHyperparameters: Equatable, Sendable {
+    public var optimizer: Optimizer
+    public var rho: Double
+    public var learningRate: Double
+    public var momentum: Double
+    public var weightDecay: Double
+    /// m-sharpness: the batch is split into this many equal shards, each with its own
+    /// SAM perturbation and BatchNorm statistics (the original on several devices).
+    public var samShards: Int
+
+    public init(optimizer: Optimizer, rho: Double, learningRate: Double, momentum: Double, weightDecay: Double, samShards: Int = 1) {
+        self.optimizer = optimizer; self.rho = rho; self.learningRate = learningRate
+        self.momentum = momentum; self.weightDecay = weightDecay; self.samShards = samShards
+    }
+}
+
+/// Everything a training run carries from step to step.
+public struct TrainState<T: RefScalar>: Equatable, Sendable {
+    public var params: TensorTree<T>
+    public var batchStats: TensorTree<T>
+    /// The SGD momentum buffer (optax's `trace`), one per parameter.
+    public var trace: TensorTree<T>
+    /// The pruning mask (0/1 per parameter; only kernels have zeros), or nil.
+    public var mask: TensorTree<T>?
+    /// Updates applied so far (optax's `count`).
+    public var step: Int
+
+    public init(params: TensorTree<T>, batchStats: TensorTree<T>, trace: TensorTree<T>? = nil, mask: TensorTree<T>? = nil, step: Int = 0) {
+        self.params = params; self.batchStats = batchStats
+        self.trace = trace ?? params.zeros
+        self.mask = mask; self.step = step
+    }
+}
+
+/// What one step reports besides the new state.
+public struct StepResult<T: RefScalar> {
+    /// Mean cross-entropy of the first (unperturbed) pass.
+    public var loss: T
+    /// Logits of the first pass, [N, classes].
+    public var logits: Tensor<T>
+    /// Fraction of argmax(logits) == label (first pass).
+    public var accuracy: Double
+    /// Gradient of the loss at the step's parameters.
+    public var gradsFirst: TensorTree<T>
+    /// The gradient handed to the optimizer: SAM's (or SGD's), plus weight decay.
+    public var grads: TensorTree<T>
+    public var state: TrainState<T>
+}
+
+/// Loss, logits, gradients and BatchNorm statistics of one pass.
+public struct Pass<T: RefScalar> {
+    public var loss: T
+    public var logits: Tensor<T>
+    public var grads: TensorTree<T>
+    public var batchStats: TensorTree<T>
+}
+
+public enum TrainStep {
+    /// loss(p) = mean CE(model(p * mask, images, train), labels) and its gradient w.r.t. p.
+    public static func pass<T: RefScalar>(_ model: Model, params: TensorTree<T>, batchStats: TensorTree<T>, mask: TensorTree<T>?,
+                                          images: Tensor<T>, labels: [Int32]) throws -> Pass<T> {
+        let tape = Tape<T>()
+        var vars: [String: Variable] = [:]
+        let leaves = params.entries.map { e -> Variable in let v = tape.leaf(e.tensor); vars[e.path] = v; return v }
+        let b = ModelBuilder<T>(tape: tape, mode: .apply(params: vars, mask: mask), batchStats: batchStats, train: true)
+        let logits = try model.forward(b, tape.leaf(images))
+        let loss = try tape.softmaxCrossEntropy(logits: logits, labels: labels)
+        let grads = try tape.gradients(of: loss, withRespectTo: leaves)
+        return Pass(loss: tape[loss].scalar, logits: tape[logits], grads: TensorTree(Array(Swift.zip(params.paths, grads))),
+                    batchStats: b.newBatchStats)
+    }
+
+    /// sqrt(sum of squares of every element of every tensor), accumulated in Double.
+    public static func globalNorm<T: RefScalar>(_ tree: TensorTree<T>) -> Double {
+        var s = 0.0
+        for (_, t) in tree.entries { for v in t.scalars { let d = Double(v); s += d * d } }
+        return s.squareRoot()
+    }
+
+    /// SAM's ascent point: p + rho * g / (||g|| + 1e-12), one norm over every parameter.
+    /// A zero gradient gives p itself (never NaN).
+    public static func perturb<T: RefScalar>(_ params: TensorTree<T>, along g: TensorTree<T>, rho: Double) throws -> TensorTree<T> {
+        let denominator = T(globalNorm(g)) + T(1e-12)
+        let r = T(rho)
+        return try params.zip(g) { p, gi in p + r * (gi / denominator) }
+    }
+
+    /// One training step, as docs/FIXTURES.md states it.
+    public static func run<T: RefScalar>(_ model: Model, state: TrainState<T>, images: Tensor<T>, labels: [Int32],
+                                         _ h: StepHyperparameters) throws -> StepResult<T> {
+        let n = images.shape.first ?? 0
+        guard h.samShards >= 1, n % h.samShards == 0, n > 0 else {
+            throw TensorError.invalidArgument(op: "train step", detail: "batch of \(n) cannot be split into \(h.samShards) equal shards")
+        }
+        let shardSize = n / h.samShards
+        var first: [Pass<T>] = [], used: [TensorTree<T>] = []
+        for s in 0..<h.samShards {
+            let (x, y) = h.samShards == 1 ? (images, labels) : try shard(images, labels, s * shardSize, shardSize)
+            let p1 = try pass(model, params: state.params, batchStats: state.batchStats, mask: state.mask, images: x, labels: y)
+            first.append(p1)
+            switch h.optimizer {
+            case .sgd:
+                used.append(p1.grads)
+            case .sam:
+                let noised = try perturb(state.params, along: p1.grads, rho: h.rho)
+                // The second pass's BatchNorm statistics are discarded.
+                used.append(try pass(model, params: noised, batchStats: state.batchStats, mask: state.mask, images: x, labels: y).grads)
+            }
+        }
+        let gradsFirst = try average(first.map(\.grads))
+        let wd = T(h.weightDecay), momentum = T(h.momentum), lr = T(h.learningRate)
+        // Weight decay on the unperturbed parameters, every one of them.
+        let grads = try average(used).zip(state.params) { g, p in g + wd * p }
+        let trace = try grads.zip(state.trace) { g, t in g + momentum * t }
+        let params = try state.params.zip(trace) { p, t in p - lr * t }
+        let batchStats = try average(first.map(\.batchStats))
+
+        var logits = first[0].logits
+        if first.count > 1 {
+            logits = Tensor(shape: [n, logits.shape[1]], scalars: first.flatMap(\.logits.scalars))
+        }
+        let loss = first.count == 1 ? first[0].loss : first.map(\.loss).reduce(0, +) / T(first.count)
+        let newState = TrainState(params: params, batchStats: batchStats, trace: trace, mask: state.mask, step: state.step + 1)
+        return StepResult(loss: loss, logits: logits, accuracy: accuracy(logits, labels), gradsFirst: gradsFirst,
+                          grads: grads, state: newState)
+    }
+
+    /// Fraction of rows whose first maximal logit is the label.
+    public static func accuracy<T: RefScalar>(_ logits: Tensor<T>, _ labels: [Int32]) -> Double {
+        let k = logits.shape[1]
+        var correct = 0
+        for i in 0..<labels.count {
+            var best = 0
+            for j in 1..<k where logits.scalars[i * k + j] > logits.scalars[i * k + best] { best = j }
+            if best == Int(labels[i]) { correct += 1 }
+        }
+        return labels.isEmpty ? 0 : Double(correct) / Double(labels.count)
+    }
+
+    /// Mean of trees (the identity for one tree, so one shard changes no bit).
+    static func average<T: RefScalar>(_ trees: [TensorTree<T>]) throws -> TensorTree<T> {
+        guard trees.count > 1 else { return trees[0] }
+        var sum = trees[0]
+        for t in trees.dropFirst() { sum = try sum.zip(t, +) }
+        let inv = T(trees.count)
+        return sum.map { _, t in Tensor(shape: t.shape, scalars: t.scalars.map { $0 / inv }) }
+    }
+
+    static func shard<T: RefScalar>(_ images: Tensor<T>, _ labels: [Int32], _ start: Int, _ count: Int) throws -> (Tensor<T>, [Int32]) {
+        let per = images.count / images.shape[0]
+        let x = Tensor(shape: [count] + images.shape.dropFirst(), scalars: Array(images.scalars[(start * per)..<((start + count) * per)]))
+        return (x, Array(labels[start..<(start + count)]))
+    }
+}
