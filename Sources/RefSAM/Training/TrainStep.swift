@@ -93,6 +93,25 @@ public enum TrainStep {
         return try params.zip(g) { p, gi in p + r * (gi / denominator) }
     }
 
+    /// SAM's gradient: the gradient at the ascent point p + rho * g1 / (||g1|| + 1e-12).
+    /// The parameters themselves are never modified, so nothing has to be restored.
+    public static func samGradient<T: RefScalar>(params: TensorTree<T>, firstGradient g1: TensorTree<T>, rho: Double,
+                                                 gradientAt: (TensorTree<T>) throws -> TensorTree<T>) throws -> TensorTree<T> {
+        try gradientAt(perturb(params, along: g1, rho: rho))
+    }
+
+    /// Weight decay on the unperturbed parameters, then optax.sgd with momentum:
+    ///     g' = g + wd * p;  trace' = g' + momentum * trace;  p' = p - lr * trace'
+    /// Returns (g', trace', p').
+    public static func momentumUpdate<T: RefScalar>(params: TensorTree<T>, trace: TensorTree<T>, gradient: TensorTree<T>,
+                                                    _ h: StepHyperparameters) throws
+        -> (grads: TensorTree<T>, trace: TensorTree<T>, params: TensorTree<T>) {
+        let wd = T(h.weightDecay), momentum = T(h.momentum), lr = T(h.learningRate)
+        let grads = try gradient.zip(params) { g, p in g + wd * p }
+        let newTrace = try grads.zip(trace) { g, t in g + momentum * t }
+        return (grads, newTrace, try params.zip(newTrace) { p, t in p - lr * t })
+    }
+
     /// One training step, as docs/FIXTURES.md states it.
     public static func run<T: RefScalar>(_ model: Model, state: TrainState<T>, images: Tensor<T>, labels: [Int32],
                                          _ h: StepHyperparameters) throws -> StepResult<T> {
@@ -110,17 +129,14 @@ public enum TrainStep {
             case .sgd:
                 used.append(p1.grads)
             case .sam:
-                let noised = try perturb(state.params, along: p1.grads, rho: h.rho)
                 // The second pass's BatchNorm statistics are discarded.
-                used.append(try pass(model, params: noised, batchStats: state.batchStats, mask: state.mask, images: x, labels: y).grads)
+                used.append(try samGradient(params: state.params, firstGradient: p1.grads, rho: h.rho) { noised in
+                    try pass(model, params: noised, batchStats: state.batchStats, mask: state.mask, images: x, labels: y).grads
+                })
             }
         }
         let gradsFirst = try average(first.map(\.grads))
-        let wd = T(h.weightDecay), momentum = T(h.momentum), lr = T(h.learningRate)
-        // Weight decay on the unperturbed parameters, every one of them.
-        let grads = try average(used).zip(state.params) { g, p in g + wd * p }
-        let trace = try grads.zip(state.trace) { g, t in g + momentum * t }
-        let params = try state.params.zip(trace) { p, t in p - lr * t }
+        let (grads, trace, params) = try momentumUpdate(params: state.params, trace: state.trace, gradient: average(used), h)
         let batchStats = try average(first.map(\.batchStats))
 
         var logits = first[0].logits
