@@ -1,14 +1,54 @@
-import RefTensor
 import Foundation
-let n = Int(CommandLine.arguments.dropFirst().first ?? "512")!
-var a = [Float](repeating: 0, count: n*n).map { _ in Float.random(in: -1...1) }
-var b = a.map { $0 * 0.5 }
-var c = [Float](repeating: 0, count: n*n)
-for _ in 0..<3 {
-let t0 = Date()
-a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
-  Gemm.fast(m: n, n: n, k: n, a: .rowMajor(ap.baseAddress!, columns: n), b: .rowMajor(bp.baseAddress!, columns: n), c: cp.baseAddress!, ldc: n, accumulate: false)
-}}}
-let dt = Date().timeIntervalSince(t0)
-print("gflops", 2.0*Double(n*n*n)/dt/1e9)
+import RefSAM
+import RefTensor
+
+enum RefRun {
+    static let version = "0.1.0"
+    static let booleans: Set<String> = ["overwrite", "synthetic", "help"]
+
+    static func main() -> Int32 {
+        var argv = Array(CommandLine.arguments.dropFirst())
+        let commands = ["train", "eval", "verify", "golden", "bench", "help"]
+        var command = "train"
+        if let first = argv.first, !first.hasPrefix("-") {
+            guard commands.contains(first) else {
+                printError("unknown subcommand '\(first)' (one of: \(commands.joined(separator: ", ")))")
+                return 2
+            }
+            command = first
+            argv.removeFirst()
+        }
+        do {
+            let args = try Arguments(argv, booleans: booleans)
+            if command == "help" || args.switches.contains("help") || (command == "train" && argv.isEmpty) {
+                let topic = command == "help" ? args.positional.first : (argv.isEmpty ? nil : command)
+                if let topic, let page = Help.pages[topic] { print(page) } else {
+                    if let topic { printError("no help for '\(topic)'"); print(Help.overview); return 2 }
+                    print(Help.overview)
+                }
+                return 0
+            }
+            if let t = try args.int("threads") {
+                guard t >= 1 else { throw UsageError("--threads must be >= 1") }
+                Threads.count = t
+            }
+            switch command {
+            case "eval": return try EvalCommand.run(args)
+            case "verify": return try VerifyCommand.run(args)
+            case "golden": return try GoldenCommand.run(args)
+            case "bench": return try BenchCommand.run(args)
+            default:
+                if !args.positional.isEmpty { throw UsageError("unexpected argument '\(args.positional[0])'") }
+                return try TrainCommand.run(args)
+            }
+        } catch let e as UsageError {
+            printError("\(e.description)\n(see ref-run help\(command == "train" ? "" : " " + command))")
+            return 2
+        } catch {
+            printError("\(error)")
+            return 1
+        }
+    }
 }
+
+exit(RefRun.main())

@@ -17,8 +17,8 @@ extension Conv2DKernels {
         max(1, min(g.batch, columnBudget / max(1, g.pixelsPerImage * g.patchSize)))
     }
 
-    @_specialize(exported: true, where T == Float)
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func forward<T: RefScalar>(_ x: Tensor<T>, _ w: Tensor<T>, _ g: ConvGeometry) -> Tensor<T> {
         var y = Tensor<T>.zeros(g.outputShape)
         let K = g.patchSize, O = g.outC, P = g.pixelsPerImage
@@ -45,8 +45,8 @@ extension Conv2DKernels {
         return y
     }
 
-    @_specialize(exported: true, where T == Float)
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func inputGradient<T: RefScalar>(_ dy: Tensor<T>, _ w: Tensor<T>, _ g: ConvGeometry) -> Tensor<T> {
         var dx = Tensor<T>.zeros(g.inputShape)
         let K = g.patchSize, O = g.outC, P = g.pixelsPerImage
@@ -74,8 +74,8 @@ extension Conv2DKernels {
         return dx
     }
 
-    @_specialize(exported: true, where T == Float)
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func filterGradient<T: RefScalar>(_ x: Tensor<T>, _ dy: Tensor<T>, _ g: ConvGeometry) -> Tensor<T> {
         var dw = Tensor<T>.zeros(g.kernelShape)
         let K = g.patchSize, O = g.outC, P = g.pixelsPerImage

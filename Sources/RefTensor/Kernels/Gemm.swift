@@ -18,8 +18,8 @@ extension Gemm {
     @usableFromInline static let nc = 256
 
     /// C = (accumulate ? C : 0) + A @ B. See `naive` for the definition.
-    @_specialize(exported: true, where T == Float)
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func fast<T: RefScalar>(
         m: Int, n: Int, k: Int,
         a: StridedMatrix<T>, b: StridedMatrix<T>,

@@ -20,8 +20,8 @@ public enum BatchNormOp {
     }
 
     /// Training mode. Returns y and the batch mean and biased variance (for the running statistics).
-    @_specialize(exported: true, where T == Float)
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func forwardTraining<T: RefScalar>(_ x: Tensor<T>, scale: Tensor<T>, bias: Tensor<T>,
                                                      epsilon: Double = defaultEpsilon) throws
         -> (y: Tensor<T>, mean: Tensor<T>, variance: Tensor<T>, invStd: [Double]) {
@@ -37,8 +37,8 @@ public enum BatchNormOp {
     }
 
     /// Evaluation mode with running statistics.
-    @_specialize(exported: true, where T == Float)
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func forwardInference<T: RefScalar>(_ x: Tensor<T>, scale: Tensor<T>, bias: Tensor<T>,
                                                       mean: Tensor<T>, variance: Tensor<T>,
                                                       epsilon: Double = defaultEpsilon) throws -> (y: Tensor<T>, invStd: [Double]) {
@@ -53,8 +53,8 @@ public enum BatchNormOp {
     ///     dbias = sum dy,  dscale = sum dy * xhat
     ///     training:   dx = scale * invStd * (dy - dbias / M - xhat * dscale / M)
     ///     evaluation: dx = scale * invStd * dy
-    @_specialize(exported: true, where T == Float)
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func backward<T: RefScalar>(_ dy: Tensor<T>, x: Tensor<T>, scale: Tensor<T>, mean: Tensor<T>,
                                               invStd: [Double], training: Bool)
         -> (dx: Tensor<T>, dscale: Tensor<T>, dbias: Tensor<T>) {

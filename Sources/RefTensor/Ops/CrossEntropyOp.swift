@@ -20,8 +20,8 @@ public enum CrossEntropyOp {
     }
 
     /// Returns the mean loss and the row-wise log-softmax (kept for the backward pass).
-    @_specialize(exported: true, where T == Float)
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func forward<T: RefScalar>(_ logits: Tensor<T>, labels: [Int32]) throws -> (loss: T, logSoftmax: Tensor<T>) {
         try check(logits, labels)
         let (n, k) = (logits.shape[0], logits.shape[1])

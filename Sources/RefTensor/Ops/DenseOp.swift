@@ -1,8 +1,8 @@
 /// Dense layer, Flax layout: y = x @ W + b with W as [in, out].
 public enum DenseOp {
     /// x: [N, in], w: [in, out], b: [out] or nil  ->  y: [N, out]
-    @_specialize(exported: true, where T == Float)
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func forward<T: RefScalar>(_ x: Tensor<T>, _ w: Tensor<T>, _ b: Tensor<T>?) throws -> Tensor<T> {
         try x.checkRank(2, op: "dense", "input")
         try w.checkRank(2, op: "dense", "kernel")
@@ -24,8 +24,8 @@ public enum DenseOp {
     }
 
     /// dy: [N, out] -> dx = dy @ W^T [N, in], dW = x^T @ dy [in, out], db = sum_rows dy [out].
-    @_specialize(exported: true, where T == Float)
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func backward<T: RefScalar>(_ dy: Tensor<T>, x: Tensor<T>, w: Tensor<T>)
         -> (dx: Tensor<T>, dw: Tensor<T>, db: Tensor<T>) {
         let (n, inF, outF) = (x.shape[0], x.shape[1], w.shape[1])

@@ -1,16 +1,16 @@
 /// Elementwise ops. Operands must have identical shapes: nothing broadcasts silently.
 public enum ElementwiseOp {
     /// y = max(x, 0). Gradient: dy where x > 0, else 0 (0 at x == 0, as JAX).
-    @_specialize(exported: true, where T == Float)
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func relu<T: RefScalar>(_ x: Tensor<T>) -> Tensor<T> {
         var y = x
         y.scalars.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = p[i] > 0 ? p[i] : 0 } }
         return y
     }
 
-    @_specialize(exported: true, where T == Float)
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func reluBackward<T: RefScalar>(_ dy: Tensor<T>, x: Tensor<T>) -> Tensor<T> {
         var dx = dy
         x.scalars.withUnsafeBufferPointer { xp in dx.scalars.withUnsafeMutableBufferPointer { p in
@@ -20,8 +20,8 @@ public enum ElementwiseOp {
     }
 
     /// a + b, same shape. Gradient: dy to both.
-    @_specialize(exported: true, where T == Float)
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func add<T: RefScalar>(_ a: Tensor<T>, _ b: Tensor<T>, op: String = "add") throws -> Tensor<T> {
         try b.checkShape(a.shape, op: op, "second operand must match the first")
         var y = a
@@ -32,8 +32,8 @@ public enum ElementwiseOp {
     }
 
     /// a * b elementwise, same shape (masking: b is 0/1). Gradient wrt a: dy * b.
-    @_specialize(exported: true, where T == Float)
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func multiply<T: RefScalar>(_ a: Tensor<T>, _ b: Tensor<T>, op: String = "multiply") throws -> Tensor<T> {
         try b.checkShape(a.shape, op: op, "second operand must match the first")
         var y = a
@@ -44,8 +44,8 @@ public enum ElementwiseOp {
     }
 
     /// s * a
-    @_specialize(exported: true, where T == Float)
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func scale<T: RefScalar>(_ a: Tensor<T>, by s: T) -> Tensor<T> {
         var y = a
         y.scalars.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] *= s } }

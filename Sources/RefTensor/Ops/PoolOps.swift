@@ -8,8 +8,8 @@ public enum PoolOp {
 
     /// Average pool, no padding (Flax `avg_pool`, VALID): the mean of each window.
     /// x: [N, H, W, C] -> [N, OH, OW, C]
-    @_specialize(exported: true, where T == Float)
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func avgPool<T: RefScalar>(_ x: Tensor<T>, window: (Int, Int), strides: (Int, Int)) throws -> Tensor<T> {
         let g = try geometry(x.shape, window: window, strides: strides, padding: .valid, op: "avgPool")
         var y = Tensor<T>.zeros(g.outputShape)
@@ -46,8 +46,8 @@ public enum PoolOp {
     /// window's row-major scan order (top row first, left to right), as XLA's
     /// select-and-scatter with `>=` does. Returns, per output, the flat input index
     /// of that element.
-    @_specialize(exported: true, where T == Float)
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func maxPool<T: RefScalar>(_ x: Tensor<T>, window: (Int, Int), strides: (Int, Int), padding: Padding) throws
         -> (y: Tensor<T>, argmax: [Int]) {
         let g = try geometry(x.shape, window: window, strides: strides, padding: padding, op: "maxPool")

@@ -37,8 +37,8 @@ public enum ReduceOp {
     }
 
     /// y = mean of x over `axes`; sums run over input elements in row-major order.
-    @_specialize(exported: true, where T == Float)
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func mean<T: RefScalar>(_ x: Tensor<T>, axes: [Int]) throws -> Tensor<T> {
         let p = try plan(shape: x.shape, axes: axes)
         var y = Tensor<T>.zeros(p.outShape)

@@ -1,0 +1,214 @@
+import Foundation
+import RefTensor
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Flax's legacy msgpack checkpoints (`flax.training.checkpoints`, as flax 0.6.5
+/// writes them): a file `checkpoint_<step>` holding a msgpack map
+///
+///     {"step": int, "params": tree, "opt_state": {"0": {"trace": tree}, "1": {"count": int}},
+///      "batch_stats": tree, "dynamic_scale": nil, "mask": tree}
+///
+/// where a tree is nested maps keyed by module names and every array is msgpack
+/// extension type 1 whose payload is the msgpack array [shape, dtype name, raw
+/// C-order little-endian bytes]. `flax.serialization.msgpack_restore` reads what
+/// this writes; this reads what the original JAX code writes (masks as bool arrays,
+/// `step` and `count` as int32 scalar arrays or plain ints).
+public enum Checkpoint {
+    public static let prefix = "checkpoint_"
+    public static let keep = 3
+
+    // MARK: Writing
+
+    static func ndarray<T: RefScalar>(_ t: Tensor<T>) -> MessagePack {
+        let dtype = T.self == Float.self ? "float32" : "float64"
+        let payload = MessagePack.array([.array(t.shape.map { .int(Int64($0)) }), .string(dtype),
+                                         .binary(t.scalars.withUnsafeBytes { Array($0) })])
+        return .ext(type: 1, data: payload.encoded())
+    }
+
+    static func ndarray(bool values: [Bool], shape: [Int]) -> MessagePack {
+        let payload = MessagePack.array([.array(shape.map { .int(Int64($0)) }), .string("bool"), .binary(values.map { $0 ? 1 : 0 })])
+        return .ext(type: 1, data: payload.encoded())
+    }
+
+    static func scalarInt32(_ v: Int) -> MessagePack {
+        let payload = MessagePack.array([.array([]), .string("int32"), .binary(withUnsafeBytes(of: Int32(v).littleEndian) { Array($0) })])
+        return .ext(type: 1, data: payload.encoded())
+    }
+
+    /// Nested maps from flat paths, keys in the tree's order.
+    static func nest(_ leaves: [(String, MessagePack)]) -> MessagePack {
+        var order: [String] = []
+        var children: [String: [(String, MessagePack)]] = [:]
+        var direct: [String: MessagePack] = [:]
+        for (path, v) in leaves {
+            let parts = path.split(separator: "/", maxSplits: 1).map(String.init)
+            if !order.contains(parts[0]) { order.append(parts[0]) }
+            if parts.count == 1 { direct[parts[0]] = v } else { children[parts[0], default: []].append((parts[1], v)) }
+        }
+        return .map(order.map { k in (.string(k), direct[k] ?? nest(children[k]!)) })
+    }
+
+    public static func encode<T: RefScalar>(_ s: TrainState<T>) -> [UInt8] {
+        let tree = { (t: TensorTree<T>) in nest(t.entries.map { ($0.path, ndarray($0.tensor)) }) }
+        let mask: MessagePack
+        if let m = s.mask {
+            mask = nest(m.entries.map { ($0.path, ndarray(bool: $0.tensor.scalars.map { $0 != 0 }, shape: $0.tensor.shape)) })
+        } else {
+            mask = nest(s.params.entries.map { ($0.path, ndarray(bool: [Bool](repeating: true, count: $0.tensor.count), shape: $0.tensor.shape)) })
+        }
+        let state = MessagePack.map([
+            (.string("step"), scalarInt32(s.step)),
+            (.string("params"), tree(s.params)),
+            (.string("opt_state"), .map([(.string("0"), .map([(.string("trace"), tree(s.trace))])),
+                                         (.string("1"), .map([(.string("count"), scalarInt32(s.step))]))])),
+            (.string("batch_stats"), tree(s.batchStats)),
+            (.string("dynamic_scale"), .nil_),
+            (.string("mask"), mask),
+        ])
+        return state.encoded()
+    }
+
+    /// Writes `checkpoint_<step>` in `directory` atomically (temporary file, fsync,
+    /// rename, fsync of the directory), then deletes all but the newest `keep`.
+    @discardableResult
+    public static func save<T: RefScalar>(_ s: TrainState<T>, directory: String, keep: Int = Checkpoint.keep) throws -> String {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let final = (directory as NSString).appendingPathComponent(prefix + String(s.step))
+        let temp = final + ".tmp-\(getpid())"
+        try writeDurably(encode(s), to: temp)
+        guard rename(temp, final) == 0 else {
+            unlink(temp)
+            throw CheckpointError("cannot rename \(temp) to \(final): \(String(cString: strerror(errno)))")
+        }
+        let dfd = open(directory, O_RDONLY)
+        if dfd >= 0 { fsync(dfd); close(dfd) }
+        for old in try list(directory).dropLast(keep) { try? FileManager.default.removeItem(atPath: old.path) }
+        return final
+    }
+
+    static func writeDurably(_ bytes: [UInt8], to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw CheckpointError("cannot create \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var written = 0
+        try bytes.withUnsafeBytes { raw in
+            while written < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
+                guard n > 0 else { throw CheckpointError("cannot write \(path): \(String(cString: strerror(errno)))") }
+                written += n
+            }
+        }
+        guard fsync(fd) == 0 else { throw CheckpointError("cannot fsync \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    /// Checkpoints in `directory`, oldest first (by step).
+    public static func list(_ directory: String) throws -> [(step: Int, path: String)] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        return names.compactMap { n -> (Int, String)? in
+            guard n.hasPrefix(prefix), let step = Int(n.dropFirst(prefix.count)) else { return nil }
+            return (step, (directory as NSString).appendingPathComponent(n))
+        }.sorted { $0.0 < $1.0 }
+    }
+
+    // MARK: Reading
+
+    /// Reads a checkpoint into a state of T (float arrays are converted).
+    public static func load<T: RefScalar>(_ path: String, _: T.Type = T.self) throws -> TrainState<T> {
+        guard let data = FileManager.default.contents(atPath: path) else { throw CheckpointError("\(path): cannot read the file") }
+        let root: MessagePack
+        do { root = try MessagePack.decode([UInt8](data)) } catch { throw CheckpointError("\(path): not a msgpack checkpoint (\(error))") }
+        func fail(_ why: String) -> CheckpointError { CheckpointError("\(path): \(why)") }
+        guard case .map = root else { throw fail("the top level is not a map") }
+        guard let paramsNode = root["params"] else { throw fail("no 'params'") }
+        let params: TensorTree<T> = try tree(paramsNode, path: path)
+        let batchStats: TensorTree<T> = try root["batch_stats"].map { try tree($0, path: path) } ?? TensorTree()
+        var trace = params.zeros
+        if let t = root["opt_state"]?["0"]?["trace"] { trace = try tree(t, path: path) }
+        var mask: TensorTree<T>? = nil
+        if let m = root["mask"], case .map = m {
+            let mt: TensorTree<T> = try tree(m, path: path)
+            if !mt.isEmpty && mt.entries.contains(where: { $0.tensor.scalars.contains(0) }) { mask = mt }
+        }
+        guard let stepNode = root["step"] else { throw fail("no 'step'") }
+        let step = try integer(stepNode, path: path)
+        guard Set(trace.paths) == Set(params.paths) else { throw fail("opt_state trace does not match params") }
+        return TrainState(params: params, batchStats: batchStats, trace: trace, mask: mask, step: step)
+    }
+
+    static func integer(_ v: MessagePack, path: String) throws -> Int {
+        switch v {
+        case let .int(i): return Int(i)
+        case .ext:
+            let a = try array(v, path: path)
+            guard a.shape.isEmpty || a.shape == [1] else { throw CheckpointError("\(path): step is not a scalar") }
+            return Int(a.values[0])
+        default: throw CheckpointError("\(path): step is neither an int nor an array")
+        }
+    }
+
+    /// Decodes an ndarray extension into shape and Double values.
+    static func array(_ v: MessagePack, path: String) throws -> (shape: [Int], values: [Double]) {
+        guard case let .ext(type, data) = v else { throw CheckpointError("\(path): expected an array") }
+        guard type == 1 else { throw CheckpointError("\(path): unsupported msgpack extension type \(type) (only ndarray, 1)") }
+        guard case let .array(parts) = try MessagePack.decode(data), parts.count == 3,
+              case let .array(dims) = parts[0], case let .string(dtype) = parts[1], case let .binary(raw) = parts[2] else {
+            throw CheckpointError("\(path): malformed ndarray payload")
+        }
+        let shape = try dims.map { d -> Int in guard case let .int(i) = d, i >= 0 else { throw CheckpointError("\(path): bad shape") }; return Int(i) }
+        let n = shape.reduce(1, *)
+        let size: Int
+        switch dtype {
+        case "float32", "int32", "uint32": size = 4
+        case "float64", "int64": size = 8
+        case "bool", "uint8", "int8": size = 1
+        default: throw CheckpointError("\(path): unsupported array dtype \(dtype)")
+        }
+        guard raw.count == n * size else { throw CheckpointError("\(path): array of \(shape) \(dtype) holds \(raw.count) bytes") }
+        let values: [Double] = raw.withUnsafeBytes { r in
+            (0..<n).map { i in
+                switch dtype {
+                case "float32": return Double(Float(bitPattern: r.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+                case "float64": return Double(bitPattern: r.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))
+                case "int32": return Double(r.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))
+                case "uint32": return Double(r.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))
+                case "int64": return Double(r.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self))
+                case "int8": return Double(Int8(bitPattern: r[i]))
+                default: return Double(r[i])
+                }
+            }
+        }
+        return (shape, values)
+    }
+
+    /// Flattens nested maps of arrays into a tree of T.
+    static func tree<T: RefScalar>(_ node: MessagePack, path: String, prefix: String = "") throws -> TensorTree<T> {
+        var out = TensorTree<T>()
+        func walk(_ n: MessagePack, _ at: String) throws {
+            switch n {
+            case let .map(pairs):
+                for (k, v) in pairs {
+                    guard case let .string(key) = k else { throw CheckpointError("\(path): non-string key under '\(at)'") }
+                    try walk(v, at.isEmpty ? key : at + "/" + key)
+                }
+            case .ext:
+                let a = try array(n, path: path + " at " + at)
+                out[at] = Tensor(shape: a.shape, scalars: a.values.map { T($0) })
+            case .nil_:
+                break
+            default:
+                throw CheckpointError("\(path): unexpected value at '\(at)'")
+            }
+        }
+        try walk(node, prefix)
+        return out
+    }
+}
+
+public struct CheckpointError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ d: String) { description = d }
+}

@@ -1,0 +1,88 @@
+import Foundation
+
+/// Reads an ml_collections config file without running Python: the subset the
+/// original's configs use. Accepted statements: comments, blank lines, docstrings,
+/// `import` / `from ... import`, `def get_config():`,
+/// `config = ml_collections.ConfigDict()`, `config.KEY = <literal>` (a literal may
+/// span lines inside brackets) and `return config`. Anything else is an error
+/// naming the file, the line and the text.
+public enum ConfigFile {
+    public struct Assignment: Equatable, Sendable {
+        public var key: String
+        public var value: PythonLiteral
+        public var line: Int
+    }
+
+    public static func read(_ path: String) throws -> [Assignment] {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: path, line: nil, key: nil, message: "cannot read the config file")
+        }
+        return try parse(text, file: path)
+    }
+
+    public static func parse(_ text: String, file: String) throws -> [Assignment] {
+        let lines = text.components(separatedBy: "\n")
+        var out: [Assignment] = []
+        var n = 0
+        func fail(_ line: Int, _ why: String) -> ConfigError { ConfigError(file: file, line: line, key: nil, message: why) }
+        while n < lines.count {
+            let lineNo = n + 1
+            let raw = lines[n]
+            let s = raw.trimmingCharacters(in: .whitespaces)
+            n += 1
+            if s.isEmpty || s.hasPrefix("#") { continue }
+            if s.hasPrefix("\"\"\"") || s.hasPrefix("'''") {          // docstring, maybe multi-line
+                let q = String(s.prefix(3))
+                if s.count >= 6 && s.dropFirst(3).contains(q) { continue }
+                while n < lines.count && !lines[n].contains(q) { n += 1 }
+                guard n < lines.count else { throw fail(lineNo, "unterminated docstring") }
+                n += 1
+                continue
+            }
+            if s.hasPrefix("import ") || s.hasPrefix("from ") { continue }
+            if s.range(of: #"^def\s+get_config\s*\(\s*\)\s*(->\s*[\w.]+\s*)?:\s*(#.*)?$"#, options: .regularExpression) != nil { continue }
+            if s.range(of: #"^config\s*=\s*(ml_collections\.)?ConfigDict\(\s*\)\s*(#.*)?$"#, options: .regularExpression) != nil { continue }
+            if s.range(of: #"^return\s+config\s*(#.*)?$"#, options: .regularExpression) != nil { continue }
+            guard let m = s.range(of: #"^config\.([A-Za-z_][A-Za-z0-9_]*)\s*="#, options: .regularExpression) else {
+                throw fail(lineNo, "cannot understand '\(s)' (expected config.KEY = <literal>)")
+            }
+            let key = String(s[s.index(s.startIndex, offsetBy: 7)..<s.index(before: m.upperBound)]).trimmingCharacters(in: .whitespaces)
+            // The value, plus continuation lines while brackets are open.
+            var valueText = String(s[m.upperBound...])
+            while bracketDepth(valueText) > 0 && n < lines.count { valueText += "\n" + lines[n]; n += 1 }
+            var parser = LiteralParser(valueText)
+            do {
+                let v = try parser.parse()
+                guard parser.atEnd else { throw LiteralError("unexpected text after the value") }
+                out.append(Assignment(key: key, value: v, line: lineNo))
+            } catch let e as LiteralError {
+                throw ConfigError(file: file, line: lineNo, key: key, message: "\(e.message): '\(valueText.trimmingCharacters(in: .whitespaces))'")
+            }
+        }
+        return out
+    }
+
+    /// Open brackets minus closed ones, outside strings and comments.
+    static func bracketDepth(_ s: String) -> Int {
+        var depth = 0, quote: Character? = nil
+        for c in s {
+            if let q = quote { if c == q { quote = nil }; continue }
+            if c == "#" { break }
+            if c == "'" || c == "\"" { quote = c } else if c == "[" || c == "(" { depth += 1 } else if c == "]" || c == ")" { depth -= 1 }
+        }
+        return depth
+    }
+}
+
+/// A config problem, naming the file, line and key involved.
+public struct ConfigError: Error, CustomStringConvertible, Equatable {
+    public var file: String?
+    public var line: Int?
+    public var key: String?
+    public var message: String
+    public var description: String {
+        var where_ = file ?? "config"
+        if let line { where_ += ":\(line)" }
+        return where_ + ": " + (key.map { "config.\($0): " } ?? "") + message
+    }
+}

@@ -1,0 +1,115 @@
+import RefTensor
+
+/// Turns a dataset into batches for training or evaluation, as the original's input
+/// pipeline does:
+/// - training: each epoch is one pass in a fresh order drawn from the seed; batches of
+///   `batchSize`, the last one partial (60,000 MNIST examples at 128: 468 full, one of 96);
+///   CIFAR-10 is augmented (zero-pad 4 in pixel space, random 32x32 crop, random
+///   horizontal flip), ImageNet is flipped; every draw comes from the seed;
+/// - evaluation: the whole set in order, no augmentation;
+/// - pixels: MNIST x / 255; CIFAR-10 (x - 255 mean) / (255 std) per channel with mean
+///   (0.4914, 0.4822, 0.4465), std (0.2023, 0.1994, 0.2010); ImageNet likewise with
+///   (0.485, 0.456, 0.406), (0.229, 0.224, 0.225).
+public struct DataPipeline<T: RefScalar> {
+    public let dataset: ImageDataset
+    public let batchSize: Int
+    public let train: Bool
+    public let seed: UInt64
+    /// Labels used for training (after label noise).
+    public let labels: [Int32]
+
+    public init(dataset: ImageDataset, batchSize: Int, train: Bool, seed: UInt64, labels: [Int32]? = nil) {
+        self.dataset = dataset; self.batchSize = batchSize; self.train = train; self.seed = seed
+        self.labels = labels ?? dataset.labels
+    }
+
+    public var batchesPerEpoch: Int { (dataset.count + batchSize - 1) / batchSize }
+
+    /// The example order of `epoch` (0-based).
+    public func order(epoch: Int) -> [Int] {
+        guard train else { return Array(0..<dataset.count) }
+        var rng = RandomGenerator(seed: seed).derived("shuffle").derived(UInt64(epoch))
+        return rng.permutation(dataset.count)
+    }
+
+    /// Batch `index` of `epoch`, given that epoch's `order`.
+    public func batch(epoch: Int, index: Int, order: [Int]) -> (images: Tensor<T>, labels: [Int32]) {
+        let start = index * batchSize, end = min(dataset.count, start + batchSize)
+        let ids = Array(order[start..<end])
+        let shape = dataset.imageShape, size = dataset.imageSize
+        var out = [T](repeating: 0, count: ids.count * size)
+        var rng = RandomGenerator(seed: seed).derived("augment").derived(UInt64(epoch) << 32 | UInt64(index))
+        let (mean, std) = Self.normalization(dataset.name, channels: shape[2])
+        let augment = train && dataset.name == "cifar10", flipOnly = train && dataset.name == "imagenet2012"
+        dataset.pixels.withUnsafeBufferPointer { px in
+            for (b, id) in ids.enumerated() {
+                let src = px.baseAddress! + id * size
+                let dst = b * size
+                let (h, w, c) = (shape[0], shape[1], shape[2])
+                var dy = 0, dx = 0, flip = false
+                if augment { dy = rng.uniform(below: 9) - 4; dx = rng.uniform(below: 9) - 4 }
+                if augment || flipOnly { flip = rng.uniform(below: 2) == 1 }
+                for y in 0..<h {
+                    for x in 0..<w {
+                        // Output (y, x) reads the padded image at (y + 4 + dy, x' + 4 + dx), i.e. input (y + dy, x' + dx).
+                        let xs = flip ? w - 1 - x : x
+                        let iy = y + dy, ix = xs + dx
+                        let inside = iy >= 0 && iy < h && ix >= 0 && ix < w
+                        for ch in 0..<c {
+                            let v: T = inside ? T(Double(src[(iy * w + ix) * c + ch])) : 0
+                            out[dst + (y * w + x) * c + ch] = (v - mean[ch]) / std[ch]
+                        }
+                    }
+                }
+            }
+        }
+        return (Tensor(shape: [ids.count] + shape, scalars: out), ids.map { labels[$0] })
+    }
+
+    /// Per-channel (mean, std) in pixel units, rounded to T as the original's float32 constants.
+    static func normalization(_ name: String, channels: Int) -> (mean: [T], std: [T]) {
+        switch name {
+        case "cifar10":
+            return ([0.4914, 0.4822, 0.4465].map { T($0 * 255) }, [0.2023, 0.1994, 0.2010].map { T($0 * 255) })
+        case "imagenet2012":
+            return ([0.485, 0.456, 0.406].map { T($0 * 255) }, [0.229, 0.224, 0.225].map { T($0 * 255) })
+        default:
+            return ([T](repeating: 0, count: channels), [T](repeating: 255, count: channels))
+        }
+    }
+}
+
+/// Where a run's batches come from: the dataset's training pipeline, or seeded random
+/// images of the dataset's shape (so golden fixtures and benchmarks need no data).
+public struct BatchSource<T: RefScalar> {
+    public let stepsPerEpoch: Int
+    public let numClasses: Int
+    let make: (Int) throws -> (Tensor<T>, [Int32])
+
+    /// Batch `k` of epoch 0.
+    public func batch(_ k: Int) throws -> (images: Tensor<T>, labels: [Int32]) { try make(k) }
+
+    public static func synthetic(config: Config) -> BatchSource {
+        let (classes, shape) = config.datasetShape
+        let seed = UInt64(config.seed), n = config.batchSize
+        return BatchSource(stepsPerEpoch: 1, numClasses: classes) { k in
+            var rng = RandomGenerator(seed: seed).derived("synthetic").derived(UInt64(k))
+            let images: Tensor<T> = rng.normalTensor([n] + shape)
+            return (images, (0..<n).map { _ in Int32(rng.uniform(below: classes)) })
+        }
+    }
+
+    /// The first batches of the training pipeline, label noise included.
+    public static func dataset(config: Config) throws -> BatchSource {
+        let train = try Datasets.load(config.dataset, split: .train, dataDir: config.dataDir)
+        let labels = try LabelNoise.apply(train.labels, fraction: config.labelNoise, numClasses: train.numClasses,
+                                          seed: UInt64(config.seed)).labels
+        let pipeline = DataPipeline<T>(dataset: train, batchSize: config.batchSize, train: true, seed: UInt64(config.seed), labels: labels)
+        let order = pipeline.order(epoch: 0)
+        return BatchSource(stepsPerEpoch: pipeline.batchesPerEpoch, numClasses: train.numClasses) { k in
+            guard k < pipeline.batchesPerEpoch else { throw DataError("batch \(k) is past the end of epoch 0") }
+            let b = pipeline.batch(epoch: 0, index: k, order: order)
+            return (b.images, b.labels)
+        }
+    }
+}

@@ -1,0 +1,292 @@
+/// gzip (RFC 1952) and DEFLATE (RFC 1951) decoding, written here so reading the
+/// datasets needs no library. Huffman codes are decoded with a lookup table
+/// indexed by the next `fastBits` bits, falling back to a canonical bit-by-bit
+/// walk for longer codes. The gzip CRC-32 and length are checked.
+public enum Inflate {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+        init(_ d: String) { description = d }
+    }
+
+    /// True when `bytes` starts with the gzip magic number.
+    public static func isGzip(_ bytes: [UInt8]) -> Bool { bytes.count >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b }
+
+    /// Decompresses a gzip file (all members, concatenated).
+    public static func gunzip(_ bytes: [UInt8]) throws -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 4)
+        var pos = 0
+        while pos < bytes.count {
+            guard bytes.count - pos >= 18, bytes[pos] == 0x1f, bytes[pos + 1] == 0x8b else {
+                if pos > 0 && bytes[pos...].allSatisfy({ $0 == 0 }) { break }   // trailing padding
+                throw Failure("not gzip data (bad magic) at byte \(pos)")
+            }
+            guard bytes[pos + 2] == 8 else { throw Failure("unsupported gzip compression method \(bytes[pos + 2])") }
+            let flags = bytes[pos + 3]
+            var p = pos + 10
+            if flags & 4 != 0 { guard p + 2 <= bytes.count else { throw Failure("truncated gzip header") }
+                p += 2 + Int(bytes[p]) + Int(bytes[p + 1]) << 8 }
+            if flags & 8 != 0 { while p < bytes.count && bytes[p] != 0 { p += 1 }; p += 1 }
+            if flags & 16 != 0 { while p < bytes.count && bytes[p] != 0 { p += 1 }; p += 1 }
+            if flags & 2 != 0 { p += 2 }
+            guard p < bytes.count else { throw Failure("truncated gzip header") }
+            let start = out.count
+            let consumed = try inflate(bytes, from: p, into: &out)
+            p += consumed
+            guard p + 8 <= bytes.count else { throw Failure("truncated gzip trailer (the file is cut short)") }
+            let crc = UInt32(bytes[p]) | UInt32(bytes[p + 1]) << 8 | UInt32(bytes[p + 2]) << 16 | UInt32(bytes[p + 3]) << 24
+            let size = UInt32(bytes[p + 4]) | UInt32(bytes[p + 5]) << 8 | UInt32(bytes[p + 6]) << 16 | UInt32(bytes[p + 7]) << 24
+            guard UInt32(truncatingIfNeeded: out.count - start) == size else { throw Failure("gzip length mismatch (corrupt data)") }
+            guard CRC32.checksum(out, from: start) == crc else { throw Failure("gzip CRC-32 mismatch (corrupt data)") }
+            pos = p + 8
+        }
+        return out
+    }
+
+    /// Inflates a raw DEFLATE stream starting at `start`; returns the bytes consumed.
+    public static func inflate(_ input: [UInt8], from start: Int, into result: inout [UInt8]) throws -> Int {
+        var out = OutputBuffer(capacity: max(1 << 16, (input.count - start) * 4))
+        defer { result.append(contentsOf: UnsafeBufferPointer(start: out.base, count: out.count)); out.free() }
+        return try input.withUnsafeBufferPointer { inp in
+            var r = BitReader(data: inp, pos: start)
+            var final = false
+            while !final {
+                final = try r.bits(1) == 1
+                switch try r.bits(2) {
+                case 0:
+                    r.alignToByte()
+                    guard r.pos + 4 <= inp.count else { throw Failure("truncated stored block") }
+                    let len = Int(inp[r.pos]) | Int(inp[r.pos + 1]) << 8
+                    let nlen = Int(inp[r.pos + 2]) | Int(inp[r.pos + 3]) << 8
+                    guard len == (~nlen & 0xffff) else { throw Failure("corrupt stored block length") }
+                    r.pos += 4
+                    guard r.pos + len <= inp.count else { throw Failure("truncated stored block") }
+                    out.append(UnsafeBufferPointer(rebasing: inp[r.pos..<(r.pos + len)]))
+                    r.pos += len
+                case 1:
+                    try block(&r, &out, Huffman.fixedLiteral, Huffman.fixedDistance)
+                case 2:
+                    let (lit, dist) = try dynamicTables(&r)
+                    try block(&r, &out, lit, dist)
+                default:
+                    throw Failure("invalid DEFLATE block type")
+                }
+            }
+            return r.bytePosition - start
+        }
+    }
+
+    static let lengthBase: [Int] = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258]
+    static let lengthExtra: [Int] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0]
+    static let distBase: [Int] = [1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073,
+                                  4097, 6145, 8193, 12289, 16385, 24577]
+    static let distExtra: [Int] = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13]
+
+    static func block(_ r: inout BitReader, _ out: inout OutputBuffer, _ lit: Huffman, _ dist: Huffman) throws {
+        while true {
+            let sym = try lit.decode(&r)
+            if sym < 256 { out.append(UInt8(sym)); continue }
+            if sym == 256 { return }
+            let li = sym - 257
+            guard li < 29 else { throw Failure("invalid length symbol \(sym)") }
+            let length = lengthBase[li] + (try r.bits(lengthExtra[li]))
+            let ds = try dist.decode(&r)
+            guard ds < 30 else { throw Failure("invalid distance symbol \(ds)") }
+            let distance = distBase[ds] + (try r.bits(distExtra[ds]))
+            guard distance <= out.count else { throw Failure("distance \(distance) reaches before the start of the data") }
+            out.copyMatch(distance: distance, length: length)
+        }
+    }
+
+    static func dynamicTables(_ r: inout BitReader) throws -> (Huffman, Huffman) {
+        let hlit = try r.bits(5) + 257, hdist = try r.bits(5) + 1, hclen = try r.bits(4) + 4
+        let order = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15]
+        var codeLengths = [Int](repeating: 0, count: 19)
+        for i in 0..<hclen { codeLengths[order[i]] = try r.bits(3) }
+        let lengthCode = try Huffman(lengths: codeLengths)
+        var lengths: [Int] = []
+        while lengths.count < hlit + hdist {
+            let sym = try lengthCode.decode(&r)
+            switch sym {
+            case 0...15: lengths.append(sym)
+            case 16:
+                guard let last = lengths.last else { throw Failure("repeat with no previous length") }
+                lengths.append(contentsOf: repeatElement(last, count: 3 + (try r.bits(2))))
+            case 17: lengths.append(contentsOf: repeatElement(0, count: 3 + (try r.bits(3))))
+            default: lengths.append(contentsOf: repeatElement(0, count: 11 + (try r.bits(7))))
+            }
+        }
+        guard lengths.count == hlit + hdist else { throw Failure("code lengths overrun") }
+        return (try Huffman(lengths: Array(lengths[0..<hlit])), try Huffman(lengths: Array(lengths[hlit...])))
+    }
+}
+
+/// A growable byte buffer that back-references (LZ77 matches) can copy within
+/// without copy-on-write of the whole output.
+struct OutputBuffer {
+    var base: UnsafeMutablePointer<UInt8>
+    var capacity: Int
+    var count = 0
+
+    init(capacity: Int) { self.capacity = capacity; base = .allocate(capacity: capacity) }
+    func free() { base.deallocate() }
+
+    mutating func reserve(_ extra: Int) {
+        guard count + extra > capacity else { return }
+        var c = capacity * 2
+        while c < count + extra { c *= 2 }
+        let nb = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
+        nb.update(from: base, count: count)
+        base.deallocate()
+        base = nb; capacity = c
+    }
+
+    @inline(__always) mutating func append(_ b: UInt8) {
+        if count == capacity { reserve(1) }
+        base[count] = b
+        count += 1
+    }
+
+    mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+        reserve(bytes.count)
+        (base + count).update(from: bytes.baseAddress!, count: bytes.count)
+        count += bytes.count
+    }
+
+    /// Appends `length` bytes starting `distance` back (overlapping copies repeat the pattern).
+    @inline(__always) mutating func copyMatch(distance: Int, length: Int) {
+        reserve(length)
+        var src = base + (count - distance), dst = base + count
+        for _ in 0..<length { dst.pointee = src.pointee; dst += 1; src += 1 }
+        count += length
+    }
+}
+
+struct BitReader {
+    let data: UnsafeBufferPointer<UInt8>
+    var pos: Int
+    var buffer: UInt64 = 0
+    var count = 0
+
+    init(data: UnsafeBufferPointer<UInt8>, pos: Int) { self.data = data; self.pos = pos }
+
+    /// Position of the next unread byte once the bit buffer is given back.
+    var bytePosition: Int { pos - count / 8 }
+
+    @inline(__always) mutating func refill() {
+        while count <= 56 && pos < data.count {
+            buffer |= UInt64(data[pos]) << UInt64(count)
+            pos += 1
+            count += 8
+        }
+    }
+
+    @inline(__always) mutating func bits(_ n: Int) throws -> Int {
+        if n == 0 { return 0 }
+        if count < n { refill(); guard count >= n else { throw Inflate.Failure("unexpected end of compressed data") } }
+        let v = Int(buffer & ((1 << UInt64(n)) - 1))
+        buffer >>= UInt64(n)
+        count -= n
+        return v
+    }
+
+    @inline(__always) mutating func peek(_ n: Int) -> Int {
+        if count < n { refill() }
+        return Int(buffer & ((1 << UInt64(n)) - 1))
+    }
+
+    mutating func alignToByte() {
+        let drop = count % 8
+        buffer >>= UInt64(drop)
+        count -= drop
+        // Give whole unread bytes back so stored blocks read from `pos`.
+        pos -= count / 8
+        buffer = 0
+        count = 0
+    }
+}
+
+/// A canonical Huffman code with a lookup table over the first `fastBits` bits.
+struct Huffman {
+    static let fastBits = 9
+    /// For each `fastBits`-bit pattern: symbol << 4 | code length, or -1 for longer codes.
+    var fast: [Int32]
+    var counts: [Int]      // codes per length
+    var symbols: [Int]     // symbols ordered by code
+
+    init(lengths: [Int]) throws {
+        counts = [Int](repeating: 0, count: 16)
+        for l in lengths { counts[l] += 1 }
+        counts[0] = 0
+        var left = 1
+        for len in 1...15 {
+            left <<= 1
+            left -= counts[len]
+            guard left >= 0 else { throw Inflate.Failure("over-subscribed Huffman code") }
+        }
+        var offsets = [Int](repeating: 0, count: 16)
+        for len in 1..<15 { offsets[len + 1] = offsets[len] + counts[len] }
+        symbols = [Int](repeating: 0, count: lengths.count)
+        for (sym, l) in lengths.enumerated() where l != 0 { symbols[offsets[l]] = sym; offsets[l] += 1 }
+        // Fast table: assign canonical codes, store bit-reversed (DEFLATE reads LSB first).
+        fast = [Int32](repeating: -1, count: 1 << Huffman.fastBits)
+        var code = 0, index = 0
+        for len in 1...15 {
+            for _ in 0..<counts[len] {
+                let sym = symbols[index]
+                index += 1
+                if len <= Huffman.fastBits {
+                    var rev = 0
+                    for b in 0..<len where code & (1 << b) != 0 { rev |= 1 << (len - 1 - b) }
+                    var fill = rev
+                    while fill < (1 << Huffman.fastBits) { fast[fill] = Int32(sym << 4 | len); fill += 1 << len }
+                }
+                code += 1
+            }
+            code <<= 1
+        }
+    }
+
+    @inline(__always) func decode(_ r: inout BitReader) throws -> Int {
+        let e = fast[r.peek(Huffman.fastBits)]
+        if e >= 0 {
+            let len = Int(e & 15)
+            guard r.count >= len else { throw Inflate.Failure("unexpected end of compressed data") }
+            r.buffer >>= UInt64(len)
+            r.count -= len
+            return Int(e >> 4)
+        }
+        // Slow path: canonical decoding bit by bit.
+        var code = 0, first = 0, index = 0
+        for len in 1...15 {
+            code |= try r.bits(1)
+            let c = counts[len]
+            if code - c < first { return symbols[index + (code - first)] }
+            index += c
+            first += c
+            first <<= 1
+            code <<= 1
+        }
+        throw Inflate.Failure("invalid Huffman code")
+    }
+
+    static let fixedLiteral: Huffman = try! Huffman(lengths: (0..<288).map { $0 < 144 ? 8 : $0 < 256 ? 9 : $0 < 280 ? 7 : 8 })
+    static let fixedDistance: Huffman = try! Huffman(lengths: [Int](repeating: 5, count: 30))
+}
+
+/// CRC-32 (IEEE 802.3, reflected, as gzip uses).
+public enum CRC32 {
+    static let table: [UInt32] = (0..<256).map { n -> UInt32 in
+        var c = UInt32(n)
+        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        return c
+    }
+
+    public static func checksum(_ bytes: [UInt8], from start: Int = 0) -> UInt32 {
+        var c: UInt32 = 0xffff_ffff
+        bytes.withUnsafeBufferPointer { p in
+            for i in start..<p.count { c = table[Int((c ^ UInt32(p[i])) & 0xff)] ^ (c >> 8) }
+        }
+        return c ^ 0xffff_ffff
+    }
+}

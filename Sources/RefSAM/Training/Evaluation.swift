@@ -1,0 +1,29 @@
+import RefTensor
+
+extension Model {
+    /// Logits in evaluation mode (BatchNorm uses the running statistics).
+    public func logits<T: RefScalar>(params: TensorTree<T>, batchStats: TensorTree<T>, images: Tensor<T>) throws -> Tensor<T> {
+        let tape = Tape<T>()
+        var vars: [String: Variable] = [:]
+        for (p, t) in params.entries { vars[p] = tape.leaf(t) }
+        let b = ModelBuilder<T>(tape: tape, mode: .apply(params: vars, mask: nil), batchStats: batchStats, train: false)
+        return tape[try forward(b, tape.leaf(images))]
+    }
+
+    /// Mean loss and accuracy over `batches` of a pipeline, each weighted by its size.
+    public func evaluate<T: RefScalar>(params: TensorTree<T>, batchStats: TensorTree<T>, pipeline: DataPipeline<T>,
+                                       maxBatches: Int? = nil) throws -> (loss: Double, accuracy: Double) {
+        let order = pipeline.order(epoch: 0)
+        let n = min(pipeline.batchesPerEpoch, maxBatches ?? .max)
+        var lossSum = 0.0, accSum = 0.0, count = 0
+        for k in 0..<n {
+            let (images, labels) = pipeline.batch(epoch: 0, index: k, order: order)
+            let z = try logits(params: params, batchStats: batchStats, images: images)
+            let loss = try CrossEntropyOp.forward(z, labels: labels).loss
+            lossSum += Double(loss) * Double(labels.count)
+            accSum += TrainStep.accuracy(z, labels) * Double(labels.count)
+            count += labels.count
+        }
+        return (lossSum / Double(max(count, 1)), accSum / Double(max(count, 1)))
+    }
+}

@@ -1,0 +1,68 @@
+/// Command-line arguments in absl/ml_collections style: `--flag=value`, `--flag value`,
+/// boolean `--flag`, and `--config.KEY=VALUE` overrides (kept in order).
+struct Arguments {
+    var positional: [String] = []
+    var options: [String: String] = [:]
+    var switches: Set<String> = []
+    var configOverrides: [(String, String)] = []
+
+    /// `booleans`: flags that take no value.
+    init(_ args: [String], booleans: Set<String>) throws {
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            i += 1
+            guard a.hasPrefix("--"), a.count > 2 else { positional.append(a); continue }
+            var name = String(a.dropFirst(2)), value: String? = nil
+            if let eq = name.firstIndex(of: "=") {
+                value = String(name[name.index(after: eq)...])
+                name = String(name[..<eq])
+            }
+            if name.hasPrefix("config.") {
+                let key = String(name.dropFirst(7))
+                if value == nil {
+                    guard i < args.count else { throw UsageError("--config.\(key) needs a value") }
+                    value = args[i]; i += 1
+                }
+                configOverrides.append((key, value!))
+                continue
+            }
+            if booleans.contains(name) {
+                if let value, !["true", "True", "1", "false", "False", "0"].contains(value) {
+                    throw UsageError("--\(name) takes no value (got '\(value)')")
+                }
+                if value == nil || ["true", "True", "1"].contains(value!) { switches.insert(name) }
+                continue
+            }
+            if value == nil {
+                guard i < args.count else { throw UsageError("--\(name) needs a value") }
+                value = args[i]; i += 1
+            }
+            options[name] = value
+        }
+    }
+
+    /// Refuses options the command does not know.
+    func check(known: Set<String>, command: String) throws {
+        for k in options.keys where !known.contains(k) {
+            throw UsageError("unknown option --\(k) for '\(command)' (see ref-run help \(command))")
+        }
+    }
+
+    func int(_ name: String) throws -> Int? {
+        guard let v = options[name] else { return nil }
+        guard let i = Int(v) else { throw UsageError("--\(name) expects an integer, got '\(v)'") }
+        return i
+    }
+
+    func double(_ name: String) throws -> Double? {
+        guard let v = options[name] else { return nil }
+        guard let d = Double(v) else { throw UsageError("--\(name) expects a number, got '\(v)'") }
+        return d
+    }
+}
+
+struct UsageError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}

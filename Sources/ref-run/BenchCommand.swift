@@ -1,0 +1,99 @@
+import Foundation
+import RefSAM
+import RefTensor
+
+/// `ref-run bench gemm|conv|step`: timings as JSON lines (see `ref-run help bench`).
+enum BenchCommand {
+    static func run(_ args: Arguments) throws -> Int32 {
+        guard let what = args.positional.first else { throw UsageError("bench needs gemm, conv or step") }
+        switch what {
+        case "gemm": try gemm(args)
+        case "conv": try conv(args)
+        case "step": try step(args)
+        default: throw UsageError("unknown benchmark '\(what)' (gemm, conv, step)")
+        }
+        return 0
+    }
+
+    static func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
+
+    static func time(_ repeats: Int, warmup: Int = 1, _ body: () throws -> Void) rethrows -> Double {
+        for _ in 0..<warmup { try body() }
+        var ts: [Double] = []
+        for _ in 0..<repeats {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try body()
+            ts.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+        }
+        return median(ts)
+    }
+
+    static func json(_ pairs: [(String, Any)]) -> String {
+        "{" + pairs.map { k, v in
+            let value: String
+            if let s = v as? String { value = "\"\(s)\"" } else if let d = v as? Double { value = String(format: "%.4f", d) } else { value = "\(v)" }
+            return "\"\(k)\":\(value)"
+        }.joined(separator: ",") + "}"
+    }
+
+    static func gemm(_ args: Arguments) throws {
+        try args.check(known: ["m", "n", "k", "threads", "repeat"], command: "bench")
+        let m = try args.int("m") ?? 1024, n = try args.int("n") ?? 1024, k = try args.int("k") ?? 1024
+        var rng = RandomGenerator(seed: 1)
+        let a: Tensor<Float> = rng.uniformTensor([m, k]), b: Tensor<Float> = rng.uniformTensor([k, n])
+        var c = Tensor<Float>.zeros([m, n])
+        let ms = time(try args.int("repeat") ?? 10) {
+            a.scalars.withUnsafeBufferPointer { ap in b.scalars.withUnsafeBufferPointer { bp in c.scalars.withUnsafeMutableBufferPointer { cp in
+                Gemm.fast(m: m, n: n, k: k, a: .rowMajor(ap.baseAddress!, columns: k), b: .rowMajor(bp.baseAddress!, columns: n),
+                          c: cp.baseAddress!, ldc: n, accumulate: false)
+            } } }
+        }
+        print(json([("bench", "gemm"), ("m", m), ("n", n), ("k", k), ("threads", Threads.count),
+                    ("gflops", 2 * Double(m) * Double(n) * Double(k) / ms / 1e6), ("ms", ms)]))
+    }
+
+    static func conv(_ args: Arguments) throws {
+        try args.check(known: ["batch", "size", "cin", "cout", "kernel", "stride", "threads", "repeat"], command: "bench")
+        let nb = try args.int("batch") ?? 128, s = try args.int("size") ?? 32, cin = try args.int("cin") ?? 16
+        let cout = try args.int("cout") ?? 16, kk = try args.int("kernel") ?? 3, st = try args.int("stride") ?? 1
+        let g = try Conv2DOp.geometry(input: [nb, s, s, cin], kernel: [kk, kk, cin, cout], strides: (st, st), padding: .same)
+        var rng = RandomGenerator(seed: 1)
+        let x: Tensor<Float> = rng.uniformTensor(g.inputShape), w: Tensor<Float> = rng.uniformTensor(g.kernelShape)
+        let dy: Tensor<Float> = rng.uniformTensor(g.outputShape)
+        let flops = 2 * Double(g.batch * g.outH * g.outW) * Double(g.patchSize * g.outC)
+        let repeats = try args.int("repeat") ?? 5
+        for (pass, body) in [("forward", { _ = Conv2DKernels.forward(x, w, g) }), ("input_gradient", { _ = Conv2DKernels.inputGradient(dy, w, g) }),
+                             ("filter_gradient", { _ = Conv2DKernels.filterGradient(x, dy, g) })] as [(String, () -> Void)] {
+            let ms = time(repeats, body)
+            print(json([("bench", "conv"), ("pass", pass), ("batch", nb), ("size", s), ("cin", cin), ("cout", cout), ("kernel", kk),
+                        ("stride", st), ("threads", Threads.count), ("gflops", flops / ms / 1e6), ("ms", ms)]))
+        }
+    }
+
+    static func step(_ args: Arguments) throws {
+        try args.check(known: ["model", "num_neurons", "num_filters", "batch", "optimizer", "steps", "threads", "dtype", "dataset"], command: "bench")
+        var overrides: [(String, String)] = [("model", args.options["model"] ?? "MLP"), ("batch_size", args.options["batch"] ?? "128"),
+                                             ("optimizer", args.options["optimizer"] ?? "sam"), ("dtype", args.options["dtype"] ?? "float32")]
+        if let n = args.options["num_neurons"] { overrides.append(("num_neurons", "[" + n + "]")) }
+        if let f = args.options["num_filters"] { overrides.append(("num_filters", f)) }
+        let model = args.options["model"] ?? "MLP"
+        overrides.append(("dataset", args.options["dataset"] ?? (model == "MLP" ? "mnist" : model == "ResNet18" ? "cifar10" : "imagenet2012")))
+        let config = try Config.load(file: nil, overrides: overrides)
+        let steps = try args.int("steps") ?? 10
+        func run<T: RefScalar>(_: T.Type) throws {
+            let source = BatchSource<T>.synthetic(config: config)
+            var state = try Trainer<T>.initialState(config: config, model: config.model) { try source.batch(0) }
+            let (images, labels) = try source.batch(0)
+            let h = StepHyperparameters(optimizer: config.optimizer, rho: config.rho, learningRate: 0.01, momentum: config.momentum,
+                                        weightDecay: config.weightDecay)
+            let ms = try time(steps, warmup: 2) { state = try TrainStep.run(config.model, state: state, images: images, labels: labels, h).state }
+            var fields: [(String, Any)] = [("bench", "step"), ("model", config.modelName)]
+            if config.modelName == "MLP" { fields.append(("num_neurons", config.numNeurons.map(String.init).joined(separator: ","))) }
+            else { fields.append(("num_filters", config.numFilters)) }
+            fields += [("batch", config.batchSize), ("optimizer", config.optimizer.rawValue), ("dtype", config.dtype),
+                       ("threads", Threads.count), ("steps", steps), ("ms_per_step", ms)]
+            print(json(fields))
+        }
+        if config.dtype == "float64" { try run(Double.self) } else { try run(Float.self) }
+    }
+}

@@ -1,0 +1,75 @@
+import RefSAM
+
+/// Help texts for `ref-run --help` and `ref-run help SUBCOMMAND`.
+enum Help {
+    static let overview = """
+    ref-run \(RefRun.version): a pure-Swift reference of SAM training (Shin et al., UAI 2025).
+
+    USAGE
+      ref-run [train] --workdir=DIR --config=FILE [--config.KEY=VALUE ...]   train and evaluate
+      ref-run eval --config=FILE --checkpoint=PATH                            test loss/accuracy of a checkpoint
+      ref-run verify FIXTURE_DIR [--rtol R] [--atol A]                        replay a train-step fixture
+      ref-run golden --config=FILE --out DIR [--steps K] [--synthetic]        write fixtures of this reference
+      ref-run bench gemm|conv|step ...                                       benchmarks (JSON lines)
+      ref-run help [SUBCOMMAND]                                               this text, or a subcommand's
+
+    Flags take --flag=value or --flag value. --threads N (every subcommand) sets the
+    worker threads (default: all cores); results are bit-identical for any N.
+    """
+
+    static let pages: [String: String] = [
+        "train": """
+        ref-run [train] --workdir=DIR --config=FILE [--config.KEY=VALUE ...] [--overwrite] [--threads N]
+                        [--train_examples N] [--test_examples N]
+
+        Trains config's model as the original main.py does. The run directory is
+          DIR/dataset_D/optimizer_O/model_M/lr_L/wd_W/rho_R/pruner_P/sparsity_S/seed_N
+        (numbers spelled as Python's str()). It receives log.txt, metrics.jsonl (one JSON
+        object per epoch: epoch, step, train_loss, train_accuracy, test_loss,
+        test_accuracy, learning_rate, seconds), noisy_labels.json when label_noise > 0,
+        and checkpoint_<step> after every epoch (Flax msgpack, newest 3 kept, written
+        atomically). A run refuses to start over existing checkpoints unless
+        --overwrite is given; --config.restore_checkpoint=True resumes from the newest,
+        bit-identical to a run never interrupted. A NaN or infinite loss stops the run,
+        naming epoch and step; the last good checkpoint stays.
+
+        --train_examples / --test_examples use only the first N examples (quick looks).
+
+        Config files are the original's Python files, read without Python:
+        config.KEY = literal assignments inside get_config(). Keys (default):
+        \(Config.schema.map { "  \($0.key.padding(toLength: 20, withPad: " ", startingAt: 0)) \($0.default.repr.padding(toLength: 12, withPad: " ", startingAt: 0)) \($0.help)" }.joined(separator: "\n"))
+        """,
+        "eval": """
+        ref-run eval --config=FILE --checkpoint=PATH [--config.KEY=VALUE ...] [--test_examples N]
+
+        Reports test loss and accuracy of a checkpoint: one written by ref-run, or by the
+        original JAX code (flax legacy msgpack; masks as bool arrays; dynamic_scale nil).
+        PATH may be a checkpoint file or a directory (its newest checkpoint_*).
+        """,
+        "verify": """
+        ref-run verify FIXTURE_DIR [--rtol R] [--atol A]
+
+        Replays a train-step fixture (docs/FIXTURES.md) written by any backend and prints,
+        per output tensor, shape, largest absolute and relative error, pass/fail.
+        Defaults: float64 rtol 1e-9 atol 1e-12; float32 rtol 1e-4 atol 1e-6.
+        Exit status: 0 all pass; 1 an output fails or is missing; 2 the fixture is malformed.
+        """,
+        "golden": """
+        ref-run golden --config=FILE [--config.KEY=VALUE ...] --out DIR [--dtype float64] [--steps K]
+                       [--batch N] [--synthetic]
+
+        Writes K consecutive one-step fixtures of this reference, DIR/step_000 ... , from
+        the config's model, seeded initialisation, pruning mask and first training
+        batches (with --synthetic: seeded random images of the dataset's shape, so no
+        data is needed). --batch overrides batch_size, --dtype the config's dtype.
+        """,
+        "bench": """
+        ref-run bench gemm --m M --n N --k K [--threads T] [--repeat R]
+        ref-run bench conv --batch B --size S --cin C --cout O --kernel K [--stride S] [--threads T]
+        ref-run bench step --model MLP --num_neurons 300,100 | --model ResNet18 --num_filters 8
+                           [--batch 128] [--optimizer sam] [--steps S] [--threads T] [--dtype float32]
+
+        Prints one JSON object per line. Build with -c release for meaningful numbers.
+        """,
+    ]
+}
