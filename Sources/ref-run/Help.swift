@@ -20,7 +20,7 @@ enum Help {
     static let pages: [String: String] = [
         "train": """
         ref-run [train] --workdir=DIR --config=FILE [--config.KEY=VALUE ...] [--overwrite] [--threads N]
-                        [--train_examples N] [--test_examples N]
+                        [--train_examples N] [--test_examples N] [--stop_after_epochs N]
 
         Trains config's model as the original main.py does. The run directory is
           DIR/dataset_D/optimizer_O/model_M/lr_L/wd_W/rho_R/pruner_P/sparsity_S/seed_N
@@ -34,6 +34,9 @@ enum Help {
         naming epoch and step; the last good checkpoint stays.
 
         --train_examples / --test_examples use only the first N examples (quick looks).
+        --stop_after_epochs N ends this process after N epochs without changing the
+        schedule (num_epochs still sets the decay boundaries); resume later with
+        --config.restore_checkpoint=True.
 
         Config files are the original's Python files, read without Python:
         config.KEY = literal assignments inside get_config(). Keys (default):

@@ -5,7 +5,7 @@ import RefTensor
 /// `ref-run [train] --workdir=DIR --config=FILE [--config.KEY=VALUE ...] [--overwrite] [--threads N]`
 enum TrainCommand {
     static func run(_ args: Arguments) throws -> Int32 {
-        try args.check(known: ["workdir", "config", "threads", "train_examples", "test_examples"], command: "train")
+        try args.check(known: ["workdir", "config", "threads", "train_examples", "test_examples", "stop_after_epochs"], command: "train")
         guard let workdir = args.options["workdir"] else { throw UsageError("train needs --workdir=DIR") }
         guard let configPath = args.options["config"] else { throw UsageError("train needs --config=FILE") }
         let config = try Config.load(file: configPath, overrides: args.configOverrides)
@@ -14,11 +14,14 @@ enum TrainCommand {
         if let n = try args.int("train_examples") { train = train.prefix(n) }
         if let n = try args.int("test_examples") { test = test.prefix(n) }
         let overwrite = args.switches.contains("overwrite")
-        if config.dtype == "float64" {
-            try Trainer<Double>(config: config, workdir: workdir, train: train, test: test).run(overwrite: overwrite)
-        } else {
-            try Trainer<Float>(config: config, workdir: workdir, train: train, test: test).run(overwrite: overwrite)
+        let stop = try args.int("stop_after_epochs")
+        if let stop, stop < 1 { throw UsageError("--stop_after_epochs must be >= 1") }
+        func runTraining<T: RefScalar>(_: T.Type) throws {
+            let trainer = try Trainer<T>(config: config, workdir: workdir, train: train, test: test)
+            trainer.stopAfterEpochs = stop
+            try trainer.run(overwrite: overwrite)
         }
+        if config.dtype == "float64" { try runTraining(Double.self) } else { try runTraining(Float.self) }
         return 0
     }
 }

@@ -64,10 +64,11 @@ public enum ConfigFile {
 
     /// Open brackets minus closed ones, outside strings and comments.
     static func bracketDepth(_ s: String) -> Int {
-        var depth = 0, quote: Character? = nil
+        var depth = 0, quote: Character? = nil, comment = false
         for c in s {
+            if comment { if c == "\n" { comment = false }; continue }
             if let q = quote { if c == q { quote = nil }; continue }
-            if c == "#" { break }
+            if c == "#" { comment = true; continue }
             if c == "'" || c == "\"" { quote = c } else if c == "[" || c == "(" { depth += 1 } else if c == "]" || c == ")" { depth -= 1 }
         }
         return depth
