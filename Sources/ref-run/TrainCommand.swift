@@ -38,7 +38,8 @@ enum EvalCommand {
             ? try Checkpoint.list(path).last?.path ?? { throw UsageError("no checkpoint_* in \(path)") }()
             : path
         func evaluate<T: RefScalar>(_: T.Type) throws {
-            let state = try Checkpoint.load(checkpoint, T.self)
+            let fresh = try config.model.initialize(seed: 0, imageShape: test.imageShape, T.self)
+            let state = try Checkpoint.load(checkpoint, T.self).aligned(params: fresh.params, batchStats: fresh.batchStats, source: checkpoint)
             let pipeline = DataPipeline<T>(dataset: test, batchSize: config.batchSize, train: false, seed: UInt64(config.seed))
             let r = try config.model.evaluate(params: state.params, batchStats: state.batchStats, pipeline: pipeline,
                                               maxBatches: config.stepsPerEval > 0 ? config.stepsPerEval : nil)

@@ -208,6 +208,33 @@ public enum Checkpoint {
     }
 }
 
+extension TrainState {
+    /// The same state with every tree in `reference`'s path order (Flax writes keys
+    /// sorted), after checking that paths and shapes match: a checkpoint of another
+    /// model is refused, naming the first difference.
+    public func aligned(params reference: TensorTree<T>, batchStats statsReference: TensorTree<T>, source: String) throws -> TrainState {
+        func align(_ tree: TensorTree<T>, _ ref: TensorTree<T>, _ what: String) throws -> TensorTree<T> {
+            if let missing = ref.paths.first(where: { tree[$0] == nil }) {
+                throw CheckpointError("\(source): \(what) has no '\(missing)' (a checkpoint of another model?)")
+            }
+            if let extra = tree.paths.first(where: { ref[$0] == nil }) {
+                throw CheckpointError("\(source): \(what) has '\(extra)', which this model lacks")
+            }
+            return try ref.map { p, r in
+                let t = tree[p]!
+                guard t.shape == r.shape else { throw CheckpointError("\(source): \(what) '\(p)' has shape \(t.shape), the model needs \(r.shape)") }
+                return t
+            }
+        }
+        var s = self
+        s.params = try align(params, reference, "params")
+        s.trace = try align(trace, reference, "opt_state trace")
+        s.batchStats = try align(batchStats, statsReference, "batch_stats")
+        if let m = mask { s.mask = try align(m, reference, "mask") }
+        return s
+    }
+}
+
 public struct CheckpointError: Error, CustomStringConvertible {
     public let description: String
     init(_ d: String) { description = d }

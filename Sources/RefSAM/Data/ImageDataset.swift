@@ -16,10 +16,12 @@ public struct ImageDataset: Sendable {
     }
 
     /// The first `n` examples (for quick runs and tests).
-    public func prefix(_ n: Int) -> ImageDataset {
-        let k = min(n, count)
-        return ImageDataset(name: name, pixels: Array(pixels[0..<(k * imageSize)]), labels: Array(labels[0..<k]),
-                            imageShape: imageShape, numClasses: numClasses)
+    public func prefix(_ n: Int) -> ImageDataset { subset(0..<min(n, count)) }
+
+    /// The examples in `range`.
+    public func subset(_ range: Range<Int>) -> ImageDataset {
+        ImageDataset(name: name, pixels: Array(pixels[(range.lowerBound * imageSize)..<(range.upperBound * imageSize)]),
+                     labels: Array(labels[range]), imageShape: imageShape, numClasses: numClasses)
     }
 }
 

@@ -105,7 +105,8 @@ public final class Trainer<T: RefScalar> {
         var state: TrainState<T>
         var history: [EpochMetrics] = []
         if config.restoreCheckpoint, let newest = existing.last {
-            state = try Checkpoint.load(newest.path, T.self)
+            let fresh = try model.initialize(seed: UInt64(config.seed), imageShape: trainPipeline.dataset.imageShape, T.self)
+            state = try Checkpoint.load(newest.path, T.self).aligned(params: fresh.params, batchStats: fresh.batchStats, source: newest.path)
             history = readMetrics().filter { $0.step <= state.step }
             try writeMetrics(history)
         } else {

@@ -1,19 +1,36 @@
 /// The gradient rules: one per op, each mapping the output's cotangent `dy` to a
 /// contribution for every differentiable input. Read this as the table of VJPs;
-/// the kernels each rule calls live with their forward pass in `Ops/`.
+/// the kernels each rule calls live with their forward pass in `Ops/`. `needs`
+/// tells whether an input's gradient is wanted (rules may skip the others).
 extension Tape {
-    func pullback(_ node: Node, _ dy: Tensor<T>) throws -> [(Variable, Tensor<T>)] {
+    /// The recorded inputs of an op.
+    func inputs(of op: Op) -> [Variable] {
+        switch op {
+        case .leaf: return []
+        case let .dense(x, k, b): return [x, k] + (b.map { [$0] } ?? [])
+        case let .conv2d(x, k, _): return [x, k]
+        case let .batchNorm(x, s, b, _, _, _): return [x, s, b]
+        case let .relu(x), let .multiply(x, _), let .avgPool(x, _, _), let .maxPool(x, _), let .mean(x, _), let .reshape(x):
+            return [x]
+        case let .add(a, b): return [a, b]
+        case let .softmaxCrossEntropy(z, _, _): return [z]
+        case let .custom(_, xs, _): return xs
+        }
+    }
+
+    func pullback(_ node: Node, _ dy: Tensor<T>, needs: (Variable) -> Bool) throws -> [(Variable, Tensor<T>)] {
         switch node.op {
         case .leaf:
             return []
 
         case let .dense(x, kernel, bias):                // dx = dy W^T, dW = x^T dy, db = sum_rows dy
-            let g = DenseOp.backward(dy, x: self[x], w: self[kernel])
-            return [(x, g.dx), (kernel, g.dw)] + (bias.map { [($0, g.db)] } ?? [])
+            let g = DenseOp.backward(dy, x: self[x], w: self[kernel], inputGradient: needs(x))
+            return (g.dx.map { [(x, $0)] } ?? []) + [(kernel, g.dw)] + (bias.map { [($0, g.db)] } ?? [])
 
         case let .conv2d(x, kernel, geometry):           // dx = col2im(dy W^T), dW = im2col(x)^T dy
-            let g = Conv2DOp.backward(dy, x: self[x], w: self[kernel], geometry: geometry)
-            return [(x, g.dx), (kernel, g.dw)]
+            let dw = Conv2DKernels.filterGradient(self[x], dy, geometry)
+            guard needs(x) else { return [(kernel, dw)] }
+            return [(x, Conv2DKernels.inputGradient(dy, self[kernel], geometry)), (kernel, dw)]
 
         case let .batchNorm(x, scale, bias, mean, invStd, training):  // see BatchNormOp.backward
             let g = BatchNormOp.backward(dy, x: self[x], scale: self[scale], mean: mean, invStd: invStd, training: training)

@@ -94,14 +94,19 @@ public final class Tape<T: RefScalar> {
         guard lossValue.count == 1 else {
             throw TensorError.autodiff("gradients(of:): the loss must be a scalar, got shape \(lossValue.shape)")
         }
+        // Only values on a path from a requested leaf to the loss need a gradient;
+        // rules skip the others (e.g. the gradient with respect to the input image).
+        var needed = [Bool](repeating: false, count: loss.index + 1)
+        for v in leaves where v.index <= loss.index { needed[v.index] = true }
+        for i in 0..<(loss.index + 1) where !needed[i] {
+            needed[i] = inputs(of: nodes[i].op).contains { needed[$0.index] }
+        }
         var grads = [Tensor<T>?](repeating: nil, count: loss.index + 1)
         grads[loss.index] = Tensor(repeating: 1, shape: lossValue.shape)
-        // Values recorded before the earliest requested variable cannot affect its gradient.
-        let stop = leaves.map(\.index).min() ?? loss.index
         var i = loss.index
-        while i >= stop {
-            if let dy = grads[i] {
-                for (input, g) in try pullback(nodes[i], dy) {
+        while i >= 0 {
+            if needed[i], let dy = grads[i] {
+                for (input, g) in try pullback(nodes[i], dy, needs: { needed[$0.index] }) {
                     if let existing = grads[input.index] {
                         grads[input.index] = try ElementwiseOp.add(existing, g, op: "gradient accumulation")
                     } else {

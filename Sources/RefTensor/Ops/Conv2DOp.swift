@@ -14,10 +14,4 @@ public enum Conv2DOp {
         let g = try geometry(input: x.shape, kernel: w.shape, strides: strides, padding: padding)
         return Conv2DKernels.forward(x, w, g)
     }
-
-    /// dy: [N, OH, OW, O] -> (dx [N, H, W, C], dw [kh, kw, C, O])
-    public static func backward<T: RefScalar>(_ dy: Tensor<T>, x: Tensor<T>, w: Tensor<T>, geometry g: ConvGeometry)
-        -> (dx: Tensor<T>, dw: Tensor<T>) {
-        (Conv2DKernels.inputGradient(dy, w, g), Conv2DKernels.filterGradient(x, dy, g))
-    }
 }

@@ -23,18 +23,21 @@ public enum DenseOp {
         return y
     }
 
-    /// dy: [N, out] -> dx = dy @ W^T [N, in], dW = x^T @ dy [in, out], db = sum_rows dy [out].
+    /// dy: [N, out] -> dx = dy @ W^T [N, in] (when `inputGradient`), dW = x^T @ dy [in, out], db = sum_rows dy [out].
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    public static func backward<T: RefScalar>(_ dy: Tensor<T>, x: Tensor<T>, w: Tensor<T>)
-        -> (dx: Tensor<T>, dw: Tensor<T>, db: Tensor<T>) {
+    public static func backward<T: RefScalar>(_ dy: Tensor<T>, x: Tensor<T>, w: Tensor<T>, inputGradient: Bool = true)
+        -> (dx: Tensor<T>?, dw: Tensor<T>, db: Tensor<T>) {
         let (n, inF, outF) = (x.shape[0], x.shape[1], w.shape[1])
-        var dx = Tensor<T>.zeros([n, inF]), dw = Tensor<T>.zeros([inF, outF])
+        var dx: Tensor<T>? = inputGradient ? Tensor<T>.zeros([n, inF]) : nil
+        var dw = Tensor<T>.zeros([inF, outF])
         dy.scalars.withUnsafeBufferPointer { dyp in
-            w.scalars.withUnsafeBufferPointer { wp in dx.scalars.withUnsafeMutableBufferPointer { dxp in
-                Gemm.fast(m: n, n: inF, k: outF, a: .rowMajor(dyp.baseAddress!, columns: outF),
-                          b: .transposed(wp.baseAddress!, columns: outF), c: dxp.baseAddress!, ldc: inF, accumulate: false)
-            } }
+            if dx != nil {
+                w.scalars.withUnsafeBufferPointer { wp in dx!.scalars.withUnsafeMutableBufferPointer { dxp in
+                    Gemm.fast(m: n, n: inF, k: outF, a: .rowMajor(dyp.baseAddress!, columns: outF),
+                              b: .transposed(wp.baseAddress!, columns: outF), c: dxp.baseAddress!, ldc: inF, accumulate: false)
+                } }
+            }
             x.scalars.withUnsafeBufferPointer { xp in dw.scalars.withUnsafeMutableBufferPointer { dwp in
                 Gemm.fast(m: inF, n: outF, k: n, a: .transposed(xp.baseAddress!, columns: inF),
                           b: .rowMajor(dyp.baseAddress!, columns: outF), c: dwp.baseAddress!, ldc: outF, accumulate: false)

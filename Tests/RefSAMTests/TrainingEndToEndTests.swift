@@ -1,0 +1,111 @@
+import Foundation
+import XCTest
+@testable import RefSAM
+@testable import RefTensor
+
+/// A small MLP trained on an MNIST subset for a few epochs: the workdir, logs,
+/// metrics and checkpoints; resuming; refusing to overwrite; stopping on NaN.
+final class TrainingEndToEndTests: XCTestCase {
+    static let mnist = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("data/mnist").path
+    static let data: ImageDataset = try! MNIST.load(split: .test, directories: [mnist])
+
+    func config(_ extra: [(String, String)] = []) throws -> Config {
+        try Config.load(file: nil, overrides: [("num_neurons", "[16]"), ("batch_size", "32"), ("num_epochs", "4"),
+                                               ("log_every_steps", "4"), ("learning_rate", "0.1")] + extra)
+    }
+
+    func trainer(_ c: Config, _ workdir: String) throws -> Trainer<Float> {
+        // 320 training examples (10 steps per epoch), 200 distinct test examples.
+        let t = try Trainer<Float>(config: c, workdir: workdir, train: Self.data.subset(0..<320), test: Self.data.subset(9000..<9200))
+        t.emit = { _ in }
+        t.showProgress = false
+        return t
+    }
+
+    func tempDir() throws -> String {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    func testRunWritesTheOriginalsLayoutLogsMetricsAndCheckpoints() throws {
+        let workdir = try tempDir()
+        let c = try config()
+        let metrics = try trainer(c, workdir).run()
+        let run = workdir + "/dataset_mnist/optimizer_sam/model_MLP/lr_0.1/wd_0.0001/rho_0.05/pruner_random/sparsity_0.0/seed_1"
+        XCTAssertEqual(try Checkpoint.list(run).map(\.step), [20, 30, 40], "newest 3 of 4 epochs kept")
+        let log = try String(contentsOfFile: run + "/log.txt", encoding: .utf8)
+        XCTAssertTrue(log.contains("Epoch 1 / 4"), log)
+        XCTAssertNotNil(log.range(of: #"Epoch\[1\] Step \[3/10\]: loss \d+\.\d{4} acc \d\.\d{4} \(time elapsed: "#, options: .regularExpression), log)
+        XCTAssertNotNil(log.range(of: #"Train: loss \d\.\d{4} acc \d\.\d{4}; Val: loss \d\.\d{4} acc \d\.\d{4} \(lr 0\.1000 / took \d+\.\d\d seconds\)"#,
+                                  options: .regularExpression), log)
+        XCTAssertNotNil(log.range(of: #"Best test acc \d\.\d{4} at epoch [1-4]"#, options: .regularExpression), log)
+        let lines = try String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 4)
+        let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
+        XCTAssertEqual(Set(first.keys), ["epoch", "step", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "learning_rate", "seconds"])
+        XCTAssertEqual(first["epoch"] as? Int, 1); XCTAssertEqual(first["step"] as? Int, 10)
+        XCTAssertEqual(metrics.count, 4)
+        XCTAssertGreaterThan(metrics.last!.testAccuracy, 0.5, "an MLP learns MNIST digits in 40 steps")
+        XCTAssertLessThan(metrics.last!.trainLoss, metrics.first!.trainLoss)
+        // step_mnist over 4 epochs of 10 steps: boundaries 10, 20, 30 -> the logged rate drops each epoch.
+        XCTAssertEqual(metrics.map(\.learningRate), [0.1, 0.1 * 0.1, 0.1 * 0.1 * 0.1, 0.1 * 0.1 * 0.1 * 0.1].map { $0 }, "")
+        // The final checkpoint holds the final state, in Flax's layout.
+        let state = try Checkpoint.load(run + "/checkpoint_40", Float.self)
+        XCTAssertEqual(state.step, 40)
+        XCTAssertEqual(state.params.paths, ["Dense_0/kernel", "Dense_0/bias", "Dense_1/kernel", "Dense_1/bias"])
+    }
+
+    /// Interrupted after epoch 2 and resumed == never interrupted, bit for bit.
+    func testResumeIsBitIdentical() throws {
+        let straight = try tempDir(), interrupted = try tempDir()
+        let c = try config()
+        let a = try trainer(c, straight).run()
+        let first = try trainer(c, interrupted)
+        first.stopAfterEpochs = 2
+        XCTAssertEqual(try first.run().count, 2)
+        let b = try trainer(try config([("restore_checkpoint", "True")]), interrupted).run()
+        XCTAssertEqual(a.map(\.testLoss), b.map(\.testLoss))
+        XCTAssertEqual(a.map(\.trainLoss), b.map(\.trainLoss))
+        let suffix = "/" + c.runDirectorySuffix + "/checkpoint_40"
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: straight + suffix)), try Data(contentsOf: URL(fileURLWithPath: interrupted + suffix)))
+    }
+
+    func testRefusesToStartOverExistingCheckpointsUnlessOverwrite() throws {
+        let workdir = try tempDir()
+        let c = try config([("num_epochs", "1")])
+        try trainer(c, workdir).run()
+        XCTAssertThrowsError(try trainer(c, workdir).run()) { e in
+            XCTAssertTrue("\(e)".contains("--overwrite") && "\(e)".contains("checkpoint_10"), "\(e)")
+        }
+        XCTAssertEqual(try trainer(c, workdir).run(overwrite: true).count, 1)
+    }
+
+    /// A run whose loss turns NaN stops with an error naming epoch and step, and the
+    /// last good checkpoint stays as it was. (The NaN is planted in the checkpoint the
+    /// run resumes from; changing learning_rate instead would change the run directory.)
+    func testNaNStopsTheRunNamingEpochAndStepAndKeepsTheLastCheckpoint() throws {
+        let workdir = try tempDir()
+        let c = try config([("num_epochs", "3")])
+        let t = try trainer(c, workdir)
+        t.stopAfterEpochs = 1
+        try t.run()
+        let run = workdir + "/" + c.runDirectorySuffix
+        var state = try Checkpoint.load(run + "/checkpoint_10", Float.self)
+        var bias = state.params["Dense_1/bias"]!
+        bias.scalars[0] = .nan
+        state.params["Dense_1/bias"] = bias
+        try Checkpoint.save(state, directory: run)
+        let before = try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoint_10"))
+        XCTAssertThrowsError(try trainer(try config([("num_epochs", "3"), ("restore_checkpoint", "True")]), workdir).run()) { e in
+            guard case let TrainingError.nonFinite(epoch, step, _, last) = e else { return XCTFail("\(e)") }
+            XCTAssertEqual(epoch, 2)
+            XCTAssertEqual(step, 0)
+            XCTAssertEqual(last.map { ($0 as NSString).lastPathComponent }, "checkpoint_10")
+            XCTAssertTrue("\(e)".contains("epoch 2, step 0"), "\(e)")
+        }
+        XCTAssertEqual(try Checkpoint.list(run).map(\.step), [10])
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoint_10")), before)
+    }
+}
