@@ -16,33 +16,11 @@ enum GoldenCommand {
         let steps = try args.int("steps") ?? 1
         guard steps >= 1 else { throw UsageError("--steps must be >= 1") }
         let synthetic = args.switches.contains("synthetic")
-        if config.dtype == "float64" {
-            try write(Double.self, config: config, steps: steps, synthetic: synthetic, out: out)
-        } else {
-            try write(Float.self, config: config, steps: steps, synthetic: synthetic, out: out)
-        }
+        let producer = "ref-run golden \(RefRun.version)"
+        let written = config.dtype == "float64"
+            ? try Golden.write(Double.self, config: config, steps: steps, synthetic: synthetic, out: out, producer: producer)
+            : try Golden.write(Float.self, config: config, steps: steps, synthetic: synthetic, out: out, producer: producer)
+        for (dir, loss) in written { print("\(dir): loss \(loss)") }
         return 0
-    }
-
-    static func write<T: RefScalar>(_: T.Type, config: Config, steps: Int, synthetic: Bool, out: String) throws {
-        let model = config.model
-        let source: BatchSource<T> = synthetic
-            ? .synthetic(config: config)
-            : try .dataset(config: config)
-        var state = try Trainer<T>.initialState(config: config, model: model, firstBatch: { try source.batch(0) })
-        let schedule = LearningRateSchedule(kind: config.schedule, baseLearningRate: config.learningRate,
-                                            numEpochs: config.numEpochs, stepsPerEpoch: max(1, source.stepsPerEpoch),
-                                            warmupSteps: config.warmupSteps)
-        for k in 0..<steps {
-            let (images, labels) = try source.batch(k)
-            let h = StepHyperparameters(optimizer: config.optimizer, rho: config.rho, learningRate: schedule(k),
-                                        momentum: config.momentum, weightDecay: config.weightDecay, samShards: config.samShards)
-            let r = try TrainStep.run(model, state: state, images: images, labels: labels, h)
-            let dir = (out as NSString).appendingPathComponent(String(format: "step_%03d", k))
-            try FixtureWriter.write(to: dir, model: model, step: h, state: state, images: images, labels: labels, result: r,
-                                    producer: "ref-run golden \(RefRun.version) (\(synthetic ? "synthetic" : config.dataset) batch, seed \(config.seed))")
-            print("\(dir): loss \(r.loss)")
-            state = r.state
-        }
     }
 }

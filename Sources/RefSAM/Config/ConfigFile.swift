@@ -82,8 +82,8 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
     public var key: String?
     public var message: String
     public var description: String {
-        var where_ = file ?? "config"
-        if let line { where_ += ":\(line)" }
-        return where_ + ": " + (key.map { "config.\($0): " } ?? "") + message
+        var where_ = file.map { $0 + (line.map { ":\($0)" } ?? "") + ": " } ?? ""
+        if let key { where_ += "config.\(key): " }
+        return where_ + message
     }
 }

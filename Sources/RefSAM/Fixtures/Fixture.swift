@@ -165,3 +165,34 @@ public enum FixtureReplay {
         }
     }
 }
+
+extension FixtureReplay {
+    /// What `ref-run verify` prints and its exit status: 0 when every output passes,
+    /// 1 when one fails or is missing, 2 when the fixture is malformed.
+    public static func report(_ directory: String, rtol: Double? = nil, atol: Double? = nil) -> (lines: [String], status: Int32) {
+        let fixture: Fixture
+        let results: [TensorComparison]
+        do {
+            fixture = try Fixture.load(directory)
+            results = try verify(fixture, rtol: rtol, atol: atol)
+        } catch {
+            return (["error: \(error)"], 2)
+        }
+        let tol = defaultTolerance(fixture.dtype)
+        var lines = ["fixture \(directory): \(fixture.model), \(fixture.step.optimizer.rawValue), \(fixture.dtype.rawValue), producer: \(fixture.producer)",
+                     "tolerance: rtol \(rtol ?? tol.rtol), atol \(atol ?? tol.atol)"]
+        let width = max(20, results.map(\.name.count).max() ?? 0)
+        func fmt(_ x: Double) -> String { String(format: "%.3e", x) }
+        for r in results {
+            let name = r.name.padding(toLength: width, withPad: " ", startingAt: 0)
+            if let p = r.problem {
+                lines.append("\(name)  FAIL  \(p)")
+            } else {
+                lines.append("\(name)  \(r.passed ? "pass" : "FAIL")  shape \(r.shape)  max abs \(fmt(r.maxAbsoluteError))  max rel \(fmt(r.maxRelativeError))")
+            }
+        }
+        let failed = results.filter { !$0.passed }.count
+        lines.append(failed == 0 ? "all \(results.count) outputs pass" : "\(failed) of \(results.count) outputs FAIL")
+        return (lines, failed == 0 ? 0 : 1)
+    }
+}

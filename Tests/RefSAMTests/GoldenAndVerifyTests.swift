@@ -1,0 +1,95 @@
+import Foundation
+import XCTest
+@testable import RefSAM
+@testable import RefTensor
+
+/// `golden` writes fixtures this reference replays exactly; `verify` reports 0 / 1 / 2.
+final class GoldenAndVerifyTests: XCTestCase {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures").path
+
+    func tempDir() throws -> String {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("golden-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    func copy(_ fixture: String) throws -> String {
+        let d = try tempDir() + "/f"
+        try FileManager.default.copyItem(atPath: Self.fixtures + "/" + fixture, toPath: d)
+        return d
+    }
+
+    func testGoldenSyntheticStepsChainAndReplay() throws {
+        let out = try tempDir()
+        let c = try Config.load(file: nil, overrides: [("model", "ResNet18"), ("dataset", "cifar10"), ("num_filters", "2"),
+                                                      ("batch_size", "4"), ("pruner", "magnitude"), ("sparsity", "0.5"), ("dtype", "float64")])
+        let written = try Golden.write(Double.self, config: c, steps: 2, synthetic: true, out: out, producer: "test")
+        XCTAssertEqual(written.map { ($0.0 as NSString).lastPathComponent }, ["step_000", "step_001"])
+        for dir in written.map(\.0) {
+            let (lines, status) = FixtureReplay.report(dir)
+            XCTAssertEqual(status, 0, lines.joined(separator: "\n"))
+        }
+        // Step 1 starts where step 0 ended: its input trace is step 0's output trace (non-zero momentum).
+        let trace0 = try Npy.read(contentsOf: out + "/step_000/outputs/trace/conv_init/kernel.npy").tensor(Double.self)
+        let trace1 = try Npy.read(contentsOf: out + "/step_001/inputs/trace/conv_init/kernel.npy").tensor(Double.self)
+        XCTAssertEqual(trace0, trace1)
+        XCTAssertTrue(trace1.scalars.contains { $0 != 0 })
+        // The mask prunes half of the kernels (global magnitude threshold).
+        let f = try Fixture.load(out + "/step_000")
+        XCTAssertTrue(f.inputs.contains("mask/conv_init/kernel"))
+    }
+
+    func testGoldenFromTheEmbeddedMNIST() throws {
+        let out = try tempDir()
+        let c = try Config.load(file: nil, overrides: [("num_neurons", "[8]"), ("batch_size", "16"), ("pruner", "snip"), ("sparsity", "0.3")])
+        let written = try Golden.write(Float.self, config: c, steps: 1, synthetic: false, out: out, producer: "test")
+        XCTAssertEqual(FixtureReplay.report(written[0].0).status, 0)
+        let image = try Npy.read(contentsOf: out + "/step_000/inputs/image.npy").tensor(Float.self)
+        XCTAssertEqual(image.shape, [16, 28, 28, 1])
+        XCTAssertTrue(image.scalars.allSatisfy { $0 >= 0 && $0 <= 1 }, "MNIST pixels / 255")
+    }
+
+    func testVerifyExitsZeroOnAPassingFixture() throws {
+        let (lines, status) = FixtureReplay.report(Self.fixtures + "/mlp_sam_f64/step_001")
+        XCTAssertEqual(status, 0)
+        XCTAssertTrue(lines.last!.hasPrefix("all 26 outputs pass"), lines.joined(separator: "\n"))
+        XCTAssertTrue(lines.contains { $0.hasPrefix("grads/Dense_0/kernel") && $0.contains("pass") && $0.contains("shape [144, 16]") })
+    }
+
+    func testVerifyExitsOneOnAWrongOrMissingOutput() throws {
+        let d = try copy("mlp_sgd_f64/step_000")
+        var t = try Npy.read(contentsOf: d + "/outputs/params/Dense_1/bias.npy").tensor(Double.self)
+        t.scalars[0] += 1e-6                      // far outside rtol 1e-9
+        try Npy.write(t, to: d + "/outputs/params/Dense_1/bias.npy")
+        var r = FixtureReplay.report(d)
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.lines.contains { $0.hasPrefix("params/Dense_1/bias") && $0.contains("FAIL") }, r.lines.joined(separator: "\n"))
+        // ... but passes with a looser tolerance.
+        XCTAssertEqual(FixtureReplay.report(d, rtol: 1e-3, atol: 1e-5).status, 0)
+        try FileManager.default.removeItem(atPath: d + "/outputs/logits.npy")
+        r = FixtureReplay.report(d)
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.lines.contains { $0.hasPrefix("logits") && $0.contains("missing file") }, r.lines.joined(separator: "\n"))
+    }
+
+    func testVerifyExitsTwoOnAMalformedFixture() throws {
+        let d = try copy("mlp_sgd_f64/step_000")
+        try FileManager.default.removeItem(atPath: d + "/inputs/params/Dense_0/kernel.npy")
+        var r = FixtureReplay.report(d)
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.lines[0].contains("Dense_0/kernel"), r.lines[0])
+
+        let e = try copy("mlp_sgd_f64/step_000")
+        var meta = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: e + "/fixture.json"))) as! [String: Any]
+        meta["model"] = ["name": "VGG", "num_classes": 10]
+        try JSONSerialization.data(withJSONObject: meta).write(to: URL(fileURLWithPath: e + "/fixture.json"))
+        r = FixtureReplay.report(e)
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.lines[0].contains("unknown model VGG"), r.lines[0])
+
+        try "not json".write(toFile: e + "/fixture.json", atomically: true, encoding: .utf8)
+        XCTAssertEqual(FixtureReplay.report(e).status, 2)
+        XCTAssertEqual(FixtureReplay.report(try tempDir()).status, 2)
+    }
+}
