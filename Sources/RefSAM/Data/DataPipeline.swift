@@ -33,6 +33,8 @@ public struct DataPipeline<T: RefScalar> {
     }
 
     /// Batch `index` of `epoch`, given that epoch's `order`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func batch(epoch: Int, index: Int, order: [Int]) -> (images: Tensor<T>, labels: [Int32]) {
         let start = index * batchSize, end = min(dataset.count, start + batchSize)
         let ids = Array(order[start..<end])

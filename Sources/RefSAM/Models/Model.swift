@@ -42,7 +42,9 @@ public struct Model: Equatable, Sendable, CustomStringConvertible {
     public var hasBatchNorm: Bool { if case .mlp = architecture { return false } else { return true } }
 
     /// The logits of `x` ([N, H, W, C]) as a variable on `b.tape`.
-    public func forward<T>(_ b: ModelBuilder<T>, _ x: Variable) throws -> Variable {
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public func forward<T: RefScalar>(_ b: ModelBuilder<T>, _ x: Variable) throws -> Variable {
         switch architecture {
         case let .mlp(numNeurons):
             var h = try b.tape.flatten(x)

@@ -45,6 +45,8 @@ public struct TensorTree<T: RefScalar>: Equatable, Sendable {
     }
 
     /// Combines two trees with the same paths elementwise.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func zip(_ other: TensorTree<T>, _ f: (T, T) -> T) throws -> TensorTree<T> {
         guard Set(paths) == Set(other.paths) else {
             throw TreeError.structure("trees differ: \(Set(paths).symmetricDifference(other.paths).sorted())")

@@ -2,6 +2,8 @@ import RefTensor
 
 extension Model {
     /// Logits in evaluation mode (BatchNorm uses the running statistics).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func logits<T: RefScalar>(params: TensorTree<T>, batchStats: TensorTree<T>, images: Tensor<T>) throws -> Tensor<T> {
         let tape = Tape<T>()
         var vars: [String: Variable] = [:]

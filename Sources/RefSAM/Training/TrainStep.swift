@@ -65,6 +65,8 @@ public struct Pass<T: RefScalar> {
 
 public enum TrainStep {
     /// loss(p) = mean CE(model(p * mask, images, train), labels) and its gradient w.r.t. p.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func pass<T: RefScalar>(_ model: Model, params: TensorTree<T>, batchStats: TensorTree<T>, mask: TensorTree<T>?,
                                           images: Tensor<T>, labels: [Int32]) throws -> Pass<T> {
         let tape = Tape<T>()
@@ -79,6 +81,8 @@ public enum TrainStep {
     }
 
     /// sqrt(sum of squares of every element of every tensor), accumulated in Double.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func globalNorm<T: RefScalar>(_ tree: TensorTree<T>) -> Double {
         var s = 0.0
         for (_, t) in tree.entries { for v in t.scalars { let d = Double(v); s += d * d } }
@@ -87,6 +91,8 @@ public enum TrainStep {
 
     /// SAM's ascent point: p + rho * g / (||g|| + 1e-12), one norm over every parameter.
     /// A zero gradient gives p itself (never NaN).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func perturb<T: RefScalar>(_ params: TensorTree<T>, along g: TensorTree<T>, rho: Double) throws -> TensorTree<T> {
         let denominator = T(globalNorm(g)) + T(1e-12)
         let r = T(rho)
@@ -95,6 +101,8 @@ public enum TrainStep {
 
     /// SAM's gradient: the gradient at the ascent point p + rho * g1 / (||g1|| + 1e-12).
     /// The parameters themselves are never modified, so nothing has to be restored.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func samGradient<T: RefScalar>(params: TensorTree<T>, firstGradient g1: TensorTree<T>, rho: Double,
                                                  gradientAt: (TensorTree<T>) throws -> TensorTree<T>) throws -> TensorTree<T> {
         try gradientAt(perturb(params, along: g1, rho: rho))
@@ -103,6 +111,8 @@ public enum TrainStep {
     /// Weight decay on the unperturbed parameters, then optax.sgd with momentum:
     ///     g' = g + wd * p;  trace' = g' + momentum * trace;  p' = p - lr * trace'
     /// Returns (g', trace', p').
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func momentumUpdate<T: RefScalar>(params: TensorTree<T>, trace: TensorTree<T>, gradient: TensorTree<T>,
                                                     _ h: StepHyperparameters) throws
         -> (grads: TensorTree<T>, trace: TensorTree<T>, params: TensorTree<T>) {
@@ -113,6 +123,8 @@ public enum TrainStep {
     }
 
     /// One training step, as docs/FIXTURES.md states it.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func run<T: RefScalar>(_ model: Model, state: TrainState<T>, images: Tensor<T>, labels: [Int32],
                                          _ h: StepHyperparameters) throws -> StepResult<T> {
         let n = images.shape.first ?? 0
@@ -162,6 +174,8 @@ public enum TrainStep {
     }
 
     /// Mean of trees (the identity for one tree, so one shard changes no bit).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     static func average<T: RefScalar>(_ trees: [TensorTree<T>]) throws -> TensorTree<T> {
         guard trees.count > 1 else { return trees[0] }
         var sum = trees[0]

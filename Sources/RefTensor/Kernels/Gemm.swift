@@ -31,17 +31,18 @@ extension Gemm {
             return
         }
         let nr = T.TileRow.scalarCount
-        let tilesM = (m + mc - 1) / mc, tilesN = (n + nc - 1) / nc
+        let (tileM, tileN) = taskTiles(m: m, n: n, nr: nr)
+        let tilesM = (m + tileM - 1) / tileM, tilesN = (n + tileN - 1) / tileN
         let tasks = tilesM * tilesN
         let workers = Threads.workers(for: tasks)
         let kBlock = min(kc, k)
-        let packASize = mc * kBlock, packBSize = kBlock * ((min(nc, n) + nr - 1) / nr * nr)
+        let packASize = tileM * kBlock, packBSize = kBlock * ((min(tileN, n) + nr - 1) / nr * nr)
         let scratch = UnsafeMutablePointer<T>.allocate(capacity: workers * (packASize + packBSize))
         defer { scratch.deallocate() }
 
         Threads.parallelFor(tasks) { task, worker in
-            let i0 = (task / tilesN) * mc, j0 = (task % tilesN) * nc
-            let mBlock = min(mc, m - i0), nBlock = min(nc, n - j0)
+            let i0 = (task / tilesN) * tileM, j0 = (task % tilesN) * tileN
+            let mBlock = min(tileM, m - i0), nBlock = min(tileN, n - j0)
             let packA = scratch + worker * (packASize + packBSize)
             let packB = packA + packASize
             var p0 = 0
@@ -65,6 +66,22 @@ extension Gemm {
                 p0 += kb
             }
         }
+    }
+
+    /// The task grid: at most mc x nc, cut into near-equal tiles (multiples of the
+    /// register tile) so that every worker gets about the same work. Which tile an
+    /// element of C falls in never changes how it is computed (its k-sum runs in the
+    /// same kc blocks), so the grid may follow the thread count without changing a bit.
+    static func taskTiles(m: Int, n: Int, nr: Int) -> (Int, Int) {
+        func roundUp(_ x: Int, _ q: Int) -> Int { (x + q - 1) / q * q }
+        var partsM = (m + mc - 1) / mc, partsN = (n + nc - 1) / nc
+        let threads = Threads.count
+        // Enough tasks for balance (2 per worker) while tiles stay at least 2 register tiles wide.
+        while threads > 1 && partsM * partsN < 2 * threads {
+            let rowsLeft = m / (partsM + 1) >= 2 * mr, colsLeft = n / (partsN + 1) >= 2 * nr
+            if colsLeft && (n / partsN >= m / partsM || !rowsLeft) { partsN += 1 } else if rowsLeft { partsM += 1 } else { break }
+        }
+        return (roundUp((m + partsM - 1) / partsM, mr), roundUp((n + partsN - 1) / partsN, nr))
     }
 
     /// Packs A[i0..<i0+rows, p0..<p0+depth] into slivers of `mr` rows: sliver s holds,
@@ -97,7 +114,11 @@ extension Gemm {
             let live = min(nr, cols - c0)
             for p in 0..<depth {
                 let src = b.base + (p0 + p) * b.rowStride + (j0 + c0) * b.colStride
-                if b.colStride == 1 {
+                if b.colStride == 1 && live == nr {
+                    UnsafeMutableRawPointer(out).storeBytes(of: UnsafeRawPointer(src).loadUnaligned(as: T.TileRow.self), as: T.TileRow.self)
+                    out += nr
+                    continue
+                } else if b.colStride == 1 {
                     out.update(from: src, count: live)
                 } else {
                     for c in 0..<live { out[c] = src[c * b.colStride] }
