@@ -155,10 +155,14 @@ def jax_step_ms(model_name, width, steps):
 
 
 def peak_rss_mb(binary):
-    with open(os.devnull, "w") as null:
-        subprocess.run([binary, "--workdir=/tmp/refrun-bench-mem", "--config=" + os.path.join(ROOT, "configs", "mnist_mlp.py"),
-                        "--stop_after_epochs", "1", "--overwrite"], check=True, stdout=null, stderr=null)
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    # A fresh wrapper process, so RUSAGE_CHILDREN sees only the training run
+    # (in this process it would also count every earlier benchmark child).
+    code = ("import resource, subprocess, sys\n"
+            "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)\n")
+    cmd = [binary, "--workdir=/tmp/refrun-bench-mem", "--config=" + os.path.join(ROOT, "configs", "mnist_mlp.py"),
+           "--stop_after_epochs", "1", "--overwrite"]
+    return float(subprocess.run([sys.executable, "-c", code, *cmd], check=True, capture_output=True, text=True).stdout)
 
 
 def main():

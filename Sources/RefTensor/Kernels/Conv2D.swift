@@ -30,16 +30,10 @@ extension Conv2DKernels {
                           b: .rowMajor(wp.baseAddress!, columns: O), c: yp.baseAddress!, ldc: O, accumulate: false)
                 return
             }
-            let group = imagesPerGroup(g)
-            let col = UnsafeMutablePointer<T>.allocate(capacity: group * P * K)
-            defer { col.deallocate() }
-            var n0 = 0
-            while n0 < g.batch {
-                let count = min(group, g.batch - n0)
+            forEachGroup(g, T.self) { n0, count, col in
                 im2col(xp.baseAddress!, g, images: n0..<(n0 + count), into: col)
                 Gemm.fast(m: count * P, n: O, k: K, a: .rowMajor(col, columns: K),
                           b: .rowMajor(wp.baseAddress!, columns: O), c: yp.baseAddress! + n0 * P * O, ldc: O, accumulate: false)
-                n0 += count
             }
         } } }
         return y
@@ -59,16 +53,10 @@ extension Conv2DKernels {
                           c: dxp.baseAddress!, ldc: K, accumulate: false)
                 return
             }
-            let group = imagesPerGroup(g)
-            let col = UnsafeMutablePointer<T>.allocate(capacity: group * P * K)
-            defer { col.deallocate() }
-            var n0 = 0
-            while n0 < g.batch {
-                let count = min(group, g.batch - n0)
+            forEachGroup(g, T.self) { n0, count, col in
                 Gemm.fast(m: count * P, n: K, k: O, a: .rowMajor(dyp.baseAddress! + n0 * P * O, columns: O), b: wT,
                           c: col, ldc: K, accumulate: false)
                 col2im(col, g, images: n0..<(n0 + count), into: dxp.baseAddress!)
-                n0 += count
             }
         } } }
         return dx
@@ -87,20 +75,29 @@ extension Conv2DKernels {
                           b: .rowMajor(dyp.baseAddress!, columns: O), c: dwp.baseAddress!, ldc: O, accumulate: false)
                 return
             }
-            let group = imagesPerGroup(g)
-            let col = UnsafeMutablePointer<T>.allocate(capacity: group * P * K)
-            defer { col.deallocate() }
-            var n0 = 0
-            while n0 < g.batch {
-                let count = min(group, g.batch - n0)
+            forEachGroup(g, T.self) { n0, count, col in
                 im2col(xp.baseAddress!, g, images: n0..<(n0 + count), into: col)
                 Gemm.fast(m: K, n: O, k: count * P, a: .transposed(col, columns: K),
                           b: .rowMajor(dyp.baseAddress! + n0 * P * O, columns: O), c: dwp.baseAddress!, ldc: O,
                           accumulate: n0 > 0)
-                n0 += count
             }
         } } }
         return dw
+    }
+
+    /// Calls `body(firstImage, imageCount, columnScratch)` for consecutive groups of
+    /// images, in order, with one im2col scratch buffer sized for the largest group.
+    static func forEachGroup<T: RefScalar>(_ g: ConvGeometry, _: T.Type,
+                                           _ body: (Int, Int, UnsafeMutablePointer<T>) -> Void) {
+        let group = imagesPerGroup(g)
+        let col = UnsafeMutablePointer<T>.allocate(capacity: group * g.pixelsPerImage * g.patchSize)
+        defer { col.deallocate() }
+        var n0 = 0
+        while n0 < g.batch {
+            let count = min(group, g.batch - n0)
+            body(n0, count, col)
+            n0 += count
+        }
     }
 
     /// col[(n - first) * P + oh * outW + ow, (kh * kW + kw) * C + c] = x[n, ih, iw, c], or 0 in the padding.
