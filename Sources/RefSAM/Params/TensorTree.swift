@@ -44,9 +44,9 @@ public struct TensorTree<T: RefScalar>: Equatable, Sendable {
         return out
     }
 
-    /// Combines two trees with the same paths elementwise.
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
+    /// Combines two trees with the same paths elementwise. Always inlined, so `f` is
+    /// inlined into the loop at each call site (a closure call per element is slow).
+    @inline(__always)
     public func zip(_ other: TensorTree<T>, _ f: (T, T) -> T) throws -> TensorTree<T> {
         guard Set(paths) == Set(other.paths) else {
             throw TreeError.structure("trees differ: \(Set(paths).symmetricDifference(other.paths).sorted())")

@@ -85,7 +85,7 @@ public enum TrainStep {
     @_specialize(where T == Double)
     public static func globalNorm<T: RefScalar>(_ tree: TensorTree<T>) -> Double {
         var s = 0.0
-        for (_, t) in tree.entries { for v in t.scalars { let d = Double(v); s += d * d } }
+        for (_, t) in tree.entries { s += OptimizerOp.sumOfSquares(t) }
         return s.squareRoot()
     }
 
@@ -95,8 +95,9 @@ public enum TrainStep {
     @_specialize(where T == Double)
     public static func perturb<T: RefScalar>(_ params: TensorTree<T>, along g: TensorTree<T>, rho: Double) throws -> TensorTree<T> {
         let denominator = T(globalNorm(g)) + T(1e-12)
-        let r = T(rho)
-        return try params.zip(g) { p, gi in p + r * (gi / denominator) }
+        return try params.map { path, p in
+            OptimizerOp.ascentPoint(p, gradient: try g.require(path, in: "gradient"), rho: T(rho), denominator: denominator)
+        }
     }
 
     /// SAM's gradient: the gradient at the ascent point p + rho * g1 / (||g1|| + 1e-12).
@@ -116,10 +117,14 @@ public enum TrainStep {
     public static func momentumUpdate<T: RefScalar>(params: TensorTree<T>, trace: TensorTree<T>, gradient: TensorTree<T>,
                                                     _ h: StepHyperparameters) throws
         -> (grads: TensorTree<T>, trace: TensorTree<T>, params: TensorTree<T>) {
-        let wd = T(h.weightDecay), momentum = T(h.momentum), lr = T(h.learningRate)
-        let grads = try gradient.zip(params) { g, p in g + wd * p }
-        let newTrace = try grads.zip(trace) { g, t in g + momentum * t }
-        return (grads, newTrace, try params.zip(newTrace) { p, t in p - lr * t })
+        var grads = TensorTree<T>(), newTrace = TensorTree<T>(), newParams = TensorTree<T>()
+        for (path, p) in params.entries {
+            let r = OptimizerOp.momentumStep(param: p, trace: try trace.require(path, in: "trace"),
+                                             gradient: try gradient.require(path, in: "gradient"),
+                                             weightDecay: T(h.weightDecay), momentum: T(h.momentum), learningRate: T(h.learningRate))
+            grads[path] = r.gradient; newTrace[path] = r.trace; newParams[path] = r.param
+        }
+        return (grads, newTrace, newParams)
     }
 
     /// One training step, as docs/FIXTURES.md states it.
@@ -132,10 +137,12 @@ public enum TrainStep {
             throw TensorError.invalidArgument(op: "train step", detail: "batch of \(n) cannot be split into \(h.samShards) equal shards")
         }
         let shardSize = n / h.samShards
+        // Multiplying by an all-ones mask is exact, so only masks with a zero are applied.
+        let mask = state.mask.map { m in TensorTree(m.entries.filter { $0.tensor.scalars.contains(0) }.map { ($0.path, $0.tensor) }) }
         var first: [Pass<T>] = [], used: [TensorTree<T>] = []
         for s in 0..<h.samShards {
             let (x, y) = h.samShards == 1 ? (images, labels) : try shard(images, labels, s * shardSize, shardSize)
-            let p1 = try pass(model, params: state.params, batchStats: state.batchStats, mask: state.mask, images: x, labels: y)
+            let p1 = try pass(model, params: state.params, batchStats: state.batchStats, mask: mask, images: x, labels: y)
             first.append(p1)
             switch h.optimizer {
             case .sgd:
@@ -143,7 +150,7 @@ public enum TrainStep {
             case .sam:
                 // The second pass's BatchNorm statistics are discarded.
                 used.append(try samGradient(params: state.params, firstGradient: p1.grads, rho: h.rho) { noised in
-                    try pass(model, params: noised, batchStats: state.batchStats, mask: state.mask, images: x, labels: y).grads
+                    try pass(model, params: noised, batchStats: state.batchStats, mask: mask, images: x, labels: y).grads
                 })
             }
         }
@@ -162,6 +169,8 @@ public enum TrainStep {
     }
 
     /// Fraction of rows whose first maximal logit is the label.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func accuracy<T: RefScalar>(_ logits: Tensor<T>, _ labels: [Int32]) -> Double {
         let k = logits.shape[1]
         var correct = 0

@@ -40,6 +40,8 @@ public enum CrossEntropyOp {
     }
 
     /// dlogits = g * (exp(logSoftmax) - onehot) / N
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func backward<T: RefScalar>(_ g: T, logSoftmax: Tensor<T>, labels: [Int32]) -> Tensor<T> {
         let (n, k) = (logSoftmax.shape[0], logSoftmax.shape[1])
         var d = logSoftmax

@@ -26,6 +26,8 @@ public enum PoolOp {
     }
 
     /// dx[window element] += dy / (kh * kw)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func avgPoolBackward<T: RefScalar>(_ dy: Tensor<T>, inputShape: [Int], window: (Int, Int), strides: (Int, Int)) -> Tensor<T> {
         let g = try! geometry(inputShape, window: window, strides: strides, padding: .valid, op: "avgPool")
         var dx = Tensor<T>.zeros(inputShape)
@@ -69,6 +71,8 @@ public enum PoolOp {
         return (y, argmax)
     }
 
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func maxPoolBackward<T: RefScalar>(_ dy: Tensor<T>, inputShape: [Int], argmax: [Int]) -> Tensor<T> {
         var dx = Tensor<T>.zeros(inputShape)
         for (o, i) in argmax.enumerated() where i >= 0 { dx.scalars[i] += dy.scalars[o] }

@@ -50,6 +50,8 @@ public enum ReduceOp {
     }
 
     /// dx[i] = dy[out(i)] / (number of reduced elements)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func meanBackward<T: RefScalar>(_ dy: Tensor<T>, inputShape: [Int], axes: [Int]) -> Tensor<T> {
         let p = try! plan(shape: inputShape, axes: axes)
         let map = outputIndex(shape: inputShape, axes: p.axes)

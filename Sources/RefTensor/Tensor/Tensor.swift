@@ -19,12 +19,13 @@ public struct Tensor<Scalar: RefScalar>: Equatable, CustomStringConvertible, Sen
     }
 
     /// A tensor of `shape` filled with `value`.
+    @inlinable
     public init(repeating value: Scalar, shape: [Int]) {
         self.init(shape: shape, scalars: Array(repeating: value, count: shape.reduce(1, *)))
     }
 
-    public static func zeros(_ shape: [Int]) -> Tensor { Tensor(repeating: 0, shape: shape) }
-    public static func ones(_ shape: [Int]) -> Tensor { Tensor(repeating: 1, shape: shape) }
+    @inlinable public static func zeros(_ shape: [Int]) -> Tensor { Tensor(repeating: 0, shape: shape) }
+    @inlinable public static func ones(_ shape: [Int]) -> Tensor { Tensor(repeating: 1, shape: shape) }
 
     /// A rank-0 tensor.
     public init(scalar: Scalar) { self.init(shape: [], scalars: [scalar]) }
