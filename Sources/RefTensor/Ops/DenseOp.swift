@@ -12,9 +12,8 @@ public enum DenseOp {
                                             detail: "kernel rows must equal input features (input \(x.shape))")
         }
         if let b { try b.checkShape([outF], op: "dense", "bias") }
-        var y = Tensor<T>.zeros([n, outF])
-        x.scalars.withUnsafeBufferPointer { xp in w.scalars.withUnsafeBufferPointer { wp in
-            y.scalars.withUnsafeMutableBufferPointer { yp in
+        var y = x.scalars.withUnsafeBufferPointer { xp in w.scalars.withUnsafeBufferPointer { wp in
+            Tensor<T>(shape: [n, outF]) { yp in     // GEMM writes every element
                 Gemm.fast(m: n, n: outF, k: inF, a: .rowMajor(xp.baseAddress!, columns: inF),
                           b: .rowMajor(wp.baseAddress!, columns: outF), c: yp.baseAddress!, ldc: outF, accumulate: false)
             }
@@ -29,19 +28,23 @@ public enum DenseOp {
     public static func backward<T: RefScalar>(_ dy: Tensor<T>, x: Tensor<T>, w: Tensor<T>, inputGradient: Bool = true)
         -> (dx: Tensor<T>?, dw: Tensor<T>, db: Tensor<T>) {
         let (n, inF, outF) = (x.shape[0], x.shape[1], w.shape[1])
-        var dx: Tensor<T>? = inputGradient ? Tensor<T>.zeros([n, inF]) : nil
-        var dw = Tensor<T>.zeros([inF, outF])
+        var dx: Tensor<T>? = nil
+        var dw = Tensor<T>.zeros([0])
         dy.scalars.withUnsafeBufferPointer { dyp in
-            if dx != nil {
-                w.scalars.withUnsafeBufferPointer { wp in dx!.scalars.withUnsafeMutableBufferPointer { dxp in
-                    Gemm.fast(m: n, n: inF, k: outF, a: .rowMajor(dyp.baseAddress!, columns: outF),
-                              b: .transposed(wp.baseAddress!, columns: outF), c: dxp.baseAddress!, ldc: inF, accumulate: false)
-                } }
+            if inputGradient {
+                dx = w.scalars.withUnsafeBufferPointer { wp in
+                    Tensor<T>(shape: [n, inF]) { dxp in
+                        Gemm.fast(m: n, n: inF, k: outF, a: .rowMajor(dyp.baseAddress!, columns: outF),
+                                  b: .transposed(wp.baseAddress!, columns: outF), c: dxp.baseAddress!, ldc: inF, accumulate: false)
+                    }
+                }
             }
-            x.scalars.withUnsafeBufferPointer { xp in dw.scalars.withUnsafeMutableBufferPointer { dwp in
-                Gemm.fast(m: inF, n: outF, k: n, a: .transposed(xp.baseAddress!, columns: inF),
-                          b: .rowMajor(dyp.baseAddress!, columns: outF), c: dwp.baseAddress!, ldc: outF, accumulate: false)
-            } }
+            dw = x.scalars.withUnsafeBufferPointer { xp in
+                Tensor<T>(shape: [inF, outF]) { dwp in
+                    Gemm.fast(m: inF, n: outF, k: n, a: .transposed(xp.baseAddress!, columns: inF),
+                              b: .rowMajor(dyp.baseAddress!, columns: outF), c: dwp.baseAddress!, ldc: outF, accumulate: false)
+                }
+            }
         }
         return (dx, dw, sumRows(dy))
     }

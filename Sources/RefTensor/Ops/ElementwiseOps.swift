@@ -4,19 +4,17 @@ public enum ElementwiseOp {
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public static func relu<T: RefScalar>(_ x: Tensor<T>) -> Tensor<T> {
-        var y = x
-        y.scalars.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = p[i] > 0 ? p[i] : 0 } }
-        return y
+        x.scalars.withUnsafeBufferPointer { xp in
+            Tensor(shape: x.shape) { y in for i in y.indices { y[i] = xp[i] > 0 ? xp[i] : 0 } }
+        }
     }
 
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public static func reluBackward<T: RefScalar>(_ dy: Tensor<T>, x: Tensor<T>) -> Tensor<T> {
-        var dx = dy
-        x.scalars.withUnsafeBufferPointer { xp in dx.scalars.withUnsafeMutableBufferPointer { p in
-            for i in p.indices { p[i] = xp[i] > 0 ? p[i] : 0 }
+        x.scalars.withUnsafeBufferPointer { xp in dy.scalars.withUnsafeBufferPointer { gp in
+            Tensor(shape: x.shape) { dx in for i in dx.indices { dx[i] = xp[i] > 0 ? gp[i] : 0 } }
         } }
-        return dx
     }
 
     /// a + b, same shape. Gradient: dy to both.
@@ -24,11 +22,9 @@ public enum ElementwiseOp {
     @_specialize(where T == Double)
     public static func add<T: RefScalar>(_ a: Tensor<T>, _ b: Tensor<T>, op: String = "add") throws -> Tensor<T> {
         try b.checkShape(a.shape, op: op, "second operand must match the first")
-        var y = a
-        b.scalars.withUnsafeBufferPointer { bp in y.scalars.withUnsafeMutableBufferPointer { p in
-            for i in p.indices { p[i] += bp[i] }
+        return a.scalars.withUnsafeBufferPointer { ap in b.scalars.withUnsafeBufferPointer { bp in
+            Tensor(shape: a.shape) { y in for i in y.indices { y[i] = ap[i] + bp[i] } }
         } }
-        return y
     }
 
     /// a * b elementwise, same shape (masking: b is 0/1). Gradient wrt a: dy * b.
@@ -36,11 +32,9 @@ public enum ElementwiseOp {
     @_specialize(where T == Double)
     public static func multiply<T: RefScalar>(_ a: Tensor<T>, _ b: Tensor<T>, op: String = "multiply") throws -> Tensor<T> {
         try b.checkShape(a.shape, op: op, "second operand must match the first")
-        var y = a
-        b.scalars.withUnsafeBufferPointer { bp in y.scalars.withUnsafeMutableBufferPointer { p in
-            for i in p.indices { p[i] *= bp[i] }
+        return a.scalars.withUnsafeBufferPointer { ap in b.scalars.withUnsafeBufferPointer { bp in
+            Tensor(shape: a.shape) { y in for i in y.indices { y[i] = ap[i] * bp[i] } }
         } }
-        return y
     }
 
     /// s * a

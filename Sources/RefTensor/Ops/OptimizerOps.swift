@@ -7,11 +7,9 @@ public enum OptimizerOp {
     @_specialize(where T == Double)
     public static func ascentPoint<T: RefScalar>(_ p: Tensor<T>, gradient g: Tensor<T>, rho: T, denominator: T) -> Tensor<T> {
         precondition(p.shape == g.shape, "ascentPoint: shapes \(p.shape) and \(g.shape)")
-        var out = p
-        g.scalars.withUnsafeBufferPointer { gp in out.scalars.withUnsafeMutableBufferPointer { op in
-            for i in op.indices { op[i] = op[i] + rho * (gp[i] / denominator) }
+        return p.scalars.withUnsafeBufferPointer { pp in g.scalars.withUnsafeBufferPointer { gp in
+            Tensor(shape: p.shape) { out in for i in out.indices { out[i] = pp[i] + rho * (gp[i] / denominator) } }
         } }
-        return out
     }
 
     /// Weight decay then optax.sgd with momentum, in one pass:
@@ -22,18 +20,26 @@ public enum OptimizerOp {
                                                   weightDecay wd: T, momentum: T, learningRate lr: T)
         -> (gradient: Tensor<T>, trace: Tensor<T>, param: Tensor<T>) {
         precondition(p.shape == g.shape && p.shape == t.shape, "momentumStep: shapes \(p.shape), \(t.shape), \(g.shape)")
-        var g2 = g, t2 = t, p2 = p
-        g2.scalars.withUnsafeMutableBufferPointer { gp in t2.scalars.withUnsafeMutableBufferPointer { tp in
-            p2.scalars.withUnsafeMutableBufferPointer { pp in
-                for i in pp.indices {
-                    let gi = gp[i] + wd * pp[i]
-                    let ti = gi + momentum * tp[i]
-                    gp[i] = gi; tp[i] = ti
-                    pp[i] = pp[i] - lr * ti
+        let n = p.count
+        var g2 = [T](), t2 = [T](), p2 = [T]()
+        p.scalars.withUnsafeBufferPointer { pp in t.scalars.withUnsafeBufferPointer { tp in g.scalars.withUnsafeBufferPointer { gp in
+            g2 = [T](unsafeUninitializedCapacity: n) { go, gc in
+                t2 = [T](unsafeUninitializedCapacity: n) { to, tc in
+                    p2 = [T](unsafeUninitializedCapacity: n) { po, pc in
+                        for i in 0..<n {
+                            let gi = gp[i] + wd * pp[i]
+                            let ti = gi + momentum * tp[i]
+                            go[i] = gi; to[i] = ti
+                            po[i] = pp[i] - lr * ti
+                        }
+                        pc = n
+                    }
+                    tc = n
                 }
+                gc = n
             }
-        } }
-        return (g2, t2, p2)
+        } } }
+        return (Tensor(shape: g.shape, scalars: g2), Tensor(shape: t.shape, scalars: t2), Tensor(shape: p.shape, scalars: p2))
     }
 
     /// sum of squares in Double, in index order.

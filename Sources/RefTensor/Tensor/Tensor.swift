@@ -27,6 +27,18 @@ public struct Tensor<Scalar: RefScalar>: Equatable, CustomStringConvertible, Sen
     @inlinable public static func zeros(_ shape: [Int]) -> Tensor { Tensor(repeating: 0, shape: shape) }
     @inlinable public static func ones(_ shape: [Int]) -> Tensor { Tensor(repeating: 1, shape: shape) }
 
+    /// A tensor whose every element `body` writes (no zero-fill first). `body` must
+    /// initialise all `shape.reduce(1, *)` elements.
+    @inlinable
+    public init(shape: [Int], initializingWith body: (UnsafeMutableBufferPointer<Scalar>) throws -> Void) rethrows {
+        let n = shape.reduce(1, *)
+        let s = try [Scalar](unsafeUninitializedCapacity: n) { buffer, count in
+            try body(buffer)
+            count = n
+        }
+        self.init(shape: shape, scalars: s)
+    }
+
     /// A rank-0 tensor.
     public init(scalar: Scalar) { self.init(shape: [], scalars: [scalar]) }
 
