@@ -93,11 +93,21 @@ extension Gemm {
         var r0 = 0
         while r0 < rows {
             let live = min(mr, rows - r0)
-            for p in 0..<depth {
-                let src = a.base + (i0 + r0) * a.rowStride + (p0 + p) * a.colStride
-                for r in 0..<live { out[r] = src[r * a.rowStride] }
-                for r in live..<mr { out[r] = 0 }
-                out += mr
+            if a.colStride == 1 {
+                // Row-major A: read each row contiguously, scatter into the sliver (it stays in L1).
+                for r in 0..<live {
+                    let src = a.base + (i0 + r0 + r) * a.rowStride + p0
+                    for p in 0..<depth { out[p * mr + r] = src[p] }
+                }
+                if live < mr { for p in 0..<depth { for r in live..<mr { out[p * mr + r] = 0 } } }
+                out += mr * depth
+            } else {
+                for p in 0..<depth {
+                    let src = a.base + (i0 + r0) * a.rowStride + (p0 + p) * a.colStride
+                    for r in 0..<live { out[r] = src[r * a.rowStride] }
+                    for r in live..<mr { out[r] = 0 }
+                    out += mr
+                }
             }
             r0 += mr
         }
@@ -119,7 +129,7 @@ extension Gemm {
                     out += nr
                     continue
                 } else if b.colStride == 1 {
-                    out.update(from: src, count: live)
+                    for c in 0..<live { out[c] = src[c] }      // short rows: a loop beats a memmove call
                 } else {
                     for c in 0..<live { out[c] = src[c * b.colStride] }
                 }
