@@ -122,6 +122,17 @@ extension Gemm {
         var c0 = 0
         while c0 < cols {
             let live = min(nr, cols - c0)
+            if b.rowStride == 1 && b.colStride != 1 {
+                // B is a transposed row-major matrix: read each column contiguously.
+                for c in 0..<live {
+                    let src = b.base + p0 + (j0 + c0 + c) * b.colStride
+                    for p in 0..<depth { out[p * nr + c] = src[p] }
+                }
+                if live < nr { for p in 0..<depth { for c in live..<nr { out[p * nr + c] = 0 } } }
+                out += nr * depth
+                c0 += nr
+                continue
+            }
             for p in 0..<depth {
                 let src = b.base + (p0 + p) * b.rowStride + (j0 + c0) * b.colStride
                 if b.colStride == 1 && live == nr {
