@@ -194,6 +194,27 @@ final class DataTests: XCTestCase {
         XCTAssertTrue(sawShift && sawFlip)
     }
 
+    // MARK: ImageNet arrays
+
+    func testImageNetArraysLoadNormaliseAndAreChecked() throws {
+        let d = try tempDir()
+        let pixels: [UInt8] = (0..<(2 * 4 * 4 * 3)).map { UInt8($0) }
+        try Npy.write(Npy.encode(shape: [2, 4, 4, 3], dtype: .uint8, bytes: pixels), to: d + "/val_images.npy")
+        try Npy.write(Npy.encode(int32s: [7, 999], shape: [2]), to: d + "/val_labels.npy")
+        let val = try ImageNetArrays.load(split: .test, directories: [d])
+        XCTAssertEqual(val.labels, [7, 999]); XCTAssertEqual(val.imageShape, [4, 4, 3]); XCTAssertEqual(val.numClasses, 1000)
+        let x = DataPipeline<Double>(dataset: val, batchSize: 2, train: false, seed: 0).batch(epoch: 0, index: 0, order: [0, 1]).images
+        XCTAssertEqual(x.scalars[1], (1 - 0.456 * 255) / (0.224 * 255), accuracy: 1e-12)
+        try Npy.write(Npy.encode(int32s: [7, 1000], shape: [2]), to: d + "/val_labels.npy")
+        XCTAssertThrowsError(try ImageNetArrays.load(split: .test, directories: [d])) { e in XCTAssertTrue("\(e)".contains("1000"), "\(e)") }
+        try Npy.write(Npy.encode(int32s: [7], shape: [1]), to: d + "/val_labels.npy")
+        XCTAssertThrowsError(try ImageNetArrays.load(split: .test, directories: [d])) { e in
+            XCTAssertTrue("\(e)".contains("2 images") && "\(e)".contains("1 labels"), "\(e)")
+        }
+        try Npy.write(Tensor<Float>.zeros([2, 4, 4, 3]), to: d + "/val_images.npy")
+        XCTAssertThrowsError(try ImageNetArrays.load(split: .test, directories: [d])) { e in XCTAssertTrue("\(e)".contains("uint8"), "\(e)") }
+    }
+
     // MARK: Pipeline
 
     /// 60,000 examples at batch 128: 468 full batches and one of 96; each epoch a fresh permutation.
