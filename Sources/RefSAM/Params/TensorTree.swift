@@ -66,12 +66,6 @@ public struct TensorTree<T: RefScalar>: Equatable, Sendable {
 
     /// Zeros of the same structure.
     public var zeros: TensorTree<T> { map { _, t in Tensor.zeros(t.shape) } }
-
-    public func converted<U: RefScalar>(to: U.Type = U.self) -> TensorTree<U> {
-        var out = TensorTree<U>()
-        for p in paths { out[p] = storage[p]!.converted(to: U.self) }
-        return out
-    }
 }
 
 public enum TreeError: Error, CustomStringConvertible, Equatable {

@@ -73,9 +73,7 @@ public final class Trainer<T: RefScalar> {
     /// training batch), and the parameters multiplied by it, as the original does.
     public static func initialState(config: Config, model: Model, firstBatch: () throws -> (images: Tensor<T>, labels: [Int32])) throws
         -> TrainState<T> {
-        let (classes, imageShape) = config.datasetShape
-        _ = classes
-        let (params, stats) = try model.initialize(seed: UInt64(config.seed), imageShape: imageShape, T.self)
+        let (params, stats) = try model.initialize(seed: UInt64(config.seed), imageShape: config.datasetShape.image, T.self)
         var batch: (images: Tensor<T>, labels: [Int32])? = nil
         if config.pruner == .snip { batch = try firstBatch() }
         let scores = try Pruning.scores(config.pruner, model: model, params: params, batchStats: stats, seed: UInt64(config.seed),

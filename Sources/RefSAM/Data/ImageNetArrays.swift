@@ -1,0 +1,32 @@
+import Foundation
+import RefTensor
+
+/// ImageNet, pre-decoded (JPEG decoding is out of scope): in the data directory,
+/// `train_images.npy` uint8 [N, 224, 224, 3], `train_labels.npy` int32/int64 [N],
+/// `val_images.npy`, `val_labels.npy`. tools/imagenet_to_npy.py writes them from the
+/// usual class-folder layout (resize shorter side to 256, centre crop 224).
+public enum ImageNetArrays {
+    public static func load(split: DatasetSplit, directories: [String]) throws -> ImageDataset {
+        let prefix = split == .train ? "train" : "val"
+        var looked: [String] = []
+        for dir in directories {
+            let ip = (dir as NSString).appendingPathComponent("\(prefix)_images.npy")
+            let lp = (dir as NSString).appendingPathComponent("\(prefix)_labels.npy")
+            looked.append(ip); looked.append(lp)
+            guard FileManager.default.fileExists(atPath: ip), FileManager.default.fileExists(atPath: lp) else { continue }
+            let images: Npy.Array, labels: [Int32]
+            do {
+                images = try Npy.read(contentsOf: ip)
+                labels = try Npy.read(contentsOf: lp).int32s(name: lp)
+            } catch let e as NpyError { throw DataError("\(e)") }
+            guard images.dtype == .uint8, images.shape.count == 4, images.shape[3] == 3 else {
+                throw DataError("\(ip): expected uint8 [N, H, W, 3], got \(images.dtype) \(images.shape)")
+            }
+            guard images.shape[0] == labels.count else { throw DataError("\(ip) has \(images.shape[0]) images but \(lp) has \(labels.count) labels") }
+            if let bad = labels.first(where: { $0 < 0 || $0 >= 1000 }) { throw DataError("\(lp): label \(bad) outside 0..<1000") }
+            return ImageDataset(name: "imagenet2012", pixels: images.bytes, labels: labels, imageShape: Array(images.shape[1...]), numClasses: 1000)
+        }
+        throw DataError("ImageNet \(split.rawValue) arrays not found. Looked at:\n  " + looked.joined(separator: "\n  ")
+                        + "\nConvert the dataset with tools/imagenet_to_npy.py into data/imagenet2012/, or set config.data_dir.")
+    }
+}
