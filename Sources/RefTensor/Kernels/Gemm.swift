@@ -101,6 +101,15 @@ extension Gemm {
                 }
                 if live < mr { for p in 0..<depth { for r in live..<mr { out[p * mr + r] = 0 } } }
                 out += mr * depth
+            } else if a.rowStride == 1 && live == 6 && mr == 6 {
+                // Transposed row-major A (x^T, im2col^T): six contiguous values per step, unrolled.
+                var src = a.base + (i0 + r0) + p0 * a.colStride
+                for _ in 0..<depth {
+                    out[0] = src[0]; out[1] = src[1]; out[2] = src[2]
+                    out[3] = src[3]; out[4] = src[4]; out[5] = src[5]
+                    out += mr
+                    src += a.colStride
+                }
             } else {
                 for p in 0..<depth {
                     let src = a.base + (i0 + r0) * a.rowStride + (p0 + p) * a.colStride
