@@ -114,9 +114,10 @@ extension Conv2DKernels {
                     for kw in 0..<g.kW {
                         let iw = ow * g.strideW - g.padLeft + kw
                         if ih < 0 || ih >= g.inH || iw < 0 || iw >= g.inW {
-                            dst.update(repeating: 0, count: C)
+                            for c in 0..<C { dst[c] = 0 }
                         } else {
-                            dst.update(from: x + ((n * g.inH + ih) * g.inW + iw) * C, count: C)
+                            let src = x + ((n * g.inH + ih) * g.inW + iw) * C
+                            if C >= 64 { dst.update(from: src, count: C) } else { for c in 0..<C { dst[c] = src[c] } }
                         }
                         dst += C
                     }
