@@ -34,9 +34,11 @@ enum EvalCommand {
         let config = try Config.load(file: args.options["config"], overrides: args.configOverrides)
         var test = try Datasets.load(config.dataset, split: .test, dataDir: config.dataDir)
         if let n = try args.int("test_examples") { test = test.prefix(n) }
-        let checkpoint = FileManager.default.fileExists(atPath: path) && isDirectory(path)
-            ? try Checkpoint.list(path).last?.path ?? { throw UsageError("no checkpoint_* in \(path)") }()
-            : path
+        var checkpoint = path
+        if isDirectory(path) {
+            guard let newest = try Checkpoint.list(path).last else { throw UsageError("no checkpoint_* in \(path)") }
+            checkpoint = newest.path
+        }
         func evaluate<T: RefScalar>(_: T.Type) throws {
             let fresh = try config.model.initialize(seed: 0, imageShape: test.imageShape, T.self)
             let state = try Checkpoint.load(checkpoint, T.self).aligned(params: fresh.params, batchStats: fresh.batchStats, source: checkpoint)

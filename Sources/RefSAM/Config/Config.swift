@@ -32,7 +32,7 @@ public struct Config: Equatable, Sendable {
         ("num_train_steps", .int, .int(-1), "accepted and ignored (training length is num_epochs)"),
         ("steps_per_eval", .int, .int(-1), "-1: the whole test set; otherwise that many test batches"),
         ("label_noise", .number, .float(0.0), "fraction of training labels replaced by another class"),
-        ("sam_shards", .int, .int(1), "m-sharpness: equal shards with their own SAM perturbation"),
+        ("sam_shards", .int, .int(1), "m-sharpness: equal shards with their own SAM perturbation (a last partial batch they do not divide runs as one)"),
         ("data_dir", .optionalString, .none, "dataset directory (default: data/<dataset> in the project)"),
         ("dtype", .string, .string("float32"), "float32 or float64"),
     ]

@@ -141,7 +141,7 @@ public enum TrainStep {
         let mask = state.mask.map { m in TensorTree(m.entries.filter { $0.tensor.scalars.contains(0) }.map { ($0.path, $0.tensor) }) }
         var first: [Pass<T>] = [], used: [TensorTree<T>] = []
         for s in 0..<h.samShards {
-            let (x, y) = h.samShards == 1 ? (images, labels) : try shard(images, labels, s * shardSize, shardSize)
+            let (x, y) = h.samShards == 1 ? (images, labels) : shard(images, labels, s * shardSize, shardSize)
             let p1 = try pass(model, params: state.params, batchStats: state.batchStats, mask: mask, images: x, labels: y)
             first.append(p1)
             switch h.optimizer {
@@ -193,7 +193,7 @@ public enum TrainStep {
         return sum.map { _, t in Tensor(shape: t.shape, scalars: t.scalars.map { $0 / inv }) }
     }
 
-    static func shard<T: RefScalar>(_ images: Tensor<T>, _ labels: [Int32], _ start: Int, _ count: Int) throws -> (Tensor<T>, [Int32]) {
+    static func shard<T: RefScalar>(_ images: Tensor<T>, _ labels: [Int32], _ start: Int, _ count: Int) -> (Tensor<T>, [Int32]) {
         let per = images.count / images.shape[0]
         let x = Tensor(shape: [count] + images.shape.dropFirst(), scalars: Array(images.scalars[(start * per)..<((start + count) * per)]))
         return (x, Array(labels[start..<(start + count)]))

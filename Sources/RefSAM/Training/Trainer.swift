@@ -108,14 +108,14 @@ public final class Trainer<T: RefScalar> {
             history = readMetrics().filter { $0.step <= state.step }
             try writeMetrics(history)
         } else {
-            if !existing.isEmpty && !config.restoreCheckpoint {
-                guard overwrite else { throw TrainingError.existingRun(directory: runDirectory, checkpoints: existing.map { ($0.path as NSString).lastPathComponent }) }
+            // A fresh start (no restore requested, or nothing to restore) over an earlier
+            // run's checkpoints only with --overwrite; its files are then removed.
+            guard existing.isEmpty || overwrite else {
+                throw TrainingError.existingRun(directory: runDirectory, checkpoints: existing.map { ($0.path as NSString).lastPathComponent })
             }
-            if overwrite || !config.restoreCheckpoint {
-                for c in existing { try fm.removeItem(atPath: c.path) }
-                try? fm.removeItem(atPath: metricsPath)
-                try? fm.removeItem(atPath: logPath)
-            }
+            for c in existing { try fm.removeItem(atPath: c.path) }
+            try? fm.removeItem(atPath: metricsPath)
+            try? fm.removeItem(atPath: logPath)
             state = try Self.initialState(config: config, model: model) {
                 let b = trainPipeline.batch(epoch: 0, index: 0, order: trainPipeline.order(epoch: 0))
                 return (b.images, b.labels)
@@ -137,11 +137,11 @@ public final class Trainer<T: RefScalar> {
             var lossSum = 0.0, accSum = 0.0, seen = 0
             for step in 0..<stepsPerEpoch {
                 let (images, labels) = trainPipeline.batch(epoch: epoch, index: step, order: order)
+                // A partial last batch that the shards do not divide runs as one shard.
+                let shards = labels.count % config.samShards == 0 ? config.samShards : 1
                 let h = StepHyperparameters(optimizer: config.optimizer, rho: config.rho, learningRate: schedule(state.step),
-                                            momentum: config.momentum, weightDecay: config.weightDecay, samShards: config.samShards)
-                let shards = labels.count % config.samShards == 0 ? config.samShards : 1   // a partial last batch may not split
-                var hh = h; hh.samShards = shards
-                let r = try TrainStep.run(model, state: state, images: images, labels: labels, hh)
+                                            momentum: config.momentum, weightDecay: config.weightDecay, samShards: shards)
+                let r = try TrainStep.run(model, state: state, images: images, labels: labels, h)
                 let loss = Double(r.loss)
                 guard loss.isFinite else {
                     throw TrainingError.nonFinite(epoch: epoch + 1, step: step, loss: loss,

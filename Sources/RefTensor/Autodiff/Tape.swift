@@ -101,19 +101,21 @@ public final class Tape<T: RefScalar> {
         for i in 0..<(loss.index + 1) where !needed[i] {
             needed[i] = inputs(of: nodes[i].op).contains { needed[$0.index] }
         }
+        let requested = Set(leaves.map(\.index))
         var grads = [Tensor<T>?](repeating: nil, count: loss.index + 1)
         grads[loss.index] = Tensor(repeating: 1, shape: lossValue.shape)
         var i = loss.index
         while i >= 0 {
             if needed[i], let dy = grads[i] {
-                for (input, g) in try pullback(nodes[i], dy, needs: { needed[$0.index] }) {
+                for (input, g) in try pullback(nodes[i], dy, needs: { needed[$0.index] }) where needed[input.index] {
                     if let existing = grads[input.index] {
                         grads[input.index] = try ElementwiseOp.add(existing, g, op: "gradient accumulation")
                     } else {
                         grads[input.index] = g
                     }
                 }
-                if !leaves.contains(where: { $0.index == i }) && i != loss.index { grads[i] = nil }
+                // An intermediate's gradient is dead once its rule has run.
+                if !requested.contains(i) { grads[i] = nil }
             }
             i -= 1
         }

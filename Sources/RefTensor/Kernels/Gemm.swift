@@ -86,6 +86,7 @@ extension Gemm {
 
     /// Packs A[i0..<i0+rows, p0..<p0+depth] into slivers of `mr` rows: sliver s holds,
     /// for each p, the mr values A[i0 + s*mr + r, p] (zero past the last row).
+    /// The loops follow A's layout so that reads are contiguous.
     @inlinable
     static func packPanelA<T: RefScalar>(_ a: StridedMatrix<T>, i0: Int, p0: Int, rows: Int, depth: Int,
                                          into dst: UnsafeMutablePointer<T>) {
@@ -93,37 +94,29 @@ extension Gemm {
         var r0 = 0
         while r0 < rows {
             let live = min(mr, rows - r0)
+            let origin = a.base + (i0 + r0) * a.rowStride + p0 * a.colStride
             if a.colStride == 1 {
-                // Row-major A: read each row contiguously, scatter into the sliver (it stays in L1).
+                // Row-major A (x, im2col): read each row contiguously; the sliver stays in L1.
                 for r in 0..<live {
-                    let src = a.base + (i0 + r0 + r) * a.rowStride + p0
+                    let src = origin + r * a.rowStride
                     for p in 0..<depth { out[p * mr + r] = src[p] }
                 }
-                if live < mr { for p in 0..<depth { for r in live..<mr { out[p * mr + r] = 0 } } }
-                out += mr * depth
-            } else if a.rowStride == 1 && live == 6 && mr == 6 {
-                // Transposed row-major A (x^T, im2col^T): six contiguous values per step, unrolled.
-                var src = a.base + (i0 + r0) + p0 * a.colStride
-                for _ in 0..<depth {
-                    out[0] = src[0]; out[1] = src[1]; out[2] = src[2]
-                    out[3] = src[3]; out[4] = src[4]; out[5] = src[5]
-                    out += mr
-                    src += a.colStride
-                }
+            } else if a.rowStride == 1 && live == mr {
+                // Transposed row-major A (x^T, im2col^T): mr contiguous values per step.
+                var src = origin
+                for p in 0..<depth { for r in 0..<mr { out[p * mr + r] = src[r] }; src += a.colStride }
             } else {
-                for p in 0..<depth {
-                    let src = a.base + (i0 + r0) * a.rowStride + (p0 + p) * a.colStride
-                    for r in 0..<live { out[r] = src[r * a.rowStride] }
-                    for r in live..<mr { out[r] = 0 }
-                    out += mr
-                }
+                for p in 0..<depth { for r in 0..<live { out[p * mr + r] = origin[r * a.rowStride + p * a.colStride] } }
             }
+            if live < mr { for p in 0..<depth { for r in live..<mr { out[p * mr + r] = 0 } } }
+            out += mr * depth
             r0 += mr
         }
     }
 
     /// Packs B[p0..<p0+depth, j0..<j0+cols] into slivers of `nr` columns: sliver s
     /// holds, for each p, the nr values B[p, j0 + s*nr + c] (zero past the last column).
+    /// The loops follow B's layout so that reads are contiguous.
     @inlinable
     static func packPanelB<T: RefScalar>(_ b: StridedMatrix<T>, p0: Int, j0: Int, depth: Int, cols: Int, nr: Int,
                                          into dst: UnsafeMutablePointer<T>) {
@@ -131,31 +124,27 @@ extension Gemm {
         var c0 = 0
         while c0 < cols {
             let live = min(nr, cols - c0)
-            if b.rowStride == 1 && b.colStride != 1 {
-                // B is a transposed row-major matrix: read each column contiguously.
+            let origin = b.base + p0 * b.rowStride + (j0 + c0) * b.colStride
+            if b.colStride == 1 && live == nr {
+                // Row-major B, full sliver: one vector per row.
+                for p in 0..<depth {
+                    let row = UnsafeRawPointer(origin + p * b.rowStride).loadUnaligned(as: T.TileRow.self)
+                    UnsafeMutableRawPointer(out + p * nr).storeBytes(of: row, as: T.TileRow.self)
+                }
+            } else if b.colStride == 1 {
+                // Row-major B, last partial sliver: short rows (a loop beats a memmove call).
+                for p in 0..<depth { for c in 0..<live { out[p * nr + c] = origin[p * b.rowStride + c] } }
+            } else if b.rowStride == 1 {
+                // Transposed row-major B (W^T): read each column contiguously.
                 for c in 0..<live {
-                    let src = b.base + p0 + (j0 + c0 + c) * b.colStride
+                    let src = origin + c * b.colStride
                     for p in 0..<depth { out[p * nr + c] = src[p] }
                 }
-                if live < nr { for p in 0..<depth { for c in live..<nr { out[p * nr + c] = 0 } } }
-                out += nr * depth
-                c0 += nr
-                continue
+            } else {
+                for p in 0..<depth { for c in 0..<live { out[p * nr + c] = origin[p * b.rowStride + c * b.colStride] } }
             }
-            for p in 0..<depth {
-                let src = b.base + (p0 + p) * b.rowStride + (j0 + c0) * b.colStride
-                if b.colStride == 1 && live == nr {
-                    UnsafeMutableRawPointer(out).storeBytes(of: UnsafeRawPointer(src).loadUnaligned(as: T.TileRow.self), as: T.TileRow.self)
-                    out += nr
-                    continue
-                } else if b.colStride == 1 {
-                    for c in 0..<live { out[c] = src[c] }      // short rows: a loop beats a memmove call
-                } else {
-                    for c in 0..<live { out[c] = src[c * b.colStride] }
-                }
-                for c in live..<nr { out[c] = 0 }
-                out += nr
-            }
+            if live < nr { for p in 0..<depth { for c in live..<nr { out[p * nr + c] = 0 } } }
+            out += nr * depth
             c0 += nr
         }
     }
