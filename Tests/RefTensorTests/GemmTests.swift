@@ -47,16 +47,25 @@ final class GemmTests: XCTestCase {
     func testFastMatchesNaiveFloat() { checkFastMatchesNaive(Float.self) }
     func testFastMatchesNaiveDouble() { checkFastMatchesNaive(Double.self) }
 
-    /// Sizes that cross every blocking boundary (mc 96, nc 256, kc 256).
+    /// Sizes that cross every blocking boundary (mr 6, nr 16/8, mc 96, kc 256) and
+    /// every task shape: B packed once and shared (m > mc), B packed per task (m <= mc),
+    /// rows split across workers, columns split across workers (m under two slivers).
     func testFastMatchesNaiveAcrossBlockBoundaries() {
-        for (m, n, k) in [(97, 257, 300), (200, 17, 513)] {
-            for accumulate in [false, true] {
-                let fast = gemm(m, n, k, transA: true, transB: false, accumulate: accumulate, fast: true, seed: 9, Float.self)
-                let naive = gemm(m, n, k, transA: true, transB: false, accumulate: accumulate, fast: false, seed: 9, Float.self)
-                let tol = kernelTolerance(Float.self)
-                assertClose(fast, naive, rtol: tol.rtol, atol: tol.atol, "m\(m) n\(n) k\(k)")
+        let shapes = [(97, 257, 300), (200, 17, 513), (7, 300, 300), (12, 40, 700), (300, 5, 90)]
+        for (m, n, k) in shapes { for threads in [1, 2, 3] { for accumulate in [false, true] {
+            let transA = m % 2 == 1, transB = n % 2 == 0
+            let fast = withThreads(threads) {
+                gemm(m, n, k, transA: transA, transB: transB, accumulate: accumulate, fast: true, seed: 9, Float.self)
             }
-        }
+            let naive = gemm(m, n, k, transA: transA, transB: transB, accumulate: accumulate, fast: false, seed: 9, Float.self)
+            let what = "m\(m) n\(n) k\(k) threads \(threads) acc \(accumulate)"
+            #if REF_FMA
+            let tol = kernelTolerance(Float.self)
+            assertClose(fast, naive, rtol: tol.rtol, atol: tol.atol, what)
+            #else
+            XCTAssertEqual(bits(fast), bits(naive), what)
+            #endif
+        } } }
     }
 
     func testKZeroGivesZeroOrKeepsC() {
@@ -67,10 +76,13 @@ final class GemmTests: XCTestCase {
     }
 
     func checkThreadDeterminism<T: RefScalar>(_: T.Type) {
-        let one = withThreads(1) { gemm(100, 270, 260, transA: true, transB: true, accumulate: true, fast: true, seed: 4, T.self) }
-        for threads in [2, 3, 8] {
-            let many = withThreads(threads) { gemm(100, 270, 260, transA: true, transB: true, accumulate: true, fast: true, seed: 4, T.self) }
-            XCTAssertEqual(bits(one), bits(many), "\(T.self): 1 thread vs \(threads)")
+        // Row split with shared B, and (m = 8: under two slivers per worker) column split.
+        for (m, n, k) in [(100, 270, 260), (8, 270, 300)] {
+            let one = withThreads(1) { gemm(m, n, k, transA: true, transB: true, accumulate: true, fast: true, seed: 4, T.self) }
+            for threads in [2, 3, 8] {
+                let many = withThreads(threads) { gemm(m, n, k, transA: true, transB: true, accumulate: true, fast: true, seed: 4, T.self) }
+                XCTAssertEqual(bits(one), bits(many), "\(T.self) m\(m): 1 thread vs \(threads)")
+            }
         }
     }
 

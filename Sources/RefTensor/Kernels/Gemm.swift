@@ -7,15 +7,27 @@
 /// independent of the thread count (tiles never split the k-sum across threads).
 /// With `-D REF_FMA` the micro-kernel fuses multiply and add (one rounding per
 /// term): results then differ from the naive kernel by rounding only.
+///
+/// Data flow (loop order inside one task, outermost first):
+///
+///     B (k x n)  --pack once, all threads-->  kc x nr slivers, shared   (or per task, see below)
+///     for each mc-row block of the task's rows:
+///         for each kc-deep block:  pack A block (mc x kc, mr-row slivers; stays in L2)
+///             for each nr-column sliver of B (kc x nr; stays in L1):
+///                 for each mr-row sliver of A:  micro-kernel on a 6 x nr tile of C
+///
+/// B is packed once per call. Only when a task has a single row block (no reuse
+/// to share) is B packed inside the task, block by block, into L1/L2-sized scratch.
 extension Gemm {
     /// Rows of the register tile.
     @usableFromInline static let mr = 6
     /// Depth of one packed block (L1/L2 blocking over k).
     @usableFromInline static let kc = 256
-    /// Rows of C per task (a multiple of `mr`).
+    /// Rows of one packed A block (a multiple of `mr`): mc x kc stays in L2.
     @usableFromInline static let mc = 96
-    /// Columns of C per task (a multiple of every `TileRow` width).
-    @usableFromInline static let nc = 256
+    /// Below this many multiply-adds a GEMM runs on the calling thread: waking
+    /// workers would cost more than it saves. (Threads never change results.)
+    @usableFromInline static let parallelThreshold = 1 << 18
 
     /// C = (accumulate ? C : 0) + A @ B. See `naive` for the definition.
     @_specialize(where T == Float)
@@ -31,57 +43,101 @@ extension Gemm {
             return
         }
         let nr = T.TileRow.scalarCount
-        let (tileM, tileN) = taskTiles(m: m, n: n, nr: nr)
-        let tilesM = (m + tileM - 1) / tileM, tilesN = (n + tileN - 1) / tileN
-        let tasks = tilesM * tilesN
-        let workers = Threads.workers(for: tasks)
+        let grid = TaskGrid(m: m, n: n, k: k, nr: nr)
+        let paddedN = (n + nr - 1) / nr * nr
+        let kBlocks = (k + kc - 1) / kc
+
+        // B packed once for everyone, unless no task would reuse it.
+        let shareB = grid.partsM > 1 || m > mc
+        let sharedB: UnsafeMutablePointer<T>? = shareB ? .allocate(capacity: k * paddedN) : nil
+        defer { sharedB?.deallocate() }
+        if let packed = sharedB {
+            // Block pb starts at p0 * paddedN; within it, sliver s (nr columns) at s * kb * nr.
+            let slivers = paddedN / nr, groups = (slivers + 3) / 4
+            Threads.parallelFor(kBlocks * groups, workers: grid.workers) { task, _ in
+                let pb = task / groups, s0 = (task % groups) * 4
+                let p0 = pb * kc, kb = min(kc, k - p0), j0 = s0 * nr
+                packPanelB(b, p0: p0, j0: j0, depth: kb, cols: min(4 * nr, n - j0), nr: nr,
+                           into: packed + p0 * paddedN + s0 * kb * nr)
+            }
+        }
+
         let kBlock = min(kc, k)
-        let packASize = tileM * kBlock, packBSize = kBlock * ((min(tileN, n) + nr - 1) / nr * nr)
-        let scratch = UnsafeMutablePointer<T>.allocate(capacity: workers * (packASize + packBSize))
+        let packASize = mc * kBlock
+        let packBSize = shareB ? 0 : kBlock * min(paddedN, grid.colsPerPart)
+        let scratch = UnsafeMutablePointer<T>.allocate(capacity: grid.workers * (packASize + packBSize))
         defer { scratch.deallocate() }
 
-        Threads.parallelFor(tasks) { task, worker in
-            let i0 = (task / tilesN) * tileM, j0 = (task % tilesN) * tileN
-            let mBlock = min(tileM, m - i0), nBlock = min(tileN, n - j0)
+        Threads.parallelFor(grid.tasks, workers: grid.workers) { task, worker in
+            let (rows, cols) = grid.ranges(task: task, m: m, n: n, mr: mr, nr: nr)
             let packA = scratch + worker * (packASize + packBSize)
-            let packB = packA + packASize
-            var p0 = 0
-            while p0 < k {
-                let kb = min(kc, k - p0)
-                packPanelA(a, i0: i0, p0: p0, rows: mBlock, depth: kb, into: packA)
-                packPanelB(b, p0: p0, j0: j0, depth: kb, cols: nBlock, nr: nr, into: packB)
-                let loadC = accumulate || p0 > 0
-                var jr = 0
-                while jr < nBlock {
-                    let bSliver = packB + jr * kb
-                    var ir = 0
-                    while ir < mBlock {
-                        let cTile = c + (i0 + ir) * ldc + (j0 + jr)
-                        microKernelEdge(kc: kb, a: packA + ir * kb, b: bSliver, c: cTile, ldc: ldc,
-                                        rows: min(mr, mBlock - ir), cols: min(nr, nBlock - jr), loadC: loadC)
-                        ir += mr
+            let localB = packA + packASize
+            var i0 = rows.lowerBound
+            while i0 < rows.upperBound {
+                let mBlock = min(mc, rows.upperBound - i0)
+                var p0 = 0
+                while p0 < k {
+                    let kb = min(kc, k - p0)
+                    let bBlock: UnsafeMutablePointer<T>
+                    if let packed = sharedB {
+                        bBlock = packed + p0 * paddedN + cols.lowerBound * kb
+                    } else {
+                        packPanelB(b, p0: p0, j0: cols.lowerBound, depth: kb, cols: cols.count, nr: nr, into: localB)
+                        bBlock = localB
                     }
-                    jr += nr
+                    packPanelA(a, i0: i0, p0: p0, rows: mBlock, depth: kb, into: packA)
+                    let loadC = accumulate || p0 > 0
+                    var jr = 0
+                    while jr < cols.count {
+                        let bSliver = bBlock + jr * kb
+                        var ir = 0
+                        while ir < mBlock {
+                            let cTile = c + (i0 + ir) * ldc + (cols.lowerBound + jr)
+                            microKernelEdge(kc: kb, a: packA + ir * kb, b: bSliver, c: cTile, ldc: ldc,
+                                            rows: min(mr, mBlock - ir), cols: min(nr, cols.count - jr), loadC: loadC)
+                            ir += mr
+                        }
+                        jr += nr
+                    }
+                    p0 += kb
                 }
-                p0 += kb
+                i0 += mBlock
             }
         }
     }
 
-    /// The task grid: at most mc x nc, cut into near-equal tiles (multiples of the
-    /// register tile) so that every worker gets about the same work. Which tile an
-    /// element of C falls in never changes how it is computed (its k-sum runs in the
-    /// same kc blocks), so the grid may follow the thread count without changing a bit.
-    static func taskTiles(m: Int, n: Int, nr: Int) -> (Int, Int) {
-        func roundUp(_ x: Int, _ q: Int) -> Int { (x + q - 1) / q * q }
-        var partsM = (m + mc - 1) / mc, partsN = (n + nc - 1) / nc
-        let threads = Threads.count
-        // Enough tasks for balance (2 per worker) while tiles stay at least 2 register tiles wide.
-        while threads > 1 && partsM * partsN < 2 * threads {
-            let rowsLeft = m / (partsM + 1) >= 2 * mr, colsLeft = n / (partsN + 1) >= 2 * nr
-            if colsLeft && (n / partsN >= m / partsM || !rowsLeft) { partsN += 1 } else if rowsLeft { partsM += 1 } else { break }
+    /// How C is cut into tasks: `partsM` row ranges (whole `mr` slivers) times
+    /// `partsN` column ranges (whole `nr` slivers), one task per worker. Rows are
+    /// split first, so tasks share the packed B and each packs only its own A.
+    /// Which tile an element of C falls in never changes how it is computed (its
+    /// k-sum runs in the same kc blocks), so the grid may follow the thread count
+    /// without changing a bit.
+    struct TaskGrid {
+        var partsM: Int, partsN: Int, workers: Int
+        var slivers: (m: Int, n: Int)
+        var colsPerPart: Int
+
+        init(m: Int, n: Int, k: Int, nr: Int) {
+            let threads = m * n * k < Gemm.parallelThreshold ? 1 : Threads.count
+            slivers = ((m + Gemm.mr - 1) / Gemm.mr, (n + nr - 1) / nr)
+            partsM = min(threads, slivers.m)
+            partsN = 1
+            if partsM < threads { partsN = min(slivers.n, (threads + partsM - 1) / partsM) }
+            // A row range of under two slivers wastes the packed B: split columns instead.
+            while partsM > 1 && slivers.m / partsM < 2 && partsN * 2 <= slivers.n { partsM = (partsM + 1) / 2; partsN *= 2 }
+            workers = max(1, min(threads, partsM * partsN))
+            colsPerPart = (slivers.n + partsN - 1) / partsN * nr
         }
-        return (roundUp((m + partsM - 1) / partsM, mr), roundUp((n + partsN - 1) / partsN, nr))
+
+        var tasks: Int { partsM * partsN }
+
+        /// Rows and columns of C that `task` computes: near-equal sliver counts.
+        func ranges(task: Int, m: Int, n: Int, mr: Int, nr: Int) -> (Range<Int>, Range<Int>) {
+            let tm = task / partsN, tn = task % partsN
+            let r0 = slivers.m * tm / partsM * mr, r1 = min(m, slivers.m * (tm + 1) / partsM * mr)
+            let c0 = slivers.n * tn / partsN * nr, c1 = min(n, slivers.n * (tn + 1) / partsN * nr)
+            return (r0..<r1, c0..<c1)
+        }
     }
 
     /// Packs A[i0..<i0+rows, p0..<p0+depth] into slivers of `mr` rows: sliver s holds,

@@ -17,7 +17,14 @@ public enum Threads {
     /// so a worker may own scratch memory. Tasks are dealt round-robin.
     @inlinable
     public static func parallelFor(_ tasks: Int, _ body: (_ task: Int, _ worker: Int) -> Void) {
-        let workers = workers(for: tasks)
+        parallelFor(tasks, workers: count, body)
+    }
+
+    /// `parallelFor` on at most `workers` workers (a kernel that knows its work is
+    /// too small to share asks for fewer).
+    @inlinable
+    public static func parallelFor(_ tasks: Int, workers limit: Int, _ body: (_ task: Int, _ worker: Int) -> Void) {
+        let workers = min(limit, workers(for: tasks))
         if workers <= 1 {
             for t in 0..<tasks { body(t, 0) }
             return
