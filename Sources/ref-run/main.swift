@@ -7,6 +7,7 @@ enum RefRun {
     static let booleans: Set<String> = ["overwrite", "synthetic", "help"]
 
     static func main() -> Int32 {
+        Allocator.retainFreedMemory()
         var argv = Array(CommandLine.arguments.dropFirst())
         let commands = ["train", "eval", "verify", "golden", "bench", "help"]
         var command = "train"

@@ -35,6 +35,19 @@ public enum Threads {
         }
     }
 
+    /// Elements per chunk of elementwise work and of chunked reductions: fixed, so
+    /// that where a chunk ends never depends on the thread count (128 KiB of Float).
+    public static let chunk = 1 << 15
+
+    /// Runs `body(range)` over consecutive `chunk`-sized ranges covering `0..<n`, in
+    /// parallel; a single chunk runs on the calling thread.
+    @inlinable
+    public static func forEachChunk(_ n: Int, _ body: (_ range: Range<Int>) -> Void) {
+        let chunks = (n + chunk - 1) / chunk
+        if chunks <= 1 { if n > 0 { body(0..<n) }; return }
+        parallelFor(chunks) { c, _ in body((c * chunk)..<min(n, (c + 1) * chunk)) }
+    }
+
     /// How many workers `parallelFor(tasks)` uses.
     @inlinable
     public static func workers(for tasks: Int) -> Int { max(1, min(count, tasks)) }

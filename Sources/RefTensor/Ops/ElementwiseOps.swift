@@ -1,11 +1,12 @@
 /// Elementwise ops. Operands must have identical shapes: nothing broadcasts silently.
+/// Every element depends on its own index only, so the chunks run in parallel.
 public enum ElementwiseOp {
     /// y = max(x, 0). Gradient: dy where x > 0, else 0 (0 at x == 0, as JAX).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public static func relu<T: RefScalar>(_ x: Tensor<T>) -> Tensor<T> {
         x.scalars.withUnsafeBufferPointer { xp in
-            Tensor(shape: x.shape) { y in for i in y.indices { y[i] = xp[i] > 0 ? xp[i] : 0 } }
+            Tensor(shape: x.shape, eachChunk: { r, y in for i in r { y[i] = xp[i] > 0 ? xp[i] : 0 } })
         }
     }
 
@@ -13,7 +14,7 @@ public enum ElementwiseOp {
     @_specialize(where T == Double)
     public static func reluBackward<T: RefScalar>(_ dy: Tensor<T>, x: Tensor<T>) -> Tensor<T> {
         x.scalars.withUnsafeBufferPointer { xp in dy.scalars.withUnsafeBufferPointer { gp in
-            Tensor(shape: x.shape) { dx in for i in dx.indices { dx[i] = xp[i] > 0 ? gp[i] : 0 } }
+            Tensor(shape: x.shape, eachChunk: { r, dx in for i in r { dx[i] = xp[i] > 0 ? gp[i] : 0 } })
         } }
     }
 
@@ -23,7 +24,7 @@ public enum ElementwiseOp {
     public static func add<T: RefScalar>(_ a: Tensor<T>, _ b: Tensor<T>, op: String = "add") throws -> Tensor<T> {
         try b.checkShape(a.shape, op: op, "second operand must match the first")
         return a.scalars.withUnsafeBufferPointer { ap in b.scalars.withUnsafeBufferPointer { bp in
-            Tensor(shape: a.shape) { y in for i in y.indices { y[i] = ap[i] + bp[i] } }
+            Tensor(shape: a.shape, eachChunk: { r, y in for i in r { y[i] = ap[i] + bp[i] } })
         } }
     }
 
@@ -33,7 +34,7 @@ public enum ElementwiseOp {
     public static func multiply<T: RefScalar>(_ a: Tensor<T>, _ b: Tensor<T>, op: String = "multiply") throws -> Tensor<T> {
         try b.checkShape(a.shape, op: op, "second operand must match the first")
         return a.scalars.withUnsafeBufferPointer { ap in b.scalars.withUnsafeBufferPointer { bp in
-            Tensor(shape: a.shape) { y in for i in y.indices { y[i] = ap[i] * bp[i] } }
+            Tensor(shape: a.shape, eachChunk: { r, y in for i in r { y[i] = ap[i] * bp[i] } })
         } }
     }
 
@@ -41,8 +42,8 @@ public enum ElementwiseOp {
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public static func scale<T: RefScalar>(_ a: Tensor<T>, by s: T) -> Tensor<T> {
-        var y = a
-        y.scalars.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] *= s } }
-        return y
+        a.scalars.withUnsafeBufferPointer { ap in
+            Tensor(shape: a.shape, eachChunk: { r, y in for i in r { y[i] = ap[i] * s } })
+        }
     }
 }

@@ -39,6 +39,17 @@ public struct Tensor<Scalar: RefScalar>: Equatable, CustomStringConvertible, Sen
         self.init(shape: shape, scalars: s)
     }
 
+    /// A tensor whose elements `body(range, out)` writes chunk by chunk, chunks in
+    /// parallel (`Threads.forEachChunk`): for elementwise ops, where each output
+    /// element depends only on its own index, so threads cannot change a bit.
+    @inlinable
+    public init(shape: [Int], eachChunk body: (Range<Int>, UnsafeMutablePointer<Scalar>) -> Void) {
+        self.init(shape: shape) { out in
+            let base = out.baseAddress
+            Threads.forEachChunk(out.count) { r in body(r, base!) }
+        }
+    }
+
     /// A rank-0 tensor.
     public init(scalar: Scalar) { self.init(shape: [], scalars: [scalar]) }
 
