@@ -10,8 +10,8 @@ public final class ModelBuilder<T: RefScalar> {
         /// Create parameters from the seeded generator (Flax's `model.init`).
         case initialize(RandomGenerator)
         /// Use the given parameter variables (recorded on `tape`), each multiplied by
-        /// its mask when a mask is given (the pruning mask is applied inside the loss).
-        case apply(params: [String: Variable], mask: TensorTree<T>?)
+        /// its mask when it has one (the pruning mask is applied inside the loss).
+        case apply(params: [String: Variable], masks: [String: Mask<T>])
     }
 
     public let tape: Tape<T>
@@ -65,13 +65,13 @@ public final class ModelBuilder<T: RefScalar> {
             let value = initializer(&rng)
             createdParams[path] = value
             return tape.leaf(value)
-        case let .apply(params, mask):
+        case let .apply(params, masks):
             guard let v = params[path] else { throw TreeError.missing(path: path, in: "params") }
             let value = tape[v]
             guard value.shape == shape else {
                 throw TensorError.shapeMismatch(op: "parameter \(path)", expected: shape, got: value.shape, detail: "for this input")
             }
-            if let m = mask?[path] { return try tape.multiply(v, mask: m) }
+            if let m = masks[path] { return try tape.multiply(v, mask: m) }
             return v
         }
     }

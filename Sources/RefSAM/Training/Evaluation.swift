@@ -8,7 +8,7 @@ extension Model {
         let tape = Tape<T>()
         var vars: [String: Variable] = [:]
         for (p, t) in params.entries { vars[p] = tape.leaf(t) }
-        let b = ModelBuilder<T>(tape: tape, mode: .apply(params: vars, mask: nil), batchStats: batchStats, train: false)
+        let b = ModelBuilder<T>(tape: tape, mode: .apply(params: vars, masks: [:]), batchStats: batchStats, train: false)
         return tape[try forward(b, tape.leaf(images))]
     }
 

@@ -69,10 +69,30 @@ public enum TrainStep {
     @_specialize(where T == Double)
     public static func pass<T: RefScalar>(_ model: Model, params: TensorTree<T>, batchStats: TensorTree<T>, mask: TensorTree<T>?,
                                           images: Tensor<T>, labels: [Int32]) throws -> Pass<T> {
+        try pass(model, params: params, batchStats: batchStats, masks: masks(mask), images: images, labels: labels)
+    }
+
+    /// The masks of a mask tree, prepared once for every pass of a step; all-ones
+    /// masks are left out (multiplying by one is exact, so skipping it changes nothing).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func masks<T: RefScalar>(_ tree: TensorTree<T>?) -> [String: Mask<T>] {
+        var masks: [String: Mask<T>] = [:]
+        for (path, tensor) in tree?.entries ?? [] {
+            let m = Mask(tensor)
+            if !m.isIdentity { masks[path] = m }
+        }
+        return masks
+    }
+
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    static func pass<T: RefScalar>(_ model: Model, params: TensorTree<T>, batchStats: TensorTree<T>, masks: [String: Mask<T>],
+                                   images: Tensor<T>, labels: [Int32]) throws -> Pass<T> {
         let tape = Tape<T>()
         var vars: [String: Variable] = [:]
         let leaves = params.entries.map { e -> Variable in let v = tape.leaf(e.tensor); vars[e.path] = v; return v }
-        let b = ModelBuilder<T>(tape: tape, mode: .apply(params: vars, mask: mask), batchStats: batchStats, train: true)
+        let b = ModelBuilder<T>(tape: tape, mode: .apply(params: vars, masks: masks), batchStats: batchStats, train: true)
         let logits = try model.forward(b, tape.leaf(images))
         let loss = try tape.softmaxCrossEntropy(logits: logits, labels: labels)
         let grads = try tape.gradients(of: loss, withRespectTo: leaves)
@@ -137,12 +157,11 @@ public enum TrainStep {
             throw TensorError.invalidArgument(op: "train step", detail: "batch of \(n) cannot be split into \(h.samShards) equal shards")
         }
         let shardSize = n / h.samShards
-        // Multiplying by an all-ones mask is exact, so only masks with a zero are applied.
-        let mask = state.mask.map { m in TensorTree(m.entries.filter { $0.tensor.scalars.contains(0) }.map { ($0.path, $0.tensor) }) }
+        let masks = masks(state.mask)
         var first: [Pass<T>] = [], used: [TensorTree<T>] = []
         for s in 0..<h.samShards {
             let (x, y) = h.samShards == 1 ? (images, labels) : shard(images, labels, s * shardSize, shardSize)
-            let p1 = try pass(model, params: state.params, batchStats: state.batchStats, mask: mask, images: x, labels: y)
+            let p1 = try pass(model, params: state.params, batchStats: state.batchStats, masks: masks, images: x, labels: y)
             first.append(p1)
             switch h.optimizer {
             case .sgd:
@@ -150,7 +169,7 @@ public enum TrainStep {
             case .sam:
                 // The second pass's BatchNorm statistics are discarded.
                 used.append(try samGradient(params: state.params, firstGradient: p1.grads, rho: h.rho) { noised in
-                    try pass(model, params: noised, batchStats: state.batchStats, mask: mask, images: x, labels: y).grads
+                    try pass(model, params: noised, batchStats: state.batchStats, masks: masks, images: x, labels: y).grads
                 })
             }
         }

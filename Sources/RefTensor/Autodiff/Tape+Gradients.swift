@@ -10,7 +10,7 @@ extension Tape {
         case let .dense(x, k, b): return [x, k] + (b.map { [$0] } ?? [])
         case let .conv2d(x, k, _): return [x, k]
         case let .batchNorm(x, s, b, _, _, _): return [x, s, b]
-        case let .relu(x), let .multiply(x, _), let .avgPool(x, _, _), let .maxPool(x, _), let .mean(x, _), let .reshape(x):
+        case let .relu(x), let .mask(x, _), let .avgPool(x, _, _), let .maxPool(x, _), let .mean(x, _), let .reshape(x):
             return [x]
         case let .add(a, b): return [a, b]
         case let .softmaxCrossEntropy(z, _, _): return [z]
@@ -18,7 +18,7 @@ extension Tape {
         }
     }
 
-    func pullback(_ node: Node, _ dy: Tensor<T>, needs: (Variable) -> Bool) throws -> [(Variable, Tensor<T>)] {
+    func pullback(_ node: Node, _ dy: inout Tensor<T>, needs: (Variable) -> Bool) throws -> [(Variable, Tensor<T>)] {
         switch node.op {
         case .leaf:
             return []
@@ -42,8 +42,9 @@ extension Tape {
         case let .add(a, b):                             // da = db = dy
             return [(a, dy), (b, dy)]
 
-        case let .multiply(x, constant):                 // dx = dy * mask
-            return [(x, try ElementwiseOp.multiply(dy, constant))]
+        case let .mask(x, mask):                         // dx = dy * mask
+            try mask.apply(inPlace: &dy)                 // dy is the tape's only reference: no copy
+            return [(x, dy)]
 
         case let .avgPool(x, window, strides):           // dx = dy / window, spread over the window
             return [(x, PoolOp.avgPoolBackward(dy, inputShape: self[x].shape, window: window, strides: strides))]

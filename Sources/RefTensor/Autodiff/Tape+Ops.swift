@@ -46,8 +46,13 @@ extension Tape {
 
     /// x * mask elementwise, the mask a constant of x's shape (pruning).
     public func multiply(_ x: Variable, mask: Tensor<T>) throws -> Variable {
+        try multiply(x, mask: Mask(mask))
+    }
+
+    /// x * mask with the mask prepared once (see `Mask`: exact, and cheap when sparse).
+    public func multiply(_ x: Variable, mask: Mask<T>) throws -> Variable {
         try check(x, "multiply")
-        return record(try ElementwiseOp.multiply(self[x], mask, op: "multiply(mask:)"), .multiply(x, constant: mask))
+        return record(try mask.apply(to: self[x]), .mask(x, mask))
     }
 
     /// Average pool, VALID.

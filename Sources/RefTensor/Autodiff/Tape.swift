@@ -34,7 +34,7 @@ public final class Tape<T: RefScalar> {
         case batchNorm(x: Variable, scale: Variable, bias: Variable, mean: Tensor<T>, invStd: [Double], training: Bool)
         case relu(Variable)
         case add(Variable, Variable)
-        case multiply(Variable, constant: Tensor<T>)
+        case mask(Variable, Mask<T>)
         case avgPool(Variable, window: (Int, Int), strides: (Int, Int))
         case maxPool(Variable, argmax: [Int])
         case mean(Variable, axes: [Int])
@@ -106,16 +106,17 @@ public final class Tape<T: RefScalar> {
         grads[loss.index] = Tensor(repeating: 1, shape: lossValue.shape)
         var i = loss.index
         while i >= 0 {
-            if needed[i], let dy = grads[i] {
-                for (input, g) in try pullback(nodes[i], dy, needs: { needed[$0.index] }) where needed[input.index] {
+            if needed[i], var dy = grads[i] {
+                // An intermediate's gradient is dead once its rule runs; releasing it
+                // first lets a rule update `dy` in place instead of copying it.
+                if !requested.contains(i) { grads[i] = nil }
+                for (input, g) in try pullback(nodes[i], &dy, needs: { needed[$0.index] }) where needed[input.index] {
                     if let existing = grads[input.index] {
                         grads[input.index] = try ElementwiseOp.add(existing, g, op: "gradient accumulation")
                     } else {
                         grads[input.index] = g
                     }
                 }
-                // An intermediate's gradient is dead once its rule has run.
-                if !requested.contains(i) { grads[i] = nil }
             }
             i -= 1
         }
