@@ -37,18 +37,23 @@ enum BenchCommand {
     }
 
     static func gemm(_ args: Arguments) throws {
-        try args.check(known: ["m", "n", "k", "threads", "repeat"], command: "bench")
+        try args.check(known: ["m", "n", "k", "threads", "repeat", "layout"], command: "bench")
         let m = try args.int("m") ?? 1024, n = try args.int("n") ?? 1024, k = try args.int("k") ?? 1024
+        // NN: A [m,k] and B [k,n] row-major; TN: A stored as [k,m] (x^T in dW = x^T dy); NT: B stored as [n,k] (W^T in dx = dy W^T).
+        let layout = args.options["layout"] ?? "NN"
+        guard ["NN", "TN", "NT", "TT"].contains(layout) else { throw UsageError("--layout must be NN, TN, NT or TT, got '\(layout)'") }
+        let transA = layout.first == "T", transB = layout.last == "T"
         var rng = RandomGenerator(seed: 1)
         let a: Tensor<Float> = rng.uniformTensor([m, k]), b: Tensor<Float> = rng.uniformTensor([k, n])
         var c = Tensor<Float>.zeros([m, n])
         let ms = time(try args.int("repeat") ?? 10) {
             a.scalars.withUnsafeBufferPointer { ap in b.scalars.withUnsafeBufferPointer { bp in c.scalars.withUnsafeMutableBufferPointer { cp in
-                Gemm.fast(m: m, n: n, k: k, a: .rowMajor(ap.baseAddress!, columns: k), b: .rowMajor(bp.baseAddress!, columns: n),
-                          c: cp.baseAddress!, ldc: n, accumulate: false)
+                let am: StridedMatrix<Float> = transA ? .transposed(ap.baseAddress!, columns: m) : .rowMajor(ap.baseAddress!, columns: k)
+                let bm: StridedMatrix<Float> = transB ? .transposed(bp.baseAddress!, columns: k) : .rowMajor(bp.baseAddress!, columns: n)
+                Gemm.fast(m: m, n: n, k: k, a: am, b: bm, c: cp.baseAddress!, ldc: n, accumulate: false)
             } } }
         }
-        print(json([("bench", "gemm"), ("m", m), ("n", n), ("k", k), ("threads", Threads.count),
+        print(json([("bench", "gemm"), ("m", m), ("n", n), ("k", k), ("layout", layout), ("threads", Threads.count),
                     ("gflops", 2 * Double(m) * Double(n) * Double(k) / ms / 1e6), ("ms", ms)]))
     }
 

@@ -67,12 +67,14 @@ enum Help {
         data is needed). --batch overrides batch_size, --dtype the config's dtype.
         """,
         "bench": """
-        ref-run bench gemm --m M --n N --k K [--threads T] [--repeat R]
+        ref-run bench gemm --m M --n N --k K [--layout NN|TN|NT|TT] [--threads T] [--repeat R]
         ref-run bench conv --batch B --size S --cin C --cout O --kernel K [--stride S] [--threads T]
         ref-run bench step --model MLP --num_neurons 300,100 | --model ResNet18 --num_filters 8
                            [--batch 128] [--optimizer sam] [--steps S] [--threads T] [--dtype float32]
 
         Prints one JSON object per line. Build with -c release for meaningful numbers.
+        gemm --layout: T stores that operand transposed, as the backward pass reads it
+        (TN: A = x^T of dW = x^T dy; NT: B = W^T of dx = dy W^T).
         """,
     ]
 }

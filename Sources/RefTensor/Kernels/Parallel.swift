@@ -25,14 +25,8 @@ public enum Threads {
     @inlinable
     public static func parallelFor(_ tasks: Int, workers limit: Int, _ body: (_ task: Int, _ worker: Int) -> Void) {
         let workers = min(limit, workers(for: tasks))
-        if workers <= 1 {
-            for t in 0..<tasks { body(t, 0) }
-            return
-        }
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            var t = w
-            while t < tasks { body(t, w); t += workers }
-        }
+        if workers > 1 && WorkerPool.shared.run(tasks: tasks, workers: workers, body) { return }
+        for t in 0..<tasks { body(t, 0) }
     }
 
     /// Elements per chunk of elementwise work and of chunked reductions: fixed, so
