@@ -18,6 +18,9 @@
 ///
 /// B is packed once per call. Only when a task has a single row block (no reuse
 /// to share) is B packed inside the task, block by block, into L1/L2-sized scratch.
+/// When C is narrow (n <= 128: convolutions), A is not packed at all: the
+/// micro-kernel reads its rows where they lie (`ASliver`), since each A sliver
+/// meets only a few B slivers and packing would cost more than it saves.
 extension Gemm {
     /// Rows of the register tile.
     @usableFromInline static let mr = 6
@@ -25,6 +28,8 @@ extension Gemm {
     @usableFromInline static let kc = 256
     /// Rows of one packed A block (a multiple of `mr`): mc x kc stays in L2.
     @usableFromInline static let mc = 96
+    /// C at most this wide reads A unpacked (convolutions: n = output channels).
+    @usableFromInline static let directANarrowN = 128
     /// Below this many multiply-adds a GEMM runs on the calling thread: waking
     /// workers would cost more than it saves. (Threads never change results.)
     @usableFromInline static let parallelThreshold = 1 << 18
@@ -62,6 +67,9 @@ extension Gemm {
             }
         }
 
+        // A narrow C (few B slivers) reuses each A sliver too little to repay packing
+        // it: the micro-kernel then reads A where it lies (row-major or transposed).
+        let directA = n <= directANarrowN && (a.colStride == 1 || a.rowStride == 1)
         let kBlock = min(kc, k)
         let packASize = mc * kBlock
         let packBSize = shareB ? 0 : kBlock * min(paddedN, grid.colsPerPart)
@@ -85,7 +93,15 @@ extension Gemm {
                         packPanelB(b, p0: p0, j0: cols.lowerBound, depth: kb, cols: cols.count, nr: nr, into: localB)
                         bBlock = localB
                     }
-                    packPanelA(a, i0: i0, p0: p0, rows: mBlock, depth: kb, into: packA)
+                    // Unpacked A: whole slivers read in place; a last partial one is packed (zero rows).
+                    let fullRows = directA ? mBlock / mr * mr : 0
+                    if directA {
+                        if fullRows < mBlock {
+                            packPanelA(a, i0: i0 + fullRows, p0: p0, rows: mBlock - fullRows, depth: kb, into: packA + fullRows * kb)
+                        }
+                    } else {
+                        packPanelA(a, i0: i0, p0: p0, rows: mBlock, depth: kb, into: packA)
+                    }
                     let loadC = accumulate || p0 > 0
                     var jr = 0
                     while jr < cols.count {
@@ -93,7 +109,10 @@ extension Gemm {
                         var ir = 0
                         while ir < mBlock {
                             let cTile = c + (i0 + ir) * ldc + (cols.lowerBound + jr)
-                            microKernelEdge(kc: kb, a: packA + ir * kb, b: bSliver, c: cTile, ldc: ldc,
+                            let sliver = ir < fullRows
+                                ? ASliver(a.base + (i0 + ir) * a.rowStride + p0 * a.colStride, rowStride: a.rowStride, step: a.colStride)
+                                : ASliver(packA + ir * kb, rowStride: 1, step: mr)
+                            microKernelEdge(kc: kb, a: sliver, b: bSliver, c: cTile, ldc: ldc,
                                             rows: min(mr, mBlock - ir), cols: min(nr, cols.count - jr), loadC: loadC)
                             ir += mr
                         }
@@ -205,15 +224,37 @@ extension Gemm {
         }
     }
 
+    /// Where the micro-kernel reads its mr rows of A: row r, step p at
+    /// `base[r * rowStride + p * step]`. Packed: (1, mr); row-major A: (lda, 1);
+    /// transposed A: (1, lda).
+    @usableFromInline
+    struct ASliver<T> {
+        @usableFromInline var base: UnsafePointer<T>
+        @usableFromInline var rowStride: Int
+        @usableFromInline var step: Int
+        @inlinable init(_ base: UnsafePointer<T>, rowStride: Int, step: Int) {
+            self.base = base; self.rowStride = rowStride; self.step = step
+        }
+        @inlinable init(_ base: UnsafeMutablePointer<T>, rowStride: Int, step: Int) {
+            self.init(UnsafePointer(base), rowStride: rowStride, step: step)
+        }
+    }
+
     /// A full or partial register tile: partial tiles go through a small buffer so
-    /// the micro-kernel itself never needs bounds.
+    /// the micro-kernel itself never needs bounds (A rows past the end are zero
+    /// rows of a packed sliver).
     @inlinable
-    static func microKernelEdge<T: RefScalar>(kc: Int, a: UnsafePointer<T>, b: UnsafePointer<T>,
+    static func microKernelEdge<T: RefScalar>(kc: Int, a: ASliver<T>, b: UnsafePointer<T>,
                                               c: UnsafeMutablePointer<T>, ldc: Int,
                                               rows: Int, cols: Int, loadC: Bool) {
         let nr = T.TileRow.scalarCount
         if rows == mr && cols == nr {
-            microKernel(kc: kc, a: a, b: b, c: c, ldc: ldc, loadC: loadC)
+            if a.rowStride == 1 && a.step == mr {
+                // Packed A: constant strides, so the loads use fixed offsets.
+                microKernel(kc: kc, a: ASliver(a.base, rowStride: 1, step: mr), b: b, c: c, ldc: ldc, loadC: loadC)
+            } else {
+                microKernel(kc: kc, a: a, b: b, c: c, ldc: ldc, loadC: loadC)
+            }
             return
         }
         withUnsafeTemporaryAllocation(of: T.self, capacity: mr * nr) { tmp in
@@ -225,10 +266,10 @@ extension Gemm {
         }
     }
 
-    /// The register tile: C[0..<6, 0..<nr] (+)= Apacked (kc x 6) * Bpacked (kc x nr),
+    /// The register tile: C[0..<6, 0..<nr] (+)= A (6 x kc) * Bpacked (kc x nr),
     /// six `TileRow` accumulators (12 AVX registers), one broadcast per row and term.
     @inlinable @inline(__always)
-    static func microKernel<T: RefScalar>(kc: Int, a: UnsafePointer<T>, b: UnsafePointer<T>,
+    static func microKernel<T: RefScalar>(kc: Int, a: ASliver<T>, b: UnsafePointer<T>,
                                           c: UnsafeMutablePointer<T>, ldc: Int, loadC: Bool) {
         typealias V = T.TileRow
         let cr = UnsafeMutableRawPointer(c)
@@ -242,18 +283,20 @@ extension Gemm {
             c4 = cr.loadUnaligned(fromByteOffset: 4 * rowBytes, as: V.self)
             c5 = cr.loadUnaligned(fromByteOffset: 5 * rowBytes, as: V.self)
         }
-        var ap = a
+        let rs = a.rowStride, step = a.step
+        let a0 = a.base, a1 = a0 + rs, a2 = a0 + 2 * rs, a3 = a0 + 3 * rs, a4 = a0 + 4 * rs, a5 = a0 + 5 * rs
+        var off = 0
         var bp = UnsafeRawPointer(b)
         let bStep = V.scalarCount * MemoryLayout<T>.stride
         for _ in 0..<kc {
             let bv = bp.loadUnaligned(as: V.self)
-            c0 = madd(c0, bv, ap[0])
-            c1 = madd(c1, bv, ap[1])
-            c2 = madd(c2, bv, ap[2])
-            c3 = madd(c3, bv, ap[3])
-            c4 = madd(c4, bv, ap[4])
-            c5 = madd(c5, bv, ap[5])
-            ap += 6
+            c0 = madd(c0, bv, a0[off])
+            c1 = madd(c1, bv, a1[off])
+            c2 = madd(c2, bv, a2[off])
+            c3 = madd(c3, bv, a3[off])
+            c4 = madd(c4, bv, a4[off])
+            c5 = madd(c5, bv, a5[off])
+            off += step
             bp += bStep
         }
         cr.storeBytes(of: c0, as: V.self)
