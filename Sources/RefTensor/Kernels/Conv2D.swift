@@ -20,7 +20,7 @@ extension Conv2DKernels {
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public static func forward<T: RefScalar>(_ x: Tensor<T>, _ w: Tensor<T>, _ g: ConvGeometry) -> Tensor<T> {
-        var y = Tensor<T>.zeros(g.outputShape)
+        var y = Tensor<T>(shape: g.outputShape) { _ in }     // every element is written by the GEMMs below
         let K = g.patchSize, O = g.outC, P = g.pixelsPerImage
         x.scalars.withUnsafeBufferPointer { xp in
         w.scalars.withUnsafeBufferPointer { wp in
@@ -65,7 +65,8 @@ extension Conv2DKernels {
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public static func filterGradient<T: RefScalar>(_ x: Tensor<T>, _ dy: Tensor<T>, _ g: ConvGeometry) -> Tensor<T> {
-        var dw = Tensor<T>.zeros(g.kernelShape)
+        if g.batch == 0 { return .zeros(g.kernelShape) }
+        var dw = Tensor<T>(shape: g.kernelShape) { _ in }    // the first GEMM overwrites, later ones accumulate
         let K = g.patchSize, O = g.outC, P = g.pixelsPerImage
         x.scalars.withUnsafeBufferPointer { xp in
         dy.scalars.withUnsafeBufferPointer { dyp in

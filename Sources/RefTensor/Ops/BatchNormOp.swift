@@ -27,9 +27,17 @@ public enum BatchNormOp {
         -> (y: Tensor<T>, mean: Tensor<T>, variance: Tensor<T>, invStd: [Double]) {
         let (m, c) = try check(x, scale, bias)
         guard m > 0 else { throw TensorError.invalidShape(op: "batchNorm", shape: x.shape, detail: "empty batch") }
-        let mean = channelSums(x, channels: c) { v, _ in Double(v) }.map { $0 / Double(m) }
+        let mean = x.scalars.withUnsafeBufferPointer { xp in
+            channelSums(rows: m, channels: c) { rows, acc in
+                for i in rows { for j in 0..<c { acc[j] += Double(xp[i * c + j]) } }
+            }
+        }.map { $0 / Double(m) }
         let meanT = mean.map { T($0) }
-        let variance = channelSums(x, channels: c) { v, j in let d = Double(v - meanT[j]); return d * d }.map { $0 / Double(m) }
+        let variance = x.scalars.withUnsafeBufferPointer { xp in meanT.withUnsafeBufferPointer { mp in
+            channelSums(rows: m, channels: c) { rows, acc in
+                for i in rows { for j in 0..<c { let d = Double(xp[i * c + j] - mp[j]); acc[j] += d * d } }
+            }
+        } }.map { $0 / Double(m) }
         let varT = variance.map { T($0) }
         let invStd = varT.map { 1 / (Double($0) + epsilon).squareRoot() }
         let y = normalize(x, mean: meanT, invStd: invStd, scale: scale, bias: bias)
@@ -59,68 +67,83 @@ public enum BatchNormOp {
                                               invStd: [Double], training: Bool)
         -> (dx: Tensor<T>, dscale: Tensor<T>, dbias: Tensor<T>) {
         let c = scale.count, m = x.count / max(c, 1)
-        let meanT = mean.scalars
-        var dbias = [Double](repeating: 0, count: c), dscale = [Double](repeating: 0, count: c)
-        x.scalars.withUnsafeBufferPointer { xp in dy.scalars.withUnsafeBufferPointer { dyp in
-            for i in 0..<m {
-                for j in 0..<c {
-                    let g = Double(dyp[i * c + j])
-                    dbias[j] += g
-                    dscale[j] += g * Double(xp[i * c + j] - meanT[j]) * invStd[j]
-                }
-            }
-        } }
-        var dx = Tensor<T>.zeros(x.shape)
-        let k = (0..<c).map { Double(scale.scalars[$0]) * invStd[$0] }
-        x.scalars.withUnsafeBufferPointer { xp in dy.scalars.withUnsafeBufferPointer { dyp in
-            dx.scalars.withUnsafeMutableBufferPointer { dxp in
-                for i in 0..<m {
-                    for j in 0..<c {
-                        let g = Double(dyp[i * c + j])
-                        if training {
-                            let xhat = Double(xp[i * c + j] - meanT[j]) * invStd[j]
-                            dxp[i * c + j] = T(k[j] * (g - dbias[j] / Double(m) - xhat * dscale[j] / Double(m)))
-                        } else {
-                            dxp[i * c + j] = T(k[j] * g)
+        // dbias and dscale side by side: [dbias_0..<c, dscale_0..<c].
+        let sums = x.scalars.withUnsafeBufferPointer { xp in dy.scalars.withUnsafeBufferPointer { dyp in
+            mean.scalars.withUnsafeBufferPointer { mp in invStd.withUnsafeBufferPointer { sp in
+                channelSums(rows: m, channels: 2 * c) { rows, acc in
+                    for i in rows {
+                        for j in 0..<c {
+                            let g = Double(dyp[i * c + j])
+                            acc[j] += g
+                            acc[c + j] += g * Double(xp[i * c + j] - mp[j]) * sp[j]
                         }
                     }
                 }
-            }
+            } }
+        } }
+        let dbias = Array(sums[0..<c]), dscale = Array(sums[c...])
+        let k = (0..<c).map { Double(scale.scalars[$0]) * invStd[$0] }
+        let dx = x.scalars.withUnsafeBufferPointer { xp in dy.scalars.withUnsafeBufferPointer { dyp in
+            mean.scalars.withUnsafeBufferPointer { mp in invStd.withUnsafeBufferPointer { sp in
+                Tensor<T>(shape: x.shape) { dxp in
+                    let dxp = dxp.baseAddress!
+                    forEachRowChunk(m) { _, rows in
+                        for i in rows {
+                            for j in 0..<c {
+                                let g = Double(dyp[i * c + j])
+                                if training {
+                                    let xhat = Double(xp[i * c + j] - mp[j]) * sp[j]
+                                    dxp[i * c + j] = T(k[j] * (g - dbias[j] / Double(m) - xhat * dscale[j] / Double(m)))
+                                } else {
+                                    dxp[i * c + j] = T(k[j] * g)
+                                }
+                            }
+                        }
+                    }
+                }
+            } }
         } }
         return (dx, Tensor(shape: [c], scalars: dscale.map { T($0) }), Tensor(shape: [c], scalars: dbias.map { T($0) }))
     }
 
     /// y = (x - mean) * (scale * invStd) + bias, rounded in T as Flax does.
     static func normalize<T: RefScalar>(_ x: Tensor<T>, mean: [T], invStd: [Double], scale: Tensor<T>, bias: Tensor<T>) -> Tensor<T> {
-        let c = mean.count
+        let c = mean.count, m = x.count / max(c, 1)
         let mul = (0..<c).map { T(invStd[$0]) * scale.scalars[$0] }
-        var y = Tensor<T>.zeros(x.shape)
-        x.scalars.withUnsafeBufferPointer { xp in y.scalars.withUnsafeMutableBufferPointer { yp in
-            bias.scalars.withUnsafeBufferPointer { bp in
-                for i in 0..<(xp.count / max(c, 1)) {
-                    for j in 0..<c { yp[i * c + j] = (xp[i * c + j] - mean[j]) * mul[j] + bp[j] }
+        return x.scalars.withUnsafeBufferPointer { xp in bias.scalars.withUnsafeBufferPointer { bp in
+            mean.withUnsafeBufferPointer { mp in mul.withUnsafeBufferPointer { kp in
+                Tensor<T>(shape: x.shape) { yp in
+                    let yp = yp.baseAddress!
+                    forEachRowChunk(m) { _, rows in
+                        for i in rows { for j in 0..<c { yp[i * c + j] = (xp[i * c + j] - mp[j]) * kp[j] + bp[j] } }
+                    }
                 }
-            }
+            } }
         } }
-        return y
     }
 
-    /// Per-channel sum of f(x[i, j], j) over rows, in Double: fixed chunks of rows
-    /// summed in parallel, then the chunk sums added in order.
-    static func channelSums<T: RefScalar>(_ x: Tensor<T>, channels c: Int, _ f: (T, Int) -> Double) -> [Double] {
-        let m = x.count / max(c, 1)
-        let chunk = 1024
-        let chunks = max(1, (m + chunk - 1) / chunk)
+    /// Rows per chunk of every pass: fixed, so sums never depend on the thread count.
+    static let rowChunk = 1024
+
+    /// Runs `body(chunk, rows)` over consecutive `rowChunk`-row ranges of `0..<m`, in parallel.
+    @inline(__always)
+    static func forEachRowChunk(_ m: Int, _ body: (_ chunk: Int, _ rows: Range<Int>) -> Void) {
+        let chunks = max(1, (m + rowChunk - 1) / rowChunk)
+        Threads.parallelFor(chunks) { t, _ in body(t, (t * rowChunk)..<min(m, (t + 1) * rowChunk)) }
+    }
+
+    /// Per-channel sums in Double: `body(rows, acc)` adds its rows into a zeroed
+    /// accumulator of `channels` values, chunk by chunk in parallel; the chunk sums
+    /// are then added in chunk order.
+    @inline(__always)
+    static func channelSums(rows m: Int, channels c: Int,
+                            _ body: (_ rows: Range<Int>, _ acc: UnsafeMutablePointer<Double>) -> Void) -> [Double] {
+        let chunks = max(1, (m + rowChunk - 1) / rowChunk)
         var partial = [Double](repeating: 0, count: chunks * c)
-        x.scalars.withUnsafeBufferPointer { xp in partial.withUnsafeMutableBufferPointer { pp in
-            let pbase = pp.baseAddress!
-            Threads.parallelFor(chunks) { t, _ in
-                let acc = pbase + t * c
-                for i in (t * chunk)..<min(m, (t + 1) * chunk) {
-                    for j in 0..<c { acc[j] += f(xp[i * c + j], j) }
-                }
-            }
-        } }
+        partial.withUnsafeMutableBufferPointer { pp in
+            let base = pp.baseAddress!
+            forEachRowChunk(m) { t, rows in body(rows, base + t * c) }
+        }
         var total = [Double](repeating: 0, count: c)
         for t in 0..<chunks { for j in 0..<c { total[j] += partial[t * c + j] } }
         return total
