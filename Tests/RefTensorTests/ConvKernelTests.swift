@@ -49,9 +49,10 @@ final class ConvKernelTests: XCTestCase {
         }
         let whole = all()
         let saved = Conv2DKernels.columnBudget
-        Conv2DKernels.columnBudget = g.pixelsPerImage * g.patchSize   // one image per group
+        Conv2DKernels.columnBudget = 11 * 11 * 6   // one padded image (9 + 2 border) per group
         defer { Conv2DKernels.columnBudget = saved }
         XCTAssertEqual(Conv2DKernels.imagesPerGroup(g), 1)
+        XCTAssertEqual(Conv2DKernels.paddedImagesPerGroup(g), 1)
         XCTAssertEqual(whole, all())
     }
 

@@ -1,16 +1,21 @@
-/// Fast conv2d: im2col (patches of a bounded group of images) followed by the
-/// fast GEMM; a pointwise (1x1, stride 1, unpadded) convolution skips im2col.
+/// Fast conv2d: the fast GEMM on the im2col matrix of a bounded group of images;
+/// a pointwise (1x1, stride 1, unpadded) convolution is a plain GEMM on x.
 ///
 ///     forward:         Y[pixels, O]  = Col[pixels, K] @ W[K, O]         (K = kh*kw*C)
 ///     input gradient:  dCol          = dY[pixels, O] @ W^T, then col2im (scatter-add)
 ///     filter gradient: dW[K, O]     += Col^T @ dY, group by group in order
 ///
+/// The forward and filter-gradient GEMMs read Col without building it: a
+/// `GatherMatrix` over the zero-padded images (`forEachPaddedGroup`) gives the
+/// same entries, so the result is the same, bit for bit, as with a copied Col.
+///
 /// Images are grouped by a fixed element budget (never by thread count), so the
 /// order of every sum, and hence every bit, is independent of `Threads.count`.
 extension Conv2DKernels {
-    /// Elements of im2col scratch per group (default 16 MiB of Float). Changing it
-    /// changes memory use, not results: each group's GEMM continues the previous
-    /// group's sums in order.
+    /// Elements of scratch per group of images (default 16 MiB of Float): the
+    /// im2col matrix of the input gradient, the zero-padded copy of the forward
+    /// and filter-gradient passes. Changing it changes memory use, not results:
+    /// each group's GEMM continues the previous group's sums in order.
     nonisolated(unsafe) public static var columnBudget = 1 << 22
 
     static func imagesPerGroup(_ g: ConvGeometry) -> Int {
@@ -30,9 +35,8 @@ extension Conv2DKernels {
                           b: .rowMajor(wp.baseAddress!, columns: O), c: yp.baseAddress!, ldc: O, accumulate: false)
                 return
             }
-            forEachGroup(g, T.self) { n0, count, col in
-                im2col(xp.baseAddress!, g, images: n0..<(n0 + count), into: col)
-                Gemm.fast(m: count * P, n: O, k: K, a: .rowMajor(col, columns: K),
+            forEachPaddedGroup(xp.baseAddress!, g) { n0, count, columns in
+                Gemm.fast(m: count * P, n: O, k: K, lhs: columns.matrix,
                           b: .rowMajor(wp.baseAddress!, columns: O), c: yp.baseAddress! + n0 * P * O, ldc: O, accumulate: false)
             }
         } } }
@@ -76,9 +80,8 @@ extension Conv2DKernels {
                           b: .rowMajor(dyp.baseAddress!, columns: O), c: dwp.baseAddress!, ldc: O, accumulate: false)
                 return
             }
-            forEachGroup(g, T.self) { n0, count, col in
-                im2col(xp.baseAddress!, g, images: n0..<(n0 + count), into: col)
-                Gemm.fast(m: K, n: O, k: count * P, a: .transposed(col, columns: K),
+            forEachPaddedGroup(xp.baseAddress!, g) { n0, count, columns in
+                Gemm.fast(m: K, n: O, k: count * P, lhs: columns.transposed,
                           b: .rowMajor(dyp.baseAddress! + n0 * P * O, columns: O), c: dwp.baseAddress!, ldc: O,
                           accumulate: n0 > 0)
             }
@@ -101,35 +104,10 @@ extension Conv2DKernels {
         }
     }
 
-    /// col[(n - first) * P + oh * outW + ow, (kh * kW + kw) * C + c] = x[n, ih, iw, c], or 0 in the padding.
-    static func im2col<T: RefScalar>(_ x: UnsafePointer<T>, _ g: ConvGeometry, images: Range<Int>,
-                                     into col: UnsafeMutablePointer<T>) {
-        let K = g.patchSize, C = g.inC, P = g.pixelsPerImage
-        Threads.parallelFor(images.count) { i, _ in
-            let n = images.lowerBound + i
-            var row = col + i * P * K
-            for oh in 0..<g.outH { for ow in 0..<g.outW {
-                var dst = row
-                for kh in 0..<g.kH {
-                    let ih = oh * g.strideH - g.padTop + kh
-                    for kw in 0..<g.kW {
-                        let iw = ow * g.strideW - g.padLeft + kw
-                        if ih < 0 || ih >= g.inH || iw < 0 || iw >= g.inW {
-                            for c in 0..<C { dst[c] = 0 }
-                        } else {
-                            let src = x + ((n * g.inH + ih) * g.inW + iw) * C
-                            if C >= 64 { dst.update(from: src, count: C) } else { for c in 0..<C { dst[c] = src[c] } }
-                        }
-                        dst += C
-                    }
-                }
-                row += K
-            } }
-        }
-    }
-
-    /// The adjoint of `im2col`: dx[n, ih, iw, c] += col[...] for every patch entry
-    /// that read it, image by image (images own disjoint parts of dx).
+    /// The adjoint of im2col, where col[(n - first) * P + oh * outW + ow, (kh * kW + kw) * C + c]
+    /// holds the patch entry read from x[n, ih, iw, c] (or the padding):
+    /// dx[n, ih, iw, c] += col[...] for every entry that read it, image by image
+    /// (images own disjoint parts of dx).
     static func col2im<T: RefScalar>(_ col: UnsafePointer<T>, _ g: ConvGeometry, images: Range<Int>,
                                      into dx: UnsafeMutablePointer<T>) {
         let K = g.patchSize, C = g.inC, P = g.pixelsPerImage
@@ -151,6 +129,81 @@ extension Conv2DKernels {
                 }
                 row += K
             } }
+        }
+    }
+}
+
+/// The im2col matrix of a group of images, as offsets into their zero-padded copy.
+struct ImplicitColumns<T: RefScalar> {
+    let base: UnsafePointer<T>
+    /// Per pixel (n, oh, ow) of the group: where its window's top-left entry lies.
+    let pixelOffsets: UnsafePointer<Int>
+    /// Per patch entry (kh, kw, c): its offset from the window's top-left entry.
+    let patchOffsets: UnsafePointer<Int>
+
+    /// Col[pixels, K].
+    var matrix: GatherMatrix<T> { GatherMatrix(base, rowOffsets: pixelOffsets, colOffsets: patchOffsets) }
+    /// Col^T[K, pixels].
+    var transposed: GatherMatrix<T> { GatherMatrix(base, rowOffsets: patchOffsets, colOffsets: pixelOffsets) }
+}
+
+extension Conv2DKernels {
+    /// Calls `body(firstImage, imageCount, columns)` for consecutive groups of images,
+    /// in order. Each group's images are copied with a zero border of the padding
+    /// (unless there is none: then x is read directly), at most `columnBudget`
+    /// elements of copy per group.
+    static func forEachPaddedGroup<T: RefScalar>(_ x: UnsafePointer<T>, _ g: ConvGeometry,
+                                                 _ body: (Int, Int, ImplicitColumns<T>) -> Void) {
+        let C = g.inC, P = g.pixelsPerImage
+        let hp = g.inH + g.padTop + g.padBottom, wp = g.inW + g.padLeft + g.padRight
+        let padded = g.padTop != 0 || g.padBottom != 0 || g.padLeft != 0 || g.padRight != 0
+        let imageSize = hp * wp * C
+        let group = paddedImagesPerGroup(g)
+        let copy = padded ? UnsafeMutablePointer<T>.allocate(capacity: group * imageSize) : nil
+        defer { copy?.deallocate() }
+        var patch = [Int](), pixel = [Int](repeating: 0, count: group * P)
+        for kh in 0..<g.kH { for kw in 0..<g.kW { for c in 0..<C { patch.append((kh * wp + kw) * C + c) } } }
+        for i in 0..<(group * P) {
+            let n = i / P, oh = (i % P) / g.outW, ow = i % g.outW
+            pixel[i] = ((n * hp + oh * g.strideH) * wp + ow * g.strideW) * C
+        }
+        patch.withUnsafeBufferPointer { patch in pixel.withUnsafeBufferPointer { pixel in
+            var n0 = 0
+            while n0 < g.batch {
+                let count = min(group, g.batch - n0)
+                let base: UnsafePointer<T>
+                if let copy {
+                    padImages(x, g, images: n0..<(n0 + count), hp: hp, wp: wp, into: copy)
+                    base = UnsafePointer(copy)
+                } else {
+                    base = x + n0 * imageSize
+                }
+                body(n0, count, ImplicitColumns(base: base, pixelOffsets: pixel.baseAddress!, patchOffsets: patch.baseAddress!))
+                n0 += count
+            }
+        } }
+    }
+
+    static func paddedImagesPerGroup(_ g: ConvGeometry) -> Int {
+        let imageSize = (g.inH + g.padTop + g.padBottom) * (g.inW + g.padLeft + g.padRight) * g.inC
+        return max(1, min(g.batch, columnBudget / max(1, imageSize)))
+    }
+
+    /// copy[n - first, ih + padTop, iw + padLeft, c] = x[n, ih, iw, c], zero in the border.
+    static func padImages<T: RefScalar>(_ x: UnsafePointer<T>, _ g: ConvGeometry, images: Range<Int>,
+                                        hp: Int, wp: Int, into copy: UnsafeMutablePointer<T>) {
+        let C = g.inC, rowIn = g.inW * C, rowOut = wp * C
+        Threads.parallelFor(images.count) { i, _ in
+            let src = x + (images.lowerBound + i) * g.inH * rowIn
+            let dst = copy + i * hp * rowOut
+            for h in 0..<hp {
+                let out = dst + h * rowOut
+                let ih = h - g.padTop
+                if ih < 0 || ih >= g.inH { out.update(repeating: 0, count: rowOut); continue }
+                out.update(repeating: 0, count: g.padLeft * C)
+                (out + g.padLeft * C).update(from: src + ih * rowIn, count: rowIn)
+                (out + (g.padLeft + g.inW) * C).update(repeating: 0, count: g.padRight * C)
+            }
         }
     }
 }

@@ -42,6 +42,20 @@ extension Gemm {
         a: StridedMatrix<T>, b: StridedMatrix<T>,
         c: UnsafeMutablePointer<T>, ldc: Int, accumulate: Bool
     ) {
+        fast(m: m, n: n, k: k, lhs: a, b: b, c: c, ldc: ldc, accumulate: accumulate)
+    }
+
+    /// The same with any A operand (`GatherMatrix`: implicit im2col).
+    @_specialize(where A == StridedMatrix<Float>)
+    @_specialize(where A == StridedMatrix<Double>)
+    @_specialize(where A == GatherMatrix<Float>)
+    @_specialize(where A == GatherMatrix<Double>)
+    public static func fast<A: GemmLHS>(
+        m: Int, n: Int, k: Int,
+        lhs a: A, b: StridedMatrix<A.Scalar>,
+        c: UnsafeMutablePointer<A.Scalar>, ldc: Int, accumulate: Bool
+    ) {
+        typealias T = A.Scalar
         if m == 0 || n == 0 { return }
         if k == 0 {
             if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
@@ -69,7 +83,7 @@ extension Gemm {
 
         // A narrow C (few B slivers) reuses each A sliver too little to repay packing
         // it: the micro-kernel then reads A where it lies (row-major or transposed).
-        let directA = n <= directANarrowN && (a.colStride == 1 || a.rowStride == 1)
+        let directA = n <= directANarrowN && a.readsInPlace
         let kBlock = min(kc, k)
         let packASize = mc * kBlock
         let packBSize = shareB ? 0 : kBlock * min(paddedN, grid.colsPerPart)
@@ -97,10 +111,10 @@ extension Gemm {
                     let fullRows = directA ? mBlock / mr * mr : 0
                     if directA {
                         if fullRows < mBlock {
-                            packPanelA(a, i0: i0 + fullRows, p0: p0, rows: mBlock - fullRows, depth: kb, into: packA + fullRows * kb)
+                            a.packPanel(i0: i0 + fullRows, p0: p0, rows: mBlock - fullRows, depth: kb, into: packA + fullRows * kb)
                         }
                     } else {
-                        packPanelA(a, i0: i0, p0: p0, rows: mBlock, depth: kb, into: packA)
+                        a.packPanel(i0: i0, p0: p0, rows: mBlock, depth: kb, into: packA)
                     }
                     let loadC = accumulate || p0 > 0
                     var jr = 0
@@ -109,9 +123,7 @@ extension Gemm {
                         var ir = 0
                         while ir < mBlock {
                             let cTile = c + (i0 + ir) * ldc + (cols.lowerBound + jr)
-                            let sliver = ir < fullRows
-                                ? ASliver(a.base + (i0 + ir) * a.rowStride + p0 * a.colStride, rowStride: a.rowStride, step: a.colStride)
-                                : ASliver(packA + ir * kb, rowStride: 1, step: mr)
+                            let sliver = ir < fullRows ? a.sliver(i0: i0 + ir, p0: p0) : ASliver(packA + ir * kb, rowStride: 1, step: mr)
                             microKernelEdge(kc: kb, a: sliver, b: bSliver, c: cTile, ldc: ldc,
                                             rows: min(mr, mBlock - ir), cols: min(nr, cols.count - jr), loadC: loadC)
                             ir += mr
@@ -158,164 +170,4 @@ extension Gemm {
             return (r0..<r1, c0..<c1)
         }
     }
-
-    /// Packs A[i0..<i0+rows, p0..<p0+depth] into slivers of `mr` rows: sliver s holds,
-    /// for each p, the mr values A[i0 + s*mr + r, p] (zero past the last row).
-    /// The loops follow A's layout so that reads are contiguous.
-    @inlinable
-    static func packPanelA<T: RefScalar>(_ a: StridedMatrix<T>, i0: Int, p0: Int, rows: Int, depth: Int,
-                                         into dst: UnsafeMutablePointer<T>) {
-        var out = dst
-        var r0 = 0
-        while r0 < rows {
-            let live = min(mr, rows - r0)
-            let origin = a.base + (i0 + r0) * a.rowStride + p0 * a.colStride
-            if a.colStride == 1 {
-                // Row-major A (x, im2col): read each row contiguously; the sliver stays in L1.
-                for r in 0..<live {
-                    let src = origin + r * a.rowStride
-                    for p in 0..<depth { out[p * mr + r] = src[p] }
-                }
-            } else if a.rowStride == 1 && live == mr {
-                // Transposed row-major A (x^T, im2col^T): mr contiguous values per step.
-                var src = origin
-                for p in 0..<depth { for r in 0..<mr { out[p * mr + r] = src[r] }; src += a.colStride }
-            } else {
-                for p in 0..<depth { for r in 0..<live { out[p * mr + r] = origin[r * a.rowStride + p * a.colStride] } }
-            }
-            if live < mr { for p in 0..<depth { for r in live..<mr { out[p * mr + r] = 0 } } }
-            out += mr * depth
-            r0 += mr
-        }
-    }
-
-    /// Packs B[p0..<p0+depth, j0..<j0+cols] into slivers of `nr` columns: sliver s
-    /// holds, for each p, the nr values B[p, j0 + s*nr + c] (zero past the last column).
-    /// The loops follow B's layout so that reads are contiguous.
-    @inlinable
-    static func packPanelB<T: RefScalar>(_ b: StridedMatrix<T>, p0: Int, j0: Int, depth: Int, cols: Int, nr: Int,
-                                         into dst: UnsafeMutablePointer<T>) {
-        var out = dst
-        var c0 = 0
-        while c0 < cols {
-            let live = min(nr, cols - c0)
-            let origin = b.base + p0 * b.rowStride + (j0 + c0) * b.colStride
-            if b.colStride == 1 && live == nr {
-                // Row-major B, full sliver: one vector per row.
-                for p in 0..<depth {
-                    let row = UnsafeRawPointer(origin + p * b.rowStride).loadUnaligned(as: T.TileRow.self)
-                    UnsafeMutableRawPointer(out + p * nr).storeBytes(of: row, as: T.TileRow.self)
-                }
-            } else if b.colStride == 1 {
-                // Row-major B, last partial sliver: short rows (a loop beats a memmove call).
-                for p in 0..<depth { for c in 0..<live { out[p * nr + c] = origin[p * b.rowStride + c] } }
-            } else if b.rowStride == 1 {
-                // Transposed row-major B (W^T): read each column contiguously.
-                for c in 0..<live {
-                    let src = origin + c * b.colStride
-                    for p in 0..<depth { out[p * nr + c] = src[p] }
-                }
-            } else {
-                for p in 0..<depth { for c in 0..<live { out[p * nr + c] = origin[p * b.rowStride + c * b.colStride] } }
-            }
-            if live < nr { for p in 0..<depth { for c in live..<nr { out[p * nr + c] = 0 } } }
-            out += nr * depth
-            c0 += nr
-        }
-    }
-
-    /// Where the micro-kernel reads its mr rows of A: row r, step p at
-    /// `base[r * rowStride + p * step]`. Packed: (1, mr); row-major A: (lda, 1);
-    /// transposed A: (1, lda).
-    @usableFromInline
-    struct ASliver<T> {
-        @usableFromInline var base: UnsafePointer<T>
-        @usableFromInline var rowStride: Int
-        @usableFromInline var step: Int
-        @inlinable init(_ base: UnsafePointer<T>, rowStride: Int, step: Int) {
-            self.base = base; self.rowStride = rowStride; self.step = step
-        }
-        @inlinable init(_ base: UnsafeMutablePointer<T>, rowStride: Int, step: Int) {
-            self.init(UnsafePointer(base), rowStride: rowStride, step: step)
-        }
-    }
-
-    /// A full or partial register tile: partial tiles go through a small buffer so
-    /// the micro-kernel itself never needs bounds (A rows past the end are zero
-    /// rows of a packed sliver).
-    @inlinable
-    static func microKernelEdge<T: RefScalar>(kc: Int, a: ASliver<T>, b: UnsafePointer<T>,
-                                              c: UnsafeMutablePointer<T>, ldc: Int,
-                                              rows: Int, cols: Int, loadC: Bool) {
-        let nr = T.TileRow.scalarCount
-        if rows == mr && cols == nr {
-            if a.rowStride == 1 && a.step == mr {
-                // Packed A: constant strides, so the loads use fixed offsets.
-                microKernel(kc: kc, a: ASliver(a.base, rowStride: 1, step: mr), b: b, c: c, ldc: ldc, loadC: loadC)
-            } else {
-                microKernel(kc: kc, a: a, b: b, c: c, ldc: ldc, loadC: loadC)
-            }
-            return
-        }
-        withUnsafeTemporaryAllocation(of: T.self, capacity: mr * nr) { tmp in
-            let t = tmp.baseAddress!
-            t.update(repeating: 0, count: mr * nr)
-            if loadC { for r in 0..<rows { for j in 0..<cols { t[r * nr + j] = c[r * ldc + j] } } }
-            microKernel(kc: kc, a: a, b: b, c: t, ldc: nr, loadC: loadC)
-            for r in 0..<rows { for j in 0..<cols { c[r * ldc + j] = t[r * nr + j] } }
-        }
-    }
-
-    /// The register tile: C[0..<6, 0..<nr] (+)= A (6 x kc) * Bpacked (kc x nr),
-    /// six `TileRow` accumulators (12 AVX registers), one broadcast per row and term.
-    @inlinable @inline(__always)
-    static func microKernel<T: RefScalar>(kc: Int, a: ASliver<T>, b: UnsafePointer<T>,
-                                          c: UnsafeMutablePointer<T>, ldc: Int, loadC: Bool) {
-        typealias V = T.TileRow
-        let cr = UnsafeMutableRawPointer(c)
-        let rowBytes = ldc * MemoryLayout<T>.stride
-        var c0 = V(), c1 = V(), c2 = V(), c3 = V(), c4 = V(), c5 = V()
-        if loadC {
-            c0 = cr.loadUnaligned(as: V.self)
-            c1 = cr.loadUnaligned(fromByteOffset: rowBytes, as: V.self)
-            c2 = cr.loadUnaligned(fromByteOffset: 2 * rowBytes, as: V.self)
-            c3 = cr.loadUnaligned(fromByteOffset: 3 * rowBytes, as: V.self)
-            c4 = cr.loadUnaligned(fromByteOffset: 4 * rowBytes, as: V.self)
-            c5 = cr.loadUnaligned(fromByteOffset: 5 * rowBytes, as: V.self)
-        }
-        let rs = a.rowStride, step = a.step
-        let a0 = a.base, a1 = a0 + rs, a2 = a0 + 2 * rs, a3 = a0 + 3 * rs, a4 = a0 + 4 * rs, a5 = a0 + 5 * rs
-        var off = 0
-        var bp = UnsafeRawPointer(b)
-        let bStep = V.scalarCount * MemoryLayout<T>.stride
-        for _ in 0..<kc {
-            let bv = bp.loadUnaligned(as: V.self)
-            c0 = madd(c0, bv, a0[off])
-            c1 = madd(c1, bv, a1[off])
-            c2 = madd(c2, bv, a2[off])
-            c3 = madd(c3, bv, a3[off])
-            c4 = madd(c4, bv, a4[off])
-            c5 = madd(c5, bv, a5[off])
-            off += step
-            bp += bStep
-        }
-        cr.storeBytes(of: c0, as: V.self)
-        cr.storeBytes(of: c1, toByteOffset: rowBytes, as: V.self)
-        cr.storeBytes(of: c2, toByteOffset: 2 * rowBytes, as: V.self)
-        cr.storeBytes(of: c3, toByteOffset: 3 * rowBytes, as: V.self)
-        cr.storeBytes(of: c4, toByteOffset: 4 * rowBytes, as: V.self)
-        cr.storeBytes(of: c5, toByteOffset: 5 * rowBytes, as: V.self)
-    }
-}
-
-/// acc + v * s. Separate multiply and add in the default build: on baseline x86-64
-/// `SIMD.addingProduct` lowers to one libm `fmaf` call per lane. `-D REF_FMA` (use
-/// with a CPU that has FMA) fuses them.
-@inlinable @inline(__always)
-func madd<V: SIMD>(_ acc: V, _ v: V, _ s: V.Scalar) -> V where V.Scalar: FloatingPoint {
-    #if REF_FMA
-    return acc.addingProduct(v, s)
-    #else
-    return acc + v * s
-    #endif
 }

@@ -1,0 +1,141 @@
+/// The register tile of the fast GEMM and the view of A it reads.
+extension Gemm {
+    /// Where the micro-kernel reads its `mr` rows of A: row r, term p at
+    ///
+    ///     affine:  rows[r][p * step]       packed (rows[r] = base + r, step mr),
+    ///                                      row-major A (step 1), transposed A (step lda)
+    ///     gather:  rows[r][offsets[p]]     implicit im2col (see `GatherMatrix`)
+    public struct ASliver<T> {
+        @usableFromInline var r0, r1, r2, r3, r4, r5: UnsafePointer<T>
+        @usableFromInline var step: Int
+        @usableFromInline var offsets: UnsafePointer<Int>?
+
+        /// Rows `base + r * rowStride`, terms `step` apart.
+        @inlinable init(_ base: UnsafePointer<T>, rowStride rs: Int, step: Int) {
+            r0 = base; r1 = base + rs; r2 = base + 2 * rs; r3 = base + 3 * rs; r4 = base + 4 * rs; r5 = base + 5 * rs
+            self.step = step
+            offsets = nil
+        }
+        @inlinable init(_ base: UnsafeMutablePointer<T>, rowStride: Int, step: Int) {
+            self.init(UnsafePointer(base), rowStride: rowStride, step: step)
+        }
+        /// Row r at `base + rowOffsets[r]`, term p at `offsets[p]` from it.
+        @inlinable init(_ base: UnsafePointer<T>, rowOffsets o: UnsafePointer<Int>, offsets: UnsafePointer<Int>) {
+            r0 = base + o[0]; r1 = base + o[1]; r2 = base + o[2]; r3 = base + o[3]; r4 = base + o[4]; r5 = base + o[5]
+            step = 0
+            self.offsets = offsets
+        }
+    }
+
+    /// A full or partial register tile: partial tiles go through a small buffer so
+    /// the micro-kernel itself never needs bounds (A rows past the end are zero
+    /// rows of a packed sliver).
+    @inlinable
+    static func microKernelEdge<T: RefScalar>(kc: Int, a: ASliver<T>, b: UnsafePointer<T>,
+                                              c: UnsafeMutablePointer<T>, ldc: Int,
+                                              rows: Int, cols: Int, loadC: Bool) {
+        let nr = T.TileRow.scalarCount
+        if rows == mr && cols == nr {
+            if let offsets = a.offsets {
+                microKernel(kc: kc, a: a, offsets: offsets, b: b, c: c, ldc: ldc, loadC: loadC)
+            } else if a.step == mr && a.r1 == a.r0 + 1 && a.r5 == a.r0 + 5 {
+                // Packed A: constant strides, so the loads use fixed offsets.
+                microKernel(kc: kc, a: ASliver(a.r0, rowStride: 1, step: mr), b: b, c: c, ldc: ldc, loadC: loadC)
+            } else {
+                microKernel(kc: kc, a: a, b: b, c: c, ldc: ldc, loadC: loadC)
+            }
+            return
+        }
+        withUnsafeTemporaryAllocation(of: T.self, capacity: mr * nr) { tmp in
+            let t = tmp.baseAddress!
+            t.update(repeating: 0, count: mr * nr)
+            if loadC { for r in 0..<rows { for j in 0..<cols { t[r * nr + j] = c[r * ldc + j] } } }
+            if let offsets = a.offsets {
+                microKernel(kc: kc, a: a, offsets: offsets, b: b, c: t, ldc: nr, loadC: loadC)
+            } else {
+                microKernel(kc: kc, a: a, b: b, c: t, ldc: nr, loadC: loadC)
+            }
+            for r in 0..<rows { for j in 0..<cols { c[r * ldc + j] = t[r * nr + j] } }
+        }
+    }
+
+    /// The register tile: C[0..<6, 0..<nr] (+)= A (6 x kc) * Bpacked (kc x nr),
+    /// six `TileRow` accumulators (12 AVX registers), one broadcast per row and term.
+    /// Affine A: term p of row r at `a.r<r>[p * a.step]`.
+    @inlinable @inline(__always)
+    static func microKernel<T: RefScalar>(kc: Int, a: ASliver<T>, b: UnsafePointer<T>,
+                                          c: UnsafeMutablePointer<T>, ldc: Int, loadC: Bool) {
+        var tile = Tile<T>(c: c, ldc: ldc, load: loadC)
+        var off = 0
+        var bp = UnsafeRawPointer(b)
+        for _ in 0..<kc {
+            tile.update(bp.loadUnaligned(as: T.TileRow.self), a.r0[off], a.r1[off], a.r2[off], a.r3[off], a.r4[off], a.r5[off])
+            off += a.step
+            bp += MemoryLayout<T.TileRow>.stride
+        }
+        tile.store(c: c, ldc: ldc)
+    }
+
+    /// The same tile with gathered A: term p of row r at `a.r<r>[offsets[p]]`.
+    @inlinable @inline(__always)
+    static func microKernel<T: RefScalar>(kc: Int, a: ASliver<T>, offsets: UnsafePointer<Int>, b: UnsafePointer<T>,
+                                          c: UnsafeMutablePointer<T>, ldc: Int, loadC: Bool) {
+        var tile = Tile<T>(c: c, ldc: ldc, load: loadC)
+        var bp = UnsafeRawPointer(b)
+        for p in 0..<kc {
+            let off = offsets[p]
+            tile.update(bp.loadUnaligned(as: T.TileRow.self), a.r0[off], a.r1[off], a.r2[off], a.r3[off], a.r4[off], a.r5[off])
+            bp += MemoryLayout<T.TileRow>.stride
+        }
+        tile.store(c: c, ldc: ldc)
+    }
+
+    /// Six accumulator rows of C.
+    @usableFromInline
+    struct Tile<T: RefScalar> {
+        @usableFromInline var c0, c1, c2, c3, c4, c5: T.TileRow
+
+        @inlinable @inline(__always)
+        init(c: UnsafeMutablePointer<T>, ldc: Int, load: Bool) {
+            c0 = .init(); c1 = .init(); c2 = .init(); c3 = .init(); c4 = .init(); c5 = .init()
+            guard load else { return }
+            let cr = UnsafeRawPointer(c), rowBytes = ldc * MemoryLayout<T>.stride
+            c0 = cr.loadUnaligned(as: T.TileRow.self)
+            c1 = cr.loadUnaligned(fromByteOffset: rowBytes, as: T.TileRow.self)
+            c2 = cr.loadUnaligned(fromByteOffset: 2 * rowBytes, as: T.TileRow.self)
+            c3 = cr.loadUnaligned(fromByteOffset: 3 * rowBytes, as: T.TileRow.self)
+            c4 = cr.loadUnaligned(fromByteOffset: 4 * rowBytes, as: T.TileRow.self)
+            c5 = cr.loadUnaligned(fromByteOffset: 5 * rowBytes, as: T.TileRow.self)
+        }
+
+        /// c_r += bv * a_r, one term.
+        @inlinable @inline(__always)
+        mutating func update(_ bv: T.TileRow, _ a0: T, _ a1: T, _ a2: T, _ a3: T, _ a4: T, _ a5: T) {
+            c0 = madd(c0, bv, a0); c1 = madd(c1, bv, a1); c2 = madd(c2, bv, a2)
+            c3 = madd(c3, bv, a3); c4 = madd(c4, bv, a4); c5 = madd(c5, bv, a5)
+        }
+
+        @inlinable @inline(__always)
+        func store(c: UnsafeMutablePointer<T>, ldc: Int) {
+            let cr = UnsafeMutableRawPointer(c), rowBytes = ldc * MemoryLayout<T>.stride
+            cr.storeBytes(of: c0, as: T.TileRow.self)
+            cr.storeBytes(of: c1, toByteOffset: rowBytes, as: T.TileRow.self)
+            cr.storeBytes(of: c2, toByteOffset: 2 * rowBytes, as: T.TileRow.self)
+            cr.storeBytes(of: c3, toByteOffset: 3 * rowBytes, as: T.TileRow.self)
+            cr.storeBytes(of: c4, toByteOffset: 4 * rowBytes, as: T.TileRow.self)
+            cr.storeBytes(of: c5, toByteOffset: 5 * rowBytes, as: T.TileRow.self)
+        }
+    }
+}
+
+/// acc + v * s. Separate multiply and add in the default build: on baseline x86-64
+/// `SIMD.addingProduct` lowers to one libm `fmaf` call per lane. `-D REF_FMA` (use
+/// with a CPU that has FMA) fuses them.
+@inlinable @inline(__always)
+func madd<V: SIMD>(_ acc: V, _ v: V, _ s: V.Scalar) -> V where V.Scalar: FloatingPoint {
+    #if REF_FMA
+    return acc.addingProduct(v, s)
+    #else
+    return acc + v * s
+    #endif
+}

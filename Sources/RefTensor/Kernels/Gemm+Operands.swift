@@ -1,0 +1,136 @@
+/// The A operand of the fast GEMM: something it can pack into `mr`-row slivers,
+/// or read in place a sliver at a time.
+public protocol GemmLHS {
+    associatedtype Scalar: RefScalar
+    /// Packs A[i0..<i0+rows, p0..<p0+depth] into slivers of `Gemm.mr` rows: sliver s
+    /// holds, for each p, the mr values A[i0 + s*mr + r, p] (zero past the last row).
+    func packPanel(i0: Int, p0: Int, rows: Int, depth: Int, into dst: UnsafeMutablePointer<Scalar>)
+    /// Whether whole slivers can be read where they lie (`sliver`).
+    var readsInPlace: Bool { get }
+    /// Rows i0..<i0+mr from term p0 on, read in place.
+    func sliver(i0: Int, p0: Int) -> Gemm.ASliver<Scalar>
+}
+
+extension StridedMatrix: GemmLHS where T: RefScalar {
+    public typealias Scalar = T
+
+    /// The loops follow A's layout so that reads are contiguous.
+    @inlinable
+    public func packPanel(i0: Int, p0: Int, rows: Int, depth: Int, into dst: UnsafeMutablePointer<T>) {
+        let mr = Gemm.mr
+        var out = dst
+        var r0 = 0
+        while r0 < rows {
+            let live = min(mr, rows - r0)
+            let origin = base + (i0 + r0) * rowStride + p0 * colStride
+            if colStride == 1 {
+                // Row-major A (x, im2col): read each row contiguously; the sliver stays in L1.
+                for r in 0..<live {
+                    let src = origin + r * rowStride
+                    for p in 0..<depth { out[p * mr + r] = src[p] }
+                }
+            } else if rowStride == 1 && live == mr {
+                // Transposed row-major A (x^T, im2col^T): mr contiguous values per step.
+                var src = origin
+                for p in 0..<depth { for r in 0..<mr { out[p * mr + r] = src[r] }; src += colStride }
+            } else {
+                for p in 0..<depth { for r in 0..<live { out[p * mr + r] = origin[r * rowStride + p * colStride] } }
+            }
+            if live < mr { for p in 0..<depth { for r in live..<mr { out[p * mr + r] = 0 } } }
+            out += mr * depth
+            r0 += mr
+        }
+    }
+
+    /// Row-major (step 1) or transposed (row stride 1) storage reads in place.
+    @inlinable public var readsInPlace: Bool { colStride == 1 || rowStride == 1 }
+
+    @inlinable
+    public func sliver(i0: Int, p0: Int) -> Gemm.ASliver<T> {
+        Gemm.ASliver(base + i0 * rowStride + p0 * colStride, rowStride: rowStride, step: colStride)
+    }
+}
+
+/// A matrix read through two offset tables: A[i, p] = base[rowOffsets[i] + colOffsets[p]].
+///
+/// This is im2col without the copy. With `base` the zero-padded input image and
+///     pixel offsets  q -> ((n * Hp + oh * sh) * Wp + ow * sw) * C
+///     patch offsets  p -> (kh * Wp + kw) * C + c
+/// rows = pixels, columns = patch entries is the convolution's im2col matrix
+/// (forward: Y = A W); rows = patch entries, columns = pixels is its transpose
+/// (filter gradient: dW = A dY).
+public struct GatherMatrix<T: RefScalar>: GemmLHS {
+    public var base: UnsafePointer<T>
+    public var rowOffsets: UnsafePointer<Int>
+    public var colOffsets: UnsafePointer<Int>
+
+    @inlinable public init(_ base: UnsafePointer<T>, rowOffsets: UnsafePointer<Int>, colOffsets: UnsafePointer<Int>) {
+        self.base = base; self.rowOffsets = rowOffsets; self.colOffsets = colOffsets
+    }
+
+    @inlinable subscript(i: Int, p: Int) -> T { base[rowOffsets[i] + colOffsets[p]] }
+
+    @inlinable
+    public func packPanel(i0: Int, p0: Int, rows: Int, depth: Int, into dst: UnsafeMutablePointer<T>) {
+        let mr = Gemm.mr
+        var out = dst
+        var r0 = 0
+        while r0 < rows {
+            let live = min(mr, rows - r0)
+            for r in 0..<mr {
+                if r < live {
+                    let row = base + rowOffsets[i0 + r0 + r]
+                    for p in 0..<depth { out[p * mr + r] = row[colOffsets[p0 + p]] }
+                } else {
+                    for p in 0..<depth { out[p * mr + r] = 0 }
+                }
+            }
+            out += mr * depth
+            r0 += mr
+        }
+    }
+
+    @inlinable public var readsInPlace: Bool { true }
+
+    @inlinable
+    public func sliver(i0: Int, p0: Int) -> Gemm.ASliver<T> {
+        Gemm.ASliver(base, rowOffsets: rowOffsets + i0, offsets: colOffsets + p0)
+    }
+}
+
+extension Gemm {
+    /// Packs B[p0..<p0+depth, j0..<j0+cols] into slivers of `nr` columns: sliver s
+    /// holds, for each p, the nr values B[p, j0 + s*nr + c] (zero past the last column).
+    /// The loops follow B's layout so that reads are contiguous.
+    @inlinable
+    static func packPanelB<T: RefScalar>(_ b: StridedMatrix<T>, p0: Int, j0: Int, depth: Int, cols: Int, nr: Int,
+                                         into dst: UnsafeMutablePointer<T>) {
+        var out = dst
+        var c0 = 0
+        while c0 < cols {
+            let live = min(nr, cols - c0)
+            let origin = b.base + p0 * b.rowStride + (j0 + c0) * b.colStride
+            if b.colStride == 1 && live == nr {
+                // Row-major B, full sliver: one vector per row.
+                for p in 0..<depth {
+                    let row = UnsafeRawPointer(origin + p * b.rowStride).loadUnaligned(as: T.TileRow.self)
+                    UnsafeMutableRawPointer(out + p * nr).storeBytes(of: row, as: T.TileRow.self)
+                }
+            } else if b.colStride == 1 {
+                // Row-major B, last partial sliver: short rows (a loop beats a memmove call).
+                for p in 0..<depth { for c in 0..<live { out[p * nr + c] = origin[p * b.rowStride + c] } }
+            } else if b.rowStride == 1 {
+                // Transposed row-major B (W^T): read each column contiguously.
+                for c in 0..<live {
+                    let src = origin + c * b.colStride
+                    for p in 0..<depth { out[p * nr + c] = src[p] }
+                }
+            } else {
+                for p in 0..<depth { for c in 0..<live { out[p * nr + c] = origin[p * b.rowStride + c * b.colStride] } }
+            }
+            if live < nr { for p in 0..<depth { for c in live..<nr { out[p * nr + c] = 0 } } }
+            out += nr * depth
+            c0 += nr
+        }
+    }
+}
