@@ -1,7 +1,7 @@
 import XCTest
 @testable import RefTensor
 
-/// The im2col conv kernels against the direct-loop definitions, and SAME padding
+/// The fast conv kernels against the direct-loop definitions, and SAME padding
 /// against the formula of the Flax/XLA convention.
 final class ConvKernelTests: XCTestCase {
     /// (input NHWC, kernel HWIO, strides, padding) covering 1x1/3x3/7x7, stride 1 and 2,
@@ -15,6 +15,10 @@ final class ConvKernelTests: XCTestCase {
         ([1, 6, 5, 2], [3, 2, 2, 3], (1, 2), .explicit(height: (1, 2), width: (0, 1))),
         ([1, 1, 1, 1], [1, 1, 1, 1], (1, 1), .valid),
         ([2, 4, 4, 129], [3, 3, 129, 1], (1, 1), .same),
+        // Stride 1: the input gradient runs as a convolution with the flipped kernel...
+        ([1, 5, 6, 2], [3, 2, 2, 3], (1, 1), .explicit(height: (2, 0), width: (1, 1))),
+        // ...unless the padding reaches past the kernel (then im2col^T and col2im).
+        ([1, 4, 4, 2], [1, 1, 2, 3], (1, 1), .explicit(height: (1, 1), width: (0, 0))),
     ]
 
     func checkAgainstNaive<T: RefScalar>(_: T.Type) throws {

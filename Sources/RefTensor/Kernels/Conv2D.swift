@@ -2,7 +2,9 @@
 /// a pointwise (1x1, stride 1, unpadded) convolution is a plain GEMM on x.
 ///
 ///     forward:         Y[pixels, O]  = Col[pixels, K] @ W[K, O]         (K = kh*kw*C)
-///     input gradient:  dCol          = dY[pixels, O] @ W^T, then col2im (scatter-add)
+///     input gradient:  stride 1: a convolution of dY with the flipped kernel
+///                      (`transposedGeometry`); otherwise dCol = dY[pixels, O] @ W^T,
+///                      then col2im (scatter-add)
 ///     filter gradient: dW[K, O]     += Col^T @ dY, group by group in order
 ///
 /// The forward and filter-gradient GEMMs read Col without building it: a
@@ -46,6 +48,9 @@ extension Conv2DKernels {
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public static func inputGradient<T: RefScalar>(_ dy: Tensor<T>, _ w: Tensor<T>, _ g: ConvGeometry) -> Tensor<T> {
+        if !g.isPointwise, let t = transposedGeometry(g) {
+            return forward(dy, flippedKernel(w, g), t)
+        }
         var dx = Tensor<T>.zeros(g.inputShape)
         let K = g.patchSize, O = g.outC, P = g.pixelsPerImage
         dy.scalars.withUnsafeBufferPointer { dyp in
@@ -87,6 +92,40 @@ extension Conv2DKernels {
             }
         } } }
         return dw
+    }
+
+    /// A stride-1 convolution's input gradient is itself a stride-1 convolution:
+    ///
+    ///     dx[n, i, j, c] = sum over kh, kw, o of dy[n, i + padTop - kh, j + padLeft - kw, o] * W[kh, kw, c, o]
+    ///                    = conv(dy, W'), W'[kh, kw, o, c] = W[kH-1-kh, kW-1-kw, c, o],
+    ///
+    /// with padding (kH-1-padTop, kH-1-padBottom) x (kW-1-padLeft, kW-1-padRight).
+    /// So it runs as a forward pass (implicit im2col, no col2im scatter). Returns
+    /// nil where that padding would be negative, or for strides above 1.
+    static func transposedGeometry(_ g: ConvGeometry) -> ConvGeometry? {
+        guard g.strideH == 1, g.strideW == 1, g.padTop < g.kH, g.padBottom < g.kH, g.padLeft < g.kW, g.padRight < g.kW else {
+            return nil
+        }
+        let t = try? ConvGeometry(op: "conv2d input gradient", input: g.outputShape, window: (g.kH, g.kW),
+                                  inChannels: g.outC, outChannels: g.inC, strides: (1, 1),
+                                  padding: .explicit(height: (g.kH - 1 - g.padTop, g.kH - 1 - g.padBottom),
+                                                     width: (g.kW - 1 - g.padLeft, g.kW - 1 - g.padRight)))
+        guard let t, t.outputShape == g.inputShape else { return nil }
+        return t
+    }
+
+    /// W'[kh, kw, o, c] = W[kH-1-kh, kW-1-kw, c, o].
+    static func flippedKernel<T: RefScalar>(_ w: Tensor<T>, _ g: ConvGeometry) -> Tensor<T> {
+        let C = g.inC, O = g.outC
+        return w.scalars.withUnsafeBufferPointer { wp in
+            Tensor(shape: [g.kH, g.kW, O, C]) { out in
+                for kh in 0..<g.kH { for kw in 0..<g.kW {
+                    let src = wp.baseAddress! + ((g.kH - 1 - kh) * g.kW + (g.kW - 1 - kw)) * C * O
+                    let dst = out.baseAddress! + (kh * g.kW + kw) * O * C
+                    for o in 0..<O { for c in 0..<C { dst[o * C + c] = src[c * O + o] } }
+                } }
+            }
+        }
     }
 
     /// Calls `body(firstImage, imageCount, columnScratch)` for consecutive groups of
