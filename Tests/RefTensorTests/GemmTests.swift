@@ -47,12 +47,12 @@ final class GemmTests: XCTestCase {
     func testFastMatchesNaiveFloat() { checkFastMatchesNaive(Float.self) }
     func testFastMatchesNaiveDouble() { checkFastMatchesNaive(Double.self) }
 
-    /// Sizes that cross every blocking boundary (mr 6, nr 16/8, mc 96, kc 256) and
+    /// Sizes that cross every blocking boundary (mr 6, nr 16/8, mc 132, kc 256) and
     /// every task shape: B packed once and shared (m > mc), B packed per task (m <= mc),
     /// rows split across workers, columns split across workers (m under two slivers).
     func testFastMatchesNaiveAcrossBlockBoundaries() {
         // n <= 128 reads A unpacked (row-major when m is even here, transposed when odd).
-        let shapes = [(97, 257, 300), (200, 17, 513), (7, 300, 300), (12, 40, 700), (300, 5, 90), (97, 33, 300)]
+        let shapes = [(97, 257, 300), (200, 17, 513), (7, 300, 300), (12, 40, 700), (300, 5, 90), (97, 33, 300), (140, 300, 270)]
         for (m, n, k) in shapes { for threads in [1, 2, 3] { for accumulate in [false, true] {
             let transA = m % 2 == 1, transB = n % 2 == 0
             let fast = withThreads(threads) {
@@ -77,8 +77,8 @@ final class GemmTests: XCTestCase {
     }
 
     func checkThreadDeterminism<T: RefScalar>(_: T.Type) {
-        // Row split with shared B, (m = 8: under two slivers per worker) column split, unpacked A (n = 40).
-        for (m, n, k) in [(100, 270, 260), (8, 270, 300), (100, 40, 300)] {
+        // Column tasks (n > m), column split of a tiny m, unpacked A (n = 40), row tasks with shared B.
+        for (m, n, k) in [(100, 270, 260), (8, 270, 300), (100, 40, 300), (400, 150, 300)] {
             let one = withThreads(1) { gemm(m, n, k, transA: true, transB: true, accumulate: true, fast: true, seed: 4, T.self) }
             for threads in [2, 3, 8] {
                 let many = withThreads(threads) { gemm(m, n, k, transA: true, transB: true, accumulate: true, fast: true, seed: 4, T.self) }

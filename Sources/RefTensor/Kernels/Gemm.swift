@@ -26,8 +26,9 @@ extension Gemm {
     @usableFromInline static let mr = 6
     /// Depth of one packed block (L1/L2 blocking over k).
     @usableFromInline static let kc = 256
-    /// Rows of one packed A block (a multiple of `mr`): mc x kc stays in L2.
-    @usableFromInline static let mc = 96
+    /// Rows of one packed A block (a multiple of `mr`): mc x kc stays in L2, and a
+    /// batch of 128 is one block.
+    @usableFromInline static let mc = 132
     /// C at most this wide reads A unpacked (convolutions: n = output channels).
     @usableFromInline static let directANarrowN = 128
     /// Below this many multiply-adds a GEMM runs on the calling thread: waking
@@ -138,8 +139,13 @@ extension Gemm {
     }
 
     /// How C is cut into tasks: `partsM` row ranges (whole `mr` slivers) times
-    /// `partsN` column ranges (whole `nr` slivers), one task per worker. Rows are
-    /// split first, so tasks share the packed B and each packs only its own A.
+    /// `partsN` column ranges (whole `nr` slivers). Free workers take the next task,
+    /// so several tasks per worker keep them all busy on a noisy machine; but each
+    /// task re-reads one operand, which bounds how small tasks may be:
+    /// - rows (the usual cut): tasks share the packed B and read all of it, so each
+    ///   takes at least 8 slivers (48 rows) to repay that;
+    /// - columns, when B is the larger operand and A is one block (MLP layers at
+    ///   batch 128): each task packs its own part of B, and all of A.
     /// Which tile an element of C falls in never changes how it is computed (its
     /// k-sum runs in the same kc blocks), so the grid may follow the thread count
     /// without changing a bit.
@@ -151,11 +157,16 @@ extension Gemm {
         init(m: Int, n: Int, k: Int, nr: Int) {
             let threads = m * n * k < Gemm.parallelThreshold ? 1 : Threads.count
             slivers = ((m + Gemm.mr - 1) / Gemm.mr, (n + nr - 1) / nr)
-            partsM = min(threads, slivers.m)
+            partsM = 1
             partsN = 1
-            if partsM < threads { partsN = min(slivers.n, (threads + partsM - 1) / partsM) }
-            // A row range of under two slivers wastes the packed B: split columns instead.
-            while partsM > 1 && slivers.m / partsM < 2 && partsN * 2 <= slivers.n { partsM = (partsM + 1) / 2; partsN *= 2 }
+            if threads > 1 {
+                if n > m && m <= Gemm.mc && slivers.n >= 2 * threads {
+                    partsN = min(slivers.n, max(threads, min(slivers.n / 16, 4 * threads)))
+                } else {
+                    partsM = min(slivers.m, max(threads, min(slivers.m / 8, 8 * threads)))
+                    if partsM < threads { partsN = min(slivers.n, (threads + partsM - 1) / partsM) }
+                }
+            }
             workers = max(1, min(threads, partsM * partsN))
             colsPerPart = (slivers.n + partsN - 1) / partsN * nr
         }

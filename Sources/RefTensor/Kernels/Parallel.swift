@@ -14,7 +14,8 @@ public enum Threads {
 
     /// Runs `body(task, worker)` for every `task` in `0..<tasks`; `worker` lies in
     /// `0..<workers(for: tasks)` and no two concurrent calls share a worker index,
-    /// so a worker may own scratch memory. Tasks are dealt round-robin.
+    /// so a worker may own scratch memory. Which worker runs which task is not
+    /// fixed (free workers take the next task), and must not matter.
     @inlinable
     public static func parallelFor(_ tasks: Int, _ body: (_ task: Int, _ worker: Int) -> Void) {
         parallelFor(tasks, workers: count, body)

@@ -13,9 +13,9 @@ import Glibc
 /// each. A worker spinning on an atomic sees a new region within a microsecond.
 ///
 /// Protocol: the caller (worker 0) publishes a job, then bumps `generation`; every
-/// pool thread runs its round-robin share of tasks (or none, when the job wants
-/// fewer workers) and decrements `pending`; the caller runs its own share and
-/// spins until `pending` is 0. Only one region runs at a time: a call made while
+/// pool thread takes tasks from a shared counter until none is left (or takes
+/// none, when the job wants fewer workers) and decrements `pending`; the caller
+/// takes tasks too, then spins until `pending` is 0. Only one region runs at a time: a call made while
 /// another is in flight (from a task, or another thread) gets `false` and runs its
 /// tasks serially, which gives the same results by the `Threads` contract.
 @usableFromInline
@@ -26,6 +26,8 @@ final class WorkerPool: @unchecked Sendable {
     static let spinNanoseconds: UInt64 = 1_000_000
 
     private let generation = Atomic<Int>(0)
+    /// The next task of the region in flight nobody has taken yet.
+    private let nextTask = Atomic<Int>(0)
     private let pending = Atomic<Int>(0)
     private let sleepers = Atomic<Int>(0)
     private let busy = Atomic<Bool>(false)
@@ -53,12 +55,12 @@ final class WorkerPool: @unchecked Sendable {
             self.tasks = tasks
             self.workers = workers
             pending.store(threadCount, ordering: .relaxed)
+            nextTask.store(0, ordering: .relaxed)
             generation.wrappingAdd(1, ordering: .sequentiallyConsistent)
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
                 wake.lock(); wake.broadcast(); wake.unlock()
             }
-            var t = 0
-            while t < tasks { body(t, 0); t += workers }
+            takeTasks(worker: 0, body)
             var polls = 0
             while pending.load(ordering: .acquiring) > 0 {
                 polls += 1
@@ -91,10 +93,20 @@ final class WorkerPool: @unchecked Sendable {
 
     @inline(never)
     private func runShare(index: Int) {
-        let workers = self.workers, tasks = self.tasks
         guard index < workers, let body = self.body else { return }
-        var t = index
-        while t < tasks { body(t, index); t += workers }
+        takeTasks(worker: index, body)
+    }
+
+    /// Runs tasks, taking the next untaken one each time, until none is left:
+    /// whoever is free takes the next task, so a worker the machine slows down
+    /// (another process, a hypervisor) delays the region by at most one task.
+    @inline(__always)
+    private func takeTasks(worker: Int, _ body: (Int, Int) -> Void) {
+        while true {
+            let t = nextTask.wrappingAdd(1, ordering: .relaxed).oldValue
+            if t >= tasks { return }
+            body(t, worker)
+        }
     }
 
     /// Spins, yielding, for up to `spinNanoseconds`, then sleeps until `generation`
