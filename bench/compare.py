@@ -11,7 +11,7 @@ Prints one line per measurement and the ratios the performance targets are state
 Usage (from the repository root, after building both binaries):
     swift build -c release
     swift build -c release --scratch-path .build-native -Xswiftc -target-cpu -Xswiftc native -Xswiftc -DREF_FMA
-    python3 bench/compare.py [--steps 10] [--threads 2] [--skip-memory]
+    python3 bench/compare.py [--steps 10] [--mlp-steps 100] [--threads 2] [--skip-memory]
 Needs numpy, torch (the local CPU wheel), jax and flax. Nothing here is needed to build or test.
 """
 import argparse
@@ -167,7 +167,8 @@ def peak_rss_mb(binary):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--steps", type=int, default=10, help="ResNet steps x 3 (median of max(3, steps // 3))")
+    ap.add_argument("--mlp-steps", type=int, default=100, help="MLP steps (median)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-memory", action="store_true")
     a = ap.parse_args()
@@ -183,7 +184,8 @@ def main():
     for name, width in cases:
         flag = ["--num_neurons", ",".join(map(str, width))] if name == "MLP" else ["--num_filters", str(width)]
         label = f"{name} {width}"
-        steps = str(a.steps if name == "MLP" else max(3, a.steps // 3))
+        # MLP steps take milliseconds: many of them, so one noisy moment cannot move the median.
+        steps = str(a.mlp_steps if name == "MLP" else max(3, a.steps // 3))
         mine = ref(NATIVE, "step", "--model", name, *flag, "--batch", "128", "--steps", steps, "--threads", t)["ms_per_step"]
         portable = ref(PORTABLE, "step", "--model", name, *flag, "--batch", "128", "--steps", steps, "--threads", t)["ms_per_step"]
         pt = torch_step_ms(name, width, int(steps), a.threads)

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 
 /// The thread pool every kernel shares.

@@ -35,6 +35,8 @@ final class WorkerPool: @unchecked Sendable {
     /// Pool threads started so far (they are workers 1...threadCount). Grows only
     /// while `busy` is held.
     private var threadCount = 0
+    /// More pool threads (plus the caller) than cores: spinning threads must yield.
+    private nonisolated(unsafe) var oversubscribed = false
 
     // The job in flight: written by the caller before `generation` is bumped
     // (release) and read by pool threads after they see the bump (acquire).
@@ -64,7 +66,7 @@ final class WorkerPool: @unchecked Sendable {
             var polls = 0
             while pending.load(ordering: .acquiring) > 0 {
                 polls += 1
-                if polls > 1000 { sched_yield() }
+                if oversubscribed && polls > 1000 { sched_yield() }
             }
             self.body = nil
         }
@@ -75,6 +77,7 @@ final class WorkerPool: @unchecked Sendable {
     /// Starts worker `index`; it waits for the region after generation `seen`.
     private func startThread(index: Int, seen: Int) {
         threadCount = index
+        oversubscribed = index + 1 > ProcessInfo.processInfo.activeProcessorCount
         let thread = Thread { [unowned self] in self.workerLoop(index: index, seen: seen) }
         thread.name = "RefTensor worker \(index)"
         thread.start()
@@ -120,7 +123,8 @@ final class WorkerPool: @unchecked Sendable {
             polls += 1
             if polls & 255 == 0 {
                 if DispatchTime.now().uptimeNanoseconds - start > Self.spinNanoseconds { break }
-                sched_yield()
+                // With more threads than cores, let the others run; otherwise keep the core.
+                if oversubscribed { sched_yield() }
             }
         }
         wake.lock()

@@ -7,7 +7,10 @@
 public protocol RefScalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codable
 where Self.RawSignificand: FixedWidthInteger {
     /// The vector the GEMM micro-kernel keeps one row of its register tile in:
-    /// two AVX registers wide (16 floats, 8 doubles).
+    /// two vector registers wide. With AVX (`-DREF_FMA` builds for this CPU) or on
+    /// arm64 that is 16 floats / 8 doubles; in the portable x86-64 build (SSE2,
+    /// sixteen 128-bit registers) 8 floats / 4 doubles, so the six rows of the tile
+    /// still fit in registers.
     associatedtype TileRow: SIMD where TileRow.Scalar == Self
 
     /// NumPy's dtype string for this type, little-endian (`<f4`, `<f8`).
@@ -28,14 +31,22 @@ import Darwin
 #endif
 
 extension Float: RefScalar {
+    #if REF_FMA || !arch(x86_64)
     public typealias TileRow = SIMD16<Float>
+    #else
+    public typealias TileRow = SIMD8<Float>
+    #endif
     public static var npyDescr: String { "<f4" }
     @inlinable public static func exp(_ x: Float) -> Float { expf(x) }
     @inlinable public static func log(_ x: Float) -> Float { logf(x) }
 }
 
 extension Double: RefScalar {
+    #if REF_FMA || !arch(x86_64)
     public typealias TileRow = SIMD8<Double>
+    #else
+    public typealias TileRow = SIMD4<Double>
+    #endif
     public static var npyDescr: String { "<f8" }
     @inlinable public static func exp(_ x: Double) -> Double { Glibc.exp(x) }
     @inlinable public static func log(_ x: Double) -> Double { Glibc.log(x) }

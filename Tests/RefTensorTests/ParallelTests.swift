@@ -1,0 +1,57 @@
+import XCTest
+@testable import RefTensor
+
+/// The worker pool: every task runs exactly once, worker indices stay in range and
+/// are never shared by two tasks at once, and a parallel region started from
+/// inside another runs serially instead of deadlocking.
+final class ParallelTests: XCTestCase {
+    func testEveryTaskRunsOnceOnDistinctWorkers() {
+        for threads in [1, 2, 3, 8] {
+            for tasks in [0, 1, 2, 7, 100] {
+                var runs = [Int](repeating: 0, count: tasks)
+                var busy = [Int](repeating: 0, count: threads)
+                var overlap = false, outOfRange = false
+                let lock = NSLock()
+                withThreads(threads) {
+                    runs.withUnsafeMutableBufferPointer { r in
+                        let r = r.baseAddress
+                        Threads.parallelFor(tasks) { t, w in
+                            lock.lock()
+                            if w < 0 || w >= threads { outOfRange = true } else {
+                                if busy[w] != 0 { overlap = true }
+                                busy[w] += 1
+                            }
+                            lock.unlock()
+                            r![t] += 1
+                            lock.lock()
+                            if w >= 0 && w < threads { busy[w] -= 1 }
+                            lock.unlock()
+                        }
+                    }
+                }
+                XCTAssertEqual(runs, [Int](repeating: 1, count: tasks), "threads \(threads), tasks \(tasks)")
+                XCTAssertFalse(overlap, "two tasks shared a worker index at once (threads \(threads))")
+                XCTAssertFalse(outOfRange, "worker index out of range (threads \(threads))")
+            }
+        }
+    }
+
+    func testNestedRegionRunsSerially() {
+        let sums = withThreads(2) { () -> [Int] in
+            var sums = [Int](repeating: 0, count: 4)
+            sums.withUnsafeMutableBufferPointer { s in
+                let s = s.baseAddress!
+                Threads.parallelFor(4) { t, _ in
+                    var inner = [Int](repeating: 0, count: 10)
+                    inner.withUnsafeMutableBufferPointer { p in
+                        let p = p.baseAddress!
+                        Threads.parallelFor(10) { i, _ in p[i] = i * (t + 1) }
+                    }
+                    s[t] = inner.reduce(0, +)
+                }
+            }
+            return sums
+        }
+        XCTAssertEqual(sums, [45, 90, 135, 180])
+    }
+}
