@@ -29,14 +29,23 @@ public struct TrainState<T: RefScalar>: Equatable, Sendable {
     /// The SGD momentum buffer (optax's `trace`), one per parameter.
     public var trace: TensorTree<T>
     /// The pruning mask (0/1 per parameter; only kernels have zeros), or nil.
-    public var mask: TensorTree<T>?
+    public var mask: TensorTree<T>? { didSet { masks = TrainStep.masks(mask) } }
     /// Updates applied so far (optax's `count`).
     public var step: Int
+    /// `mask` prepared for the passes of a step (see `Mask`), once per mask rather
+    /// than once per step.
+    public private(set) var masks: [String: Mask<T>]
 
     public init(params: TensorTree<T>, batchStats: TensorTree<T>, trace: TensorTree<T>? = nil, mask: TensorTree<T>? = nil, step: Int = 0) {
         self.params = params; self.batchStats = batchStats
         self.trace = trace ?? params.zeros
         self.mask = mask; self.step = step
+        masks = TrainStep.masks(mask)
+    }
+
+    /// Equal parameters, statistics, momentum, mask and step (`masks` follows from `mask`).
+    public static func == (a: Self, b: Self) -> Bool {
+        a.params == b.params && a.batchStats == b.batchStats && a.trace == b.trace && a.mask == b.mask && a.step == b.step
     }
 }
 
@@ -157,7 +166,7 @@ public enum TrainStep {
             throw TensorError.invalidArgument(op: "train step", detail: "batch of \(n) cannot be split into \(h.samShards) equal shards")
         }
         let shardSize = n / h.samShards
-        let masks = masks(state.mask)
+        let masks = state.masks
         var first: [Pass<T>] = [], used: [TensorTree<T>] = []
         for s in 0..<h.samShards {
             let (x, y) = h.samShards == 1 ? (images, labels) : shard(images, labels, s * shardSize, shardSize)
@@ -182,7 +191,8 @@ public enum TrainStep {
             logits = Tensor(shape: [n, logits.shape[1]], scalars: first.flatMap(\.logits.scalars))
         }
         let loss = first.count == 1 ? first[0].loss : first.map(\.loss).reduce(0, +) / T(first.count)
-        let newState = TrainState(params: params, batchStats: batchStats, trace: trace, mask: state.mask, step: state.step + 1)
+        var newState = state          // keeps the prepared masks
+        newState.params = params; newState.batchStats = batchStats; newState.trace = trace; newState.step += 1
         return StepResult(loss: loss, logits: logits, accuracy: accuracy(logits, labels), gradsFirst: gradsFirst,
                           grads: grads, state: newState)
     }
