@@ -143,7 +143,7 @@ extension Gemm {
     /// so several tasks per worker keep them all busy on a noisy machine; but each
     /// task re-reads one operand, which bounds how small tasks may be:
     /// - rows (the usual cut): tasks share the packed B and read all of it, so each
-    ///   takes at least 8 slivers (48 rows) to repay that;
+    ///   takes at least 16 slivers (96 rows) to repay that;
     /// - columns, when B is the larger operand and A is one block (MLP layers at
     ///   batch 128): each task packs its own part of B, and all of A.
     /// Which tile an element of C falls in never changes how it is computed (its
@@ -163,7 +163,7 @@ extension Gemm {
                 if n > m && m <= Gemm.mc && slivers.n >= 2 * threads {
                     partsN = min(slivers.n, max(threads, min(slivers.n / 16, 4 * threads)))
                 } else {
-                    partsM = min(slivers.m, max(threads, min(slivers.m / 8, 8 * threads)))
+                    partsM = min(slivers.m, max(threads, min(slivers.m / 16, 8 * threads)))
                     if partsM < threads { partsN = min(slivers.n, (threads + partsM - 1) / partsM) }
                 }
             }
