@@ -159,11 +159,13 @@ extension Gemm {
             slivers = ((m + Gemm.mr - 1) / Gemm.mr, (n + nr - 1) / nr)
             partsM = 1
             partsN = 1
+            // A multiple of the thread count, so that equal tasks leave nobody idle at the end.
+            func whole(_ parts: Int) -> Int { (parts + threads - 1) / threads * threads }
             if threads > 1 {
                 if n > m && m <= Gemm.mc && slivers.n >= 2 * threads {
-                    partsN = min(slivers.n, max(threads, min(slivers.n / 16, 4 * threads)))
+                    partsN = min(slivers.n, whole(max(threads, min(slivers.n / 16, 4 * threads))))
                 } else {
-                    partsM = min(slivers.m, max(threads, min(slivers.m / 16, 8 * threads)))
+                    partsM = min(slivers.m, whole(max(threads, min(slivers.m / 16, 8 * threads))))
                     if partsM < threads { partsN = min(slivers.n, (threads + partsM - 1) / partsM) }
                 }
             }
