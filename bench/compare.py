@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Side-by-side timings: ref-run against NumPy/OpenBLAS, PyTorch-CPU and JAX-CPU, in one run.
 
-Prints one line per measurement and the ratios the performance targets are stated in:
+Prints one line per measurement (the median of --rounds interleaved repetitions, with
+their range) and the ratios the performance targets are stated in:
   - GEMM 1024^3 float32: ref-run GFLOP/s / NumPy GFLOP/s            (target >= 0.8)
   - SAM step, batch 128: ref-run ms / min(PyTorch ms, JAX ms)         (target <= 1.0)
       MLP [300,100], MLP [1200,400], ResNet18 nf 8, ResNet18 nf 16
@@ -11,7 +12,7 @@ Prints one line per measurement and the ratios the performance targets are state
 Usage (from the repository root, after building both binaries):
     swift build -c release
     swift build -c release --scratch-path .build-native -Xswiftc -target-cpu -Xswiftc native -Xswiftc -DREF_FMA
-    python3 bench/compare.py [--steps 10] [--mlp-steps 100] [--threads 2] [--skip-memory]
+    python3 bench/compare.py [--steps 10] [--mlp-steps 100] [--rounds 3] [--threads 2] [--skip-memory]
 Needs numpy, torch (the local CPU wheel), jax and flax. Nothing here is needed to build or test.
 """
 import argparse
@@ -169,15 +170,27 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=10, help="ResNet steps x 3 (median of max(3, steps // 3))")
     ap.add_argument("--mlp-steps", type=int, default=100, help="MLP steps (median)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved repetitions of every measurement (median)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-memory", action="store_true")
     a = ap.parse_args()
     t = str(a.threads)
     rows = []
 
-    npg = numpy_gemm(a.threads)
-    rg = ref(NATIVE, "gemm", "--m", "1024", "--n", "1024", "--k", "1024", "--threads", t)["gflops"]
-    print(f"gemm 1024^3 f32: numpy/OpenBLAS {npg:.1f} GFLOP/s, ref-run native {rg:.1f} GFLOP/s, ratio {rg / npg:.2f} (target >= 0.8)")
+    # Every measurement is taken `rounds` times, interleaved (ref-run, then the
+    # others, then again), and the median is compared: a noisy moment on a shared
+    # machine then hits one sample of each side, not a whole side.
+    R = range(a.rounds)
+    def spread(xs):
+        return f"{min(xs):.1f}-{max(xs):.1f}" if len(xs) > 1 else ""
+
+    npgs, rgs = [], []
+    for _ in R:
+        npgs.append(numpy_gemm(a.threads))
+        rgs.append(ref(NATIVE, "gemm", "--m", "1024", "--n", "1024", "--k", "1024", "--threads", t)["gflops"])
+    npg, rg = statistics.median(npgs), statistics.median(rgs)
+    print(f"gemm 1024^3 f32: numpy/OpenBLAS {npg:.1f} GFLOP/s ({spread(npgs)}), ref-run native {rg:.1f} GFLOP/s ({spread(rgs)}), "
+          f"ratio {rg / npg:.2f} (target >= 0.8)")
     rows.append(("gemm ratio", rg / npg, rg / npg >= 0.8))
 
     cases = [("MLP", [300, 100]), ("MLP", [1200, 400]), ("ResNet18", 8), ("ResNet18", 16)]
@@ -186,12 +199,17 @@ def main():
         label = f"{name} {width}"
         # MLP steps take milliseconds: many of them, so one noisy moment cannot move the median.
         steps = str(a.mlp_steps if name == "MLP" else max(3, a.steps // 3))
-        mine = ref(NATIVE, "step", "--model", name, *flag, "--batch", "128", "--steps", steps, "--threads", t)["ms_per_step"]
-        portable = ref(PORTABLE, "step", "--model", name, *flag, "--batch", "128", "--steps", steps, "--threads", t)["ms_per_step"]
-        pt = torch_step_ms(name, width, int(steps), a.threads)
-        jx = jax_step_ms(name, width, int(steps))
+        mines, portables, pts, jxs = [], [], [], []
+        for _ in R:
+            mines.append(ref(NATIVE, "step", "--model", name, *flag, "--batch", "128", "--steps", steps, "--threads", t)["ms_per_step"])
+            portables.append(ref(PORTABLE, "step", "--model", name, *flag, "--batch", "128", "--steps", steps, "--threads", t)["ms_per_step"])
+            pts.append(torch_step_ms(name, width, int(steps), a.threads))
+            jxs.append(jax_step_ms(name, width, int(steps)))
+        mine, portable = statistics.median(mines), statistics.median(portables)
+        pt, jx = statistics.median(pts), statistics.median(jxs)
         best = min(pt, jx)
-        print(f"SAM step {label:18s}: ref-run {mine:8.1f} ms (portable {portable:8.1f}), PyTorch {pt:8.1f}, JAX {jx:8.1f}; "
+        print(f"SAM step {label:18s}: ref-run {mine:8.1f} ms ({spread(mines)}; portable {portable:.1f}), "
+              f"PyTorch {pt:8.1f} ({spread(pts)}), JAX {jx:8.1f} ({spread(jxs)}); "
               f"ratio to best {mine / best:.2f} (target <= 1), portable/native {portable / mine:.2f} (target <= 4)")
         rows.append((f"step {label}", mine / best, mine <= best))
         rows.append((f"portable/native {label}", portable / mine, portable / mine <= 4))
