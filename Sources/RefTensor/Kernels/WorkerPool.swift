@@ -15,9 +15,11 @@ import Glibc
 /// Protocol: the caller (worker 0) publishes a job, then bumps `generation`; every
 /// pool thread takes tasks from a shared counter until none is left (or takes
 /// none, when the job wants fewer workers) and decrements `pending`; the caller
-/// takes tasks too, then spins until `pending` is 0. Only one region runs at a time: a call made while
-/// another is in flight (from a task, or another thread) gets `false` and runs its
-/// tasks serially, which gives the same results by the `Threads` contract.
+/// takes tasks too, then spins until `pending` is 0.
+///
+/// Only one region runs at a time: a call made while another is in flight (from
+/// a task, or another thread) gets `false` and runs its tasks serially, which
+/// gives the same results by the `Threads` contract.
 @usableFromInline
 final class WorkerPool: @unchecked Sendable {
     @usableFromInline static let shared = WorkerPool()
