@@ -26,6 +26,18 @@ final class GemmTests: XCTestCase {
         return c
     }
 
+    /// Default build: same products, same order, same roundings, so bit-identical to
+    /// the definition. `-D REF_FMA`: fused multiply-adds, so equal within rounding.
+    func assertMatchesDefinition<T: RefScalar>(_ fast: Tensor<T>, _ naive: Tensor<T>, _ what: String,
+                                               file: StaticString = #filePath, line: UInt = #line) {
+        #if REF_FMA
+        let tol = kernelTolerance(T.self)
+        assertClose(fast, naive, rtol: tol.rtol, atol: tol.atol, what, file: file, line: line)
+        #else
+        XCTAssertEqual(bits(fast), bits(naive), what, file: file, line: line)
+        #endif
+    }
+
     func checkFastMatchesNaive<T: RefScalar>(_ type: T.Type) {
         var seed: UInt64 = 1
         for m in Self.sizes { for n in Self.sizes { for k in Self.sizes {
@@ -33,13 +45,7 @@ final class GemmTests: XCTestCase {
             let fast = gemm(m, n, k, transA: transA, transB: transB, accumulate: accumulate, fast: true, seed: seed, T.self)
             let naive = gemm(m, n, k, transA: transA, transB: transB, accumulate: accumulate, fast: false, seed: seed, T.self)
             let what = "\(T.self) m\(m) n\(n) k\(k) tA \(transA) tB \(transB) acc \(accumulate)"
-            #if REF_FMA
-            let tol = kernelTolerance(T.self)
-            assertClose(fast, naive, rtol: tol.rtol, atol: tol.atol, what)
-            #else
-            // Same products, same order, same roundings: bit-identical to the definition.
-            XCTAssertEqual(bits(fast), bits(naive), what)
-            #endif
+            assertMatchesDefinition(fast, naive, what)
             seed += 1
         } } }
     }
@@ -60,12 +66,7 @@ final class GemmTests: XCTestCase {
             }
             let naive = gemm(m, n, k, transA: transA, transB: transB, accumulate: accumulate, fast: false, seed: 9, Float.self)
             let what = "m\(m) n\(n) k\(k) threads \(threads) acc \(accumulate)"
-            #if REF_FMA
-            let tol = kernelTolerance(Float.self)
-            assertClose(fast, naive, rtol: tol.rtol, atol: tol.atol, what)
-            #else
-            XCTAssertEqual(bits(fast), bits(naive), what)
-            #endif
+            assertMatchesDefinition(fast, naive, what)
         } } }
     }
 

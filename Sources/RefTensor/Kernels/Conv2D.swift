@@ -193,19 +193,20 @@ extension Conv2DKernels {
     /// elements of copy per group.
     static func forEachPaddedGroup<T: RefScalar>(_ x: UnsafePointer<T>, _ g: ConvGeometry,
                                                  _ body: (Int, Int, ImplicitColumns<T>) -> Void) {
-        let C = g.inC, P = g.pixelsPerImage
-        let hp = g.inH + g.padTop + g.padBottom, wp = g.inW + g.padLeft + g.padRight
-        let padded = g.padTop != 0 || g.padBottom != 0 || g.padLeft != 0 || g.padRight != 0
+        let C = g.inC
+        let (hp, wp) = paddedSize(g)
+        let padded = hp != g.inH || wp != g.inW
         let imageSize = hp * wp * C
         let group = paddedImagesPerGroup(g)
         let copy = padded ? UnsafeMutablePointer<T>.allocate(capacity: group * imageSize) : nil
         defer { copy?.deallocate() }
-        var patch = [Int](), pixel = [Int](repeating: 0, count: group * P)
+        var patch = [Int](), pixel = [Int]()
+        patch.reserveCapacity(g.patchSize)
+        pixel.reserveCapacity(group * g.pixelsPerImage)
         for kh in 0..<g.kH { for kw in 0..<g.kW { for c in 0..<C { patch.append((kh * wp + kw) * C + c) } } }
-        for i in 0..<(group * P) {
-            let n = i / P, oh = (i % P) / g.outW, ow = i % g.outW
-            pixel[i] = ((n * hp + oh * g.strideH) * wp + ow * g.strideW) * C
-        }
+        for n in 0..<group { for oh in 0..<g.outH { for ow in 0..<g.outW {
+            pixel.append(((n * hp + oh * g.strideH) * wp + ow * g.strideW) * C)
+        } } }
         patch.withUnsafeBufferPointer { patch in pixel.withUnsafeBufferPointer { pixel in
             var n0 = 0
             while n0 < g.batch {
@@ -223,9 +224,14 @@ extension Conv2DKernels {
         } }
     }
 
+    /// Height and width of an image with its padding border.
+    static func paddedSize(_ g: ConvGeometry) -> (Int, Int) {
+        (g.inH + g.padTop + g.padBottom, g.inW + g.padLeft + g.padRight)
+    }
+
     static func paddedImagesPerGroup(_ g: ConvGeometry) -> Int {
-        let imageSize = (g.inH + g.padTop + g.padBottom) * (g.inW + g.padLeft + g.padRight) * g.inC
-        return max(1, min(g.batch, columnBudget / max(1, imageSize)))
+        let (hp, wp) = paddedSize(g)
+        return max(1, min(g.batch, columnBudget / max(1, hp * wp * g.inC)))
     }
 
     /// copy[n - first, ih + padTop, iw + padLeft, c] = x[n, ih, iw, c], zero in the border.

@@ -11,17 +11,34 @@ public protocol GemmLHS {
     func sliver(i0: Int, p0: Int) -> Gemm.ASliver<Scalar>
 }
 
+extension GemmLHS {
+    /// The frame every `packPanel` shares: walks the `mr`-row slivers of a panel of
+    /// `rows` rows, lets `fill(firstRow, liveRows, sliver)` write the live rows of
+    /// each, and zeroes the rows past the end.
+    @inlinable
+    func forEachSliver(rows: Int, depth: Int, into dst: UnsafeMutablePointer<Scalar>,
+                       _ fill: (_ r0: Int, _ live: Int, _ out: UnsafeMutablePointer<Scalar>) -> Void) {
+        let mr = Gemm.mr
+        var out = dst
+        var r0 = 0
+        while r0 < rows {
+            let live = min(mr, rows - r0)
+            fill(r0, live, out)
+            if live < mr { for p in 0..<depth { for r in live..<mr { out[p * mr + r] = 0 } } }
+            out += mr * depth
+            r0 += mr
+        }
+    }
+}
+
 extension StridedMatrix: GemmLHS where T: RefScalar {
     public typealias Scalar = T
 
     /// The loops follow A's layout so that reads are contiguous.
     @inlinable
     public func packPanel(i0: Int, p0: Int, rows: Int, depth: Int, into dst: UnsafeMutablePointer<T>) {
-        let mr = Gemm.mr
-        var out = dst
-        var r0 = 0
-        while r0 < rows {
-            let live = min(mr, rows - r0)
+        forEachSliver(rows: rows, depth: depth, into: dst) { r0, live, out in
+            let mr = Gemm.mr
             let origin = base + (i0 + r0) * rowStride + p0 * colStride
             if colStride == 1 {
                 // Row-major A (x, im2col): read each row contiguously; the sliver stays in L1.
@@ -36,9 +53,6 @@ extension StridedMatrix: GemmLHS where T: RefScalar {
             } else {
                 for p in 0..<depth { for r in 0..<live { out[p * mr + r] = origin[r * rowStride + p * colStride] } }
             }
-            if live < mr { for p in 0..<depth { for r in live..<mr { out[p * mr + r] = 0 } } }
-            out += mr * depth
-            r0 += mr
         }
     }
 
@@ -68,25 +82,13 @@ public struct GatherMatrix<T: RefScalar>: GemmLHS {
         self.base = base; self.rowOffsets = rowOffsets; self.colOffsets = colOffsets
     }
 
-    @inlinable subscript(i: Int, p: Int) -> T { base[rowOffsets[i] + colOffsets[p]] }
-
     @inlinable
     public func packPanel(i0: Int, p0: Int, rows: Int, depth: Int, into dst: UnsafeMutablePointer<T>) {
-        let mr = Gemm.mr
-        var out = dst
-        var r0 = 0
-        while r0 < rows {
-            let live = min(mr, rows - r0)
-            for r in 0..<mr {
-                if r < live {
-                    let row = base + rowOffsets[i0 + r0 + r]
-                    for p in 0..<depth { out[p * mr + r] = row[colOffsets[p0 + p]] }
-                } else {
-                    for p in 0..<depth { out[p * mr + r] = 0 }
-                }
+        forEachSliver(rows: rows, depth: depth, into: dst) { r0, live, out in
+            for r in 0..<live {
+                let row = base + rowOffsets[i0 + r0 + r]
+                for p in 0..<depth { out[p * Gemm.mr + r] = row[colOffsets[p0 + p]] }
             }
-            out += mr * depth
-            r0 += mr
         }
     }
 

@@ -33,13 +33,31 @@ public enum Threads {
     /// that where a chunk ends never depends on the thread count (128 KiB of Float).
     public static let chunk = 1 << 15
 
-    /// Runs `body(range)` over consecutive `chunk`-sized ranges covering `0..<n`, in
+    /// Runs `body(range)` over consecutive `size`-long ranges covering `0..<n`, in
     /// parallel; a single chunk runs on the calling thread.
     @inlinable
-    public static func forEachChunk(_ n: Int, _ body: (_ range: Range<Int>) -> Void) {
-        let chunks = (n + chunk - 1) / chunk
+    public static func forEachChunk(_ n: Int, size: Int = chunk, _ body: (_ range: Range<Int>) -> Void) {
+        let chunks = (n + size - 1) / size
         if chunks <= 1 { if n > 0 { body(0..<n) }; return }
-        parallelFor(chunks) { c, _ in body((c * chunk)..<min(n, (c + 1) * chunk)) }
+        parallelFor(chunks) { c, _ in body((c * size)..<min(n, (c + 1) * size)) }
+    }
+
+    /// A reduction whose order no thread count changes: chunk by chunk (`size`-long
+    /// ranges of `0..<n`, in parallel), `body(range, acc)` adds its range into a
+    /// zeroed accumulator of `width` Doubles; the chunks' accumulators are then
+    /// added in chunk order, starting from 0.
+    @inlinable
+    public static func chunkedSums(_ n: Int, size: Int, width: Int,
+                                   _ body: (_ range: Range<Int>, _ acc: UnsafeMutablePointer<Double>) -> Void) -> [Double] {
+        let chunks = max(1, (n + size - 1) / size)
+        var partial = [Double](repeating: 0, count: chunks * width)
+        partial.withUnsafeMutableBufferPointer { pp in
+            let base = pp.baseAddress!
+            forEachChunk(n, size: size) { r in body(r, base + r.lowerBound / size * width) }
+        }
+        var total = [Double](repeating: 0, count: width)
+        for t in 0..<chunks { for j in 0..<width { total[j] += partial[t * width + j] } }
+        return total
     }
 
     /// How many workers `parallelFor(tasks)` uses.

@@ -87,7 +87,7 @@ public enum BatchNormOp {
             mean.scalars.withUnsafeBufferPointer { mp in invStd.withUnsafeBufferPointer { sp in
                 Tensor<T>(shape: x.shape) { dxp in
                     let dxp = dxp.baseAddress!
-                    forEachRowChunk(m) { _, rows in
+                    forEachRowChunk(m) { rows in
                         for i in rows {
                             for j in 0..<c {
                                 let g = Double(dyp[i * c + j])
@@ -114,7 +114,7 @@ public enum BatchNormOp {
             mean.withUnsafeBufferPointer { mp in mul.withUnsafeBufferPointer { kp in
                 Tensor<T>(shape: x.shape) { yp in
                     let yp = yp.baseAddress!
-                    forEachRowChunk(m) { _, rows in
+                    forEachRowChunk(m) { rows in
                         for i in rows { for j in 0..<c { yp[i * c + j] = (xp[i * c + j] - mp[j]) * kp[j] + bp[j] } }
                     }
                 }
@@ -125,27 +125,16 @@ public enum BatchNormOp {
     /// Rows per chunk of every pass: fixed, so sums never depend on the thread count.
     static let rowChunk = 1024
 
-    /// Runs `body(chunk, rows)` over consecutive `rowChunk`-row ranges of `0..<m`, in parallel.
+    /// Runs `body(rows)` over consecutive `rowChunk`-row ranges of `0..<m`, in parallel.
     @inline(__always)
-    static func forEachRowChunk(_ m: Int, _ body: (_ chunk: Int, _ rows: Range<Int>) -> Void) {
-        let chunks = max(1, (m + rowChunk - 1) / rowChunk)
-        Threads.parallelFor(chunks) { t, _ in body(t, (t * rowChunk)..<min(m, (t + 1) * rowChunk)) }
+    static func forEachRowChunk(_ m: Int, _ body: (_ rows: Range<Int>) -> Void) {
+        Threads.forEachChunk(m, size: rowChunk, body)
     }
 
-    /// Per-channel sums in Double: `body(rows, acc)` adds its rows into a zeroed
-    /// accumulator of `channels` values, chunk by chunk in parallel; the chunk sums
-    /// are then added in chunk order.
+    /// Per-channel sums in Double over row chunks, in a fixed order (`Threads.chunkedSums`).
     @inline(__always)
     static func channelSums(rows m: Int, channels c: Int,
                             _ body: (_ rows: Range<Int>, _ acc: UnsafeMutablePointer<Double>) -> Void) -> [Double] {
-        let chunks = max(1, (m + rowChunk - 1) / rowChunk)
-        var partial = [Double](repeating: 0, count: chunks * c)
-        partial.withUnsafeMutableBufferPointer { pp in
-            let base = pp.baseAddress!
-            forEachRowChunk(m) { t, rows in body(rows, base + t * c) }
-        }
-        var total = [Double](repeating: 0, count: c)
-        for t in 0..<chunks { for j in 0..<c { total[j] += partial[t * c + j] } }
-        return total
+        Threads.chunkedSums(m, size: rowChunk, width: c, body)
     }
 }

@@ -20,24 +20,21 @@ public enum OptimizerOp {
                                                   weightDecay wd: T, momentum: T, learningRate lr: T)
         -> (gradient: Tensor<T>, trace: Tensor<T>, param: Tensor<T>) {
         precondition(p.shape == g.shape && p.shape == t.shape, "momentumStep: shapes \(p.shape), \(t.shape), \(g.shape)")
-        var g2 = g, t2 = t, p2 = p
+        // Three outputs written in one pass: allocated unfilled, then every element set.
+        var g2 = Tensor<T>(shape: g.shape) { _ in }, t2 = Tensor<T>(shape: t.shape) { _ in }, p2 = Tensor<T>(shape: p.shape) { _ in }
         p.scalars.withUnsafeBufferPointer { pp in t.scalars.withUnsafeBufferPointer { tp in g.scalars.withUnsafeBufferPointer { gp in
-            g2 = Tensor(shape: g.shape) { go in
-                t2 = Tensor(shape: t.shape) { to in
-                    p2 = Tensor(shape: p.shape) { po in
-                        let (go, to, po) = (go.baseAddress!, to.baseAddress!, po.baseAddress!)
-                        Threads.forEachChunk(p.count) { r in
-                            for i in r {
-                                let gi = gp[i] + wd * pp[i]
-                                let ti = gi + momentum * tp[i]
-                                go[i] = gi; to[i] = ti
-                                po[i] = pp[i] - lr * ti
-                            }
-                        }
-                    }
+        g2.scalars.withUnsafeMutableBufferPointer { go in t2.scalars.withUnsafeMutableBufferPointer { to in
+        p2.scalars.withUnsafeMutableBufferPointer { po in
+            let (go, to, po) = (go.baseAddress!, to.baseAddress!, po.baseAddress!)
+            Threads.forEachChunk(p.count) { r in
+                for i in r {
+                    let gi = gp[i] + wd * pp[i]
+                    let ti = gi + momentum * tp[i]
+                    go[i] = gi; to[i] = ti
+                    po[i] = pp[i] - lr * ti
                 }
             }
-        } } }
+        } } } } } }
         return (g2, t2, p2)
     }
 
@@ -49,14 +46,10 @@ public enum OptimizerOp {
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public static func sumOfSquares<T: RefScalar>(_ x: Tensor<T>) -> Double {
-        let n = x.count, chunks = (n + Threads.chunk - 1) / Threads.chunk
-        if chunks == 0 { return 0 }
-        var partial = [Double](repeating: 0, count: chunks)
-        x.scalars.withUnsafeBufferPointer { p in partial.withUnsafeMutableBufferPointer { out in
-            let (p, out) = (p.baseAddress!, out.baseAddress!)
-            Threads.forEachChunk(n) { r in out[r.lowerBound / Threads.chunk] = laneSumOfSquares(p, r) }
-        } }
-        return partial.reduce(0, +)
+        x.scalars.withUnsafeBufferPointer { p in
+            let p = p.baseAddress
+            return Threads.chunkedSums(x.count, size: Threads.chunk, width: 1) { r, acc in acc[0] = laneSumOfSquares(p!, r) }[0]
+        }
     }
 
     @inlinable
