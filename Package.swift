@@ -21,6 +21,6 @@ let package = Package(
         .target(name: "RefSAM", dependencies: ["RefTensor"], swiftSettings: kernelSettings),
         .executableTarget(name: "ref-run", dependencies: ["RefTensor", "RefSAM"], swiftSettings: kernelSettings),
         .testTarget(name: "RefTensorTests", dependencies: ["RefTensor"], exclude: ["Resources"]),
-        .testTarget(name: "RefSAMTests", dependencies: ["RefSAM", "RefTensor"]),
+        .testTarget(name: "RefSAMTests", dependencies: ["RefSAM", "RefTensor"], exclude: ["Resources"]),
     ]
 )

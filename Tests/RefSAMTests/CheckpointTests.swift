@@ -6,9 +6,7 @@ import XCTest
 /// Checkpoints: Flax-written files (tools/make_flax_checkpoints.py, flax 0.12.8) read
 /// and evaluated against JAX's own numbers; ours written atomically and read back exactly.
 final class CheckpointTests: XCTestCase {
-    static let resources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Resources/flax")
-    static let mnist = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("data/mnist").path
+    static let resources = URL(fileURLWithPath: Repo.resource("flax"))
 
     func testFlaxMLPCheckpointEvaluatesAsJAXDid() throws {
         let dir = Self.resources.appendingPathComponent("mlp")
@@ -28,7 +26,7 @@ final class CheckpointTests: XCTestCase {
         let mask = try XCTUnwrap(state.mask, "the original stores bool masks; 20% of each kernel is pruned")
         XCTAssertEqual(mask["Dense_0/kernel"]!.scalars.filter { $0 == 0 }.count, Int(0.2 * 784 * 16) + 1)
         XCTAssertTrue(state.trace["Dense_0/kernel"]!.scalars.contains { $0 != 0 }, "momentum trace restored")
-        let test = try MNIST.load(split: .test, directories: [Self.mnist]).prefix(1000)
+        let test = try MNIST.load(split: .test, directories: [Repo.mnist]).prefix(1000)
         let r = try model.evaluate(params: state.params, batchStats: state.batchStats,
                                    pipeline: DataPipeline<Float>(dataset: test, batchSize: 128, train: false, seed: 0))
         XCTAssertEqual(r.loss, expected["loss"] as! Double, accuracy: 1e-5)
@@ -54,11 +52,7 @@ final class CheckpointTests: XCTestCase {
         }
     }
 
-    func tempDir() throws -> String {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("ckpt-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }
+    func tempDir() throws -> String { try makeTemporaryDirectory("ckpt") }
 
     func testRoundTripKeepsEveryBitAndTheNewestThree() throws {
         let model = Model(.resNet18(numFilters: 2), numClasses: 10)

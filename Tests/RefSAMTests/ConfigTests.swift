@@ -3,15 +3,10 @@ import XCTest
 @testable import RefSAM
 
 final class ConfigTests: XCTestCase {
-    static let configs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("configs")
-
-    func path(_ name: String) -> String { Self.configs.appendingPathComponent(name).path }
+    func path(_ name: String) -> String { Repo.config(name) }
 
     func write(_ text: String, name: String = "c.py") throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let p = dir.appendingPathComponent(name).path
+        let p = try makeTemporaryDirectory("cfg") + "/" + name
         try text.write(toFile: p, atomically: true, encoding: .utf8)
         return p
     }

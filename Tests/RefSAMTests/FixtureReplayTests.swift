@@ -6,8 +6,7 @@ import XCTest
 /// Replays every committed fixture (written by PyTorch, tools/make_fixtures_torch.py)
 /// at the default tolerances: float64 rtol 1e-9 / atol 1e-12, float32 rtol 1e-4 / atol 1e-6.
 final class FixtureReplayTests: XCTestCase {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
+    static let root = URL(fileURLWithPath: Repo.fixtures)
 
     static func fixtureDirectories() -> [String] {
         let fm = FileManager.default

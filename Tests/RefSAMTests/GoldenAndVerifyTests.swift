@@ -5,14 +5,9 @@ import XCTest
 
 /// `golden` writes fixtures this reference replays exactly; `verify` reports 0 / 1 / 2.
 final class GoldenAndVerifyTests: XCTestCase {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures").path
+    static let fixtures = Repo.fixtures
 
-    func tempDir() throws -> String {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("golden-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }
+    func tempDir() throws -> String { try makeTemporaryDirectory("golden") }
 
     func copy(_ fixture: String) throws -> String {
         let d = try tempDir() + "/f"

@@ -8,9 +8,7 @@ import XCTest
 final class ModelTests: XCTestCase {
     /// (path, shape) lines of the listing whose title starts with `title`.
     static func listing(_ title: String) throws -> [(String, [Int])] {
-        let doc = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("docs/PARAM_TREES.md")
-        let text = try String(contentsOf: doc, encoding: .utf8)
+        let text = try String(contentsOfFile: Repo.docs + "/PARAM_TREES.md", encoding: .utf8)
         guard let start = text.range(of: "## Listing: " + title) else { throw TreeError.structure("no listing \(title)") }
         var out: [(String, [Int])] = []
         for line in text[start.upperBound...].split(separator: "\n").dropFirst() {

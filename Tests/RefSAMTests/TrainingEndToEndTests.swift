@@ -6,9 +6,7 @@ import XCTest
 /// A small MLP trained on an MNIST subset for a few epochs: the workdir, logs,
 /// metrics and checkpoints; resuming; refusing to overwrite; stopping on NaN.
 final class TrainingEndToEndTests: XCTestCase {
-    static let mnist = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("data/mnist").path
-    static let data: ImageDataset = try! MNIST.load(split: .test, directories: [mnist])
+    static let data: ImageDataset = try! MNIST.load(split: .test, directories: [Repo.mnist])
 
     func config(_ extra: [(String, String)] = []) throws -> Config {
         try Config.load(file: nil, overrides: [("num_neurons", "[16]"), ("batch_size", "32"), ("num_epochs", "4"),
@@ -23,11 +21,7 @@ final class TrainingEndToEndTests: XCTestCase {
         return t
     }
 
-    func tempDir() throws -> String {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }
+    func tempDir() throws -> String { try makeTemporaryDirectory("run") }
 
     func testRunWritesTheOriginalsLayoutLogsMetricsAndCheckpoints() throws {
         let workdir = try tempDir()

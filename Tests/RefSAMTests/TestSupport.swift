@@ -1,0 +1,38 @@
+import Foundation
+import XCTest
+
+/// Where the tests find the repository's files: found relative to this source file, so
+/// the suite runs from any working directory and reads nothing outside the repository.
+enum Repo {
+    /// The repository root (this file is Tests/RefSAMTests/TestSupport.swift).
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    /// `relative` under the repository root, as a path.
+    static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
+
+    static let fixtures = path("Fixtures")
+    static let configs = path("configs")
+    static let mnist = path("data/mnist")
+    static let docs = path("docs")
+    /// Files only the tests read (Flax checkpoints, gzip cases): Tests/RefSAMTests/Resources.
+    static let resources = path("Tests/RefSAMTests/Resources")
+
+    static func config(_ name: String) -> String { configs + "/" + name }
+    static func resource(_ relative: String) -> String { resources + "/" + relative }
+}
+
+extension XCTestCase {
+    /// A new, empty directory under the system temporary directory (`TMPDIR`), removed
+    /// with everything in it when the current test ends, whether it passed or not.
+    func makeTemporaryDirectory(_ label: String = "test") throws -> String {
+        let dir = FileManager.default.temporaryDirectory
+            .appendingPathComponent("refsam-\(label)-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        return dir
+    }
+
+    /// The bytes of the file at `path`.
+    func readBytes(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }
+}
