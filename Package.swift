@@ -9,18 +9,39 @@ let kernelSettings: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
 ]
 
+/// RefSAM is built in layers, one module per folder of Sources/RefSAM, each importing
+/// only the layers listed before it (the compiler enforces the order):
+///   Config -> Params -> Data -> Models -> Training -> Checkpoint -> Run -> Fixtures.
+/// The `RefSAM` module re-exports them all.
+func layer(_ folder: String, _ dependencies: [Target.Dependency]) -> Target {
+    .target(name: "RefSAM" + folder, dependencies: dependencies, path: "Sources/RefSAM/" + folder, swiftSettings: kernelSettings)
+}
+
 let package = Package(
     name: "SAMReference",
     products: [
         .library(name: "RefTensor", targets: ["RefTensor"]),
         .library(name: "RefSAM", targets: ["RefSAM"]),
         .executable(name: "ref-run", targets: ["ref-run"]),
+        .executable(name: "sam-step-example", targets: ["SAMStepExample"]),
     ],
     targets: [
         .target(name: "RefTensor", swiftSettings: kernelSettings),
-        .target(name: "RefSAM", dependencies: ["RefTensor"], swiftSettings: kernelSettings),
+        layer("Config", []),
+        layer("Params", ["RefTensor"]),
+        layer("Data", ["RefTensor", "RefSAMConfig"]),
+        layer("Models", ["RefTensor", "RefSAMConfig", "RefSAMParams"]),
+        layer("Training", ["RefTensor", "RefSAMConfig", "RefSAMParams", "RefSAMData", "RefSAMModels"]),
+        layer("Checkpoint", ["RefTensor", "RefSAMParams", "RefSAMTraining"]),
+        layer("Run", ["RefTensor", "RefSAMConfig", "RefSAMParams", "RefSAMData", "RefSAMModels", "RefSAMTraining", "RefSAMCheckpoint"]),
+        layer("Fixtures", ["RefTensor", "RefSAMConfig", "RefSAMParams", "RefSAMData", "RefSAMModels", "RefSAMTraining",
+                           "RefSAMCheckpoint", "RefSAMRun"]),
+        .target(name: "RefSAM", dependencies: ["RefTensor", "RefSAMConfig", "RefSAMParams", "RefSAMData", "RefSAMModels",
+                                               "RefSAMTraining", "RefSAMCheckpoint", "RefSAMRun", "RefSAMFixtures"],
+                path: "Sources/RefSAM/RefSAM", swiftSettings: kernelSettings),
         .executableTarget(name: "ref-run", dependencies: ["RefTensor", "RefSAM"], swiftSettings: kernelSettings),
+        .executableTarget(name: "SAMStepExample", dependencies: ["RefSAM"], path: "Examples/SAMStep"),
         .testTarget(name: "RefTensorTests", dependencies: ["RefTensor"], exclude: ["Resources"]),
-        .testTarget(name: "RefSAMTests", dependencies: ["RefSAM", "RefTensor"], exclude: ["Resources"]),
+        .testTarget(name: "RefSAMTests", dependencies: ["RefSAM", "RefTensor", "ref-run"], exclude: ["Resources"]),
     ]
 )

@@ -62,7 +62,14 @@ struct Arguments {
     }
 }
 
+/// A command line the commands cannot accept: exit status 2, with a pointer to the help.
 struct UsageError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// A failure the command line words itself (a library error plus the flags that fix it): exit status 1.
+struct CommandError: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
 }

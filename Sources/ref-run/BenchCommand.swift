@@ -1,6 +1,6 @@
 import Foundation
 import RefSAM
-import RefTensor
+
 
 /// `ref-run bench gemm|conv|step`: timings as JSON lines (see `ref-run help bench`).
 enum BenchCommand {
@@ -84,21 +84,25 @@ enum BenchCommand {
         let model = args.options["model"] ?? "MLP"
         overrides.append(("dataset", args.options["dataset"] ?? (model == "MLP" ? "mnist" : model == "ResNet18" ? "cifar10" : "imagenet2012")))
         let config = try Config.load(file: nil, overrides: overrides)
+        let spec = RunSpec(config: config)
         let steps = try args.int("steps") ?? 10
+        guard steps >= 1 else { throw UsageError("--steps must be >= 1, got \(steps)") }
         func run<T: RefScalar>(_: T.Type) throws {
-            let source = BatchSource<T>.synthetic(config: config)
-            var state = try Trainer<T>.initialState(config: config, model: config.model) { try source.batch(0) }
+            let source = BatchSource<T>.synthetic(spec)
+            var state = try spec.initialState(T.self, from: .fresh) { try source.batch(0) }
             let (images, labels) = try source.batch(0)
-            let h = StepHyperparameters(optimizer: config.optimizer, rho: config.rho, learningRate: 0.01, momentum: config.momentum,
-                                        weightDecay: config.weightDecay)
-            let ms = try time(steps, warmup: 2) { state = try TrainStep.run(config.model, state: state, images: images, labels: labels, h).state }
-            var fields: [(String, Any)] = [("bench", "step"), ("model", config.modelName)]
-            if config.modelName == "MLP" { fields.append(("num_neurons", config.numNeurons.map(String.init).joined(separator: ","))) }
+            let h = spec.hyperparameters(learningRate: 0.01, batchCount: labels.count)
+            let ms = try time(steps, warmup: 2) { state = try TrainStep.run(spec.model, state: state, images: images, labels: labels, h).state }
+            var fields: [(String, Any)] = [("bench", "step"), ("model", config.model.rawValue)]
+            if config.model == .mlp { fields.append(("num_neurons", config.numNeurons.map(String.init).joined(separator: ","))) }
             else { fields.append(("num_filters", config.numFilters)) }
-            fields += [("batch", config.batchSize), ("optimizer", config.optimizer.rawValue), ("dtype", config.dtype),
+            fields += [("batch", config.batchSize), ("optimizer", config.optimizer.rawValue), ("dtype", config.dtype.rawValue),
                        ("threads", Threads.count), ("steps", steps), ("ms_per_step", ms)]
             print(json(fields))
         }
-        if config.dtype == "float64" { try run(Double.self) } else { try run(Float.self) }
+        switch spec.dtype {
+        case .float32: try run(Float.self)
+        case .float64: try run(Double.self)
+        }
     }
 }

@@ -1,6 +1,5 @@
 import Foundation
 import RefSAM
-import RefTensor
 
 /// `ref-run golden --config=FILE [--config.KEY=VALUE ...] --out DIR [--dtype float64]
 /// [--steps K] [--batch N] [--synthetic]`: writes K consecutive one-step fixtures of
@@ -12,14 +11,14 @@ enum GoldenCommand {
         var overrides = args.configOverrides
         if let batch = try args.int("batch") { overrides.append(("batch_size", String(batch))) }
         if let dtype = args.options["dtype"] { overrides.append(("dtype", dtype)) }
-        let config = try Config.load(file: args.options["config"], overrides: overrides)
+        let spec = RunSpec(config: try Config.load(file: args.options["config"], overrides: overrides))
         let steps = try args.int("steps") ?? 1
         guard steps >= 1 else { throw UsageError("--steps must be >= 1") }
         let synthetic = args.switches.contains("synthetic")
         let producer = "ref-run golden \(RefRun.version)"
-        let written = config.dtype == "float64"
-            ? try Golden.write(Double.self, config: config, steps: steps, synthetic: synthetic, out: out, producer: producer)
-            : try Golden.write(Float.self, config: config, steps: steps, synthetic: synthetic, out: out, producer: producer)
+        let written = spec.dtype == .float64
+            ? try Golden.write(Double.self, spec: spec, steps: steps, synthetic: synthetic, out: out, producer: producer)
+            : try Golden.write(Float.self, spec: spec, steps: steps, synthetic: synthetic, out: out, producer: producer)
         for (dir, loss) in written { print("\(dir): loss \(loss)") }
         return 0
     }

@@ -40,7 +40,7 @@ enum Help {
 
         Config files are the original's Python files, read without Python:
         config.KEY = literal assignments inside get_config(). Keys (default):
-        \(Config.schema.map { "  \($0.key.padding(toLength: 20, withPad: " ", startingAt: 0)) \($0.default.repr.padding(toLength: 12, withPad: " ", startingAt: 0)) \($0.help)" }.joined(separator: "\n"))
+        \(Config.schema.map { "  \($0.name.padding(toLength: 20, withPad: " ", startingAt: 0)) \($0.defaultValue.repr.padding(toLength: 12, withPad: " ", startingAt: 0)) \($0.help)" }.joined(separator: "\n"))
         """,
         "eval": """
         ref-run eval --config=FILE --checkpoint=PATH [--config.KEY=VALUE ...] [--test_examples N]

@@ -1,6 +1,5 @@
 import Foundation
 import RefSAM
-import RefTensor
 
 /// `ref-run [train] --workdir=DIR --config=FILE [--config.KEY=VALUE ...] [--overwrite] [--threads N]`
 enum TrainCommand {
@@ -8,20 +7,32 @@ enum TrainCommand {
         try args.check(known: ["workdir", "config", "threads", "train_examples", "test_examples", "stop_after_epochs"], command: "train")
         guard let workdir = args.options["workdir"] else { throw UsageError("train needs --workdir=DIR") }
         guard let configPath = args.options["config"] else { throw UsageError("train needs --config=FILE") }
-        let config = try Config.load(file: configPath, overrides: args.configOverrides)
-        var train = try Datasets.load(config.dataset, split: .train, dataDir: config.dataDir)
-        var test = try Datasets.load(config.dataset, split: .test, dataDir: config.dataDir)
-        if let n = try args.int("train_examples") { train = train.prefix(n) }
-        if let n = try args.int("test_examples") { test = test.prefix(n) }
-        let overwrite = args.switches.contains("overwrite")
+        let spec = RunSpec(config: try Config.load(file: configPath, overrides: args.configOverrides))
         let stop = try args.int("stop_after_epochs")
-        if let stop, stop < 1 { throw UsageError("--stop_after_epochs must be >= 1") }
+        if let stop, stop < 1 { throw UsageError("--stop_after_epochs must be >= 1, got \(stop)") }
+        let trainExamples = try args.int("train_examples"), testExamples = try args.int("test_examples")
+        if let n = trainExamples, n < 1 { throw UsageError("--train_examples must be >= 1, got \(n)") }
+        if let n = testExamples, n < 1 { throw UsageError("--test_examples must be >= 1, got \(n)") }
+        let train = try spec.loadData(.train, examples: trainExamples)
+        let test = try spec.loadData(.test, examples: testExamples)
+        let overwrite = args.switches.contains("overwrite")
         func runTraining<T: RefScalar>(_: T.Type) throws {
-            let trainer = try Trainer<T>(config: config, workdir: workdir, train: train, test: test)
+            let trainer = try Trainer<T>(spec: spec, workdir: workdir, train: train, test: test)
+            trainer.observer = TerminalObserver()
             trainer.stopAfterEpochs = stop
-            try trainer.run(overwrite: overwrite)
+            do {
+                try trainer.run(overwrite: overwrite)
+            } catch let e as RunError {
+                if case .existingRun = e {
+                    throw CommandError("\(e). Pass --overwrite to delete them and start over, or --config.restore_checkpoint=True to resume.")
+                }
+                throw e
+            }
         }
-        if config.dtype == "float64" { try runTraining(Double.self) } else { try runTraining(Float.self) }
+        switch spec.dtype {
+        case .float32: try runTraining(Float.self)
+        case .float64: try runTraining(Double.self)
+        }
         return 0
     }
 }
@@ -31,24 +42,34 @@ enum EvalCommand {
     static func run(_ args: Arguments) throws -> Int32 {
         try args.check(known: ["config", "checkpoint", "threads", "test_examples"], command: "eval")
         guard let path = args.options["checkpoint"] else { throw UsageError("eval needs --checkpoint=PATH") }
-        let config = try Config.load(file: args.options["config"], overrides: args.configOverrides)
-        var test = try Datasets.load(config.dataset, split: .test, dataDir: config.dataDir)
-        if let n = try args.int("test_examples") { test = test.prefix(n) }
+        let spec = RunSpec(config: try Config.load(file: args.options["config"], overrides: args.configOverrides))
+        let testExamples = try args.int("test_examples")
+        if let n = testExamples, n < 1 { throw UsageError("--test_examples must be >= 1, got \(n)") }
+        let test = try spec.loadData(.test, examples: testExamples)
         var checkpoint = path
         if isDirectory(path) {
             guard let newest = try Checkpoint.list(path).last else { throw UsageError("no checkpoint_* in \(path)") }
             checkpoint = newest.path
         }
         func evaluate<T: RefScalar>(_: T.Type) throws {
-            let fresh = try config.model.initialize(seed: 0, imageShape: test.imageShape, T.self)
-            let state = try Checkpoint.load(checkpoint, T.self).aligned(params: fresh.params, batchStats: fresh.batchStats, source: checkpoint)
-            let pipeline = DataPipeline<T>(dataset: test, batchSize: config.batchSize, train: false, seed: UInt64(config.seed))
-            let r = try config.model.evaluate(params: state.params, batchStats: state.batchStats, pipeline: pipeline,
-                                              maxBatches: config.stepsPerEval > 0 ? config.stepsPerEval : nil)
-            print("checkpoint \(checkpoint) (step \(state.step)), \(config.model), \(test.count) \(config.dataset) test examples")
+            let state: TrainState<T>
+            do {
+                state = try spec.initialState(T.self, from: .checkpoint(checkpoint)) { throw UsageError("unused") }
+            } catch let e as CheckpointError {
+                guard case .modelMismatch = e else { throw e }
+                throw CommandError("\(e)\nGive the config the checkpoint was trained with: --config=FILE, "
+                                   + "or --config.model / num_neurons / num_filters / dataset as in its run")
+            }
+            let pipeline: DataPipeline<T> = spec.testPipeline(test)
+            let r = try spec.model.evaluate(params: state.params, batchStats: state.batchStats, pipeline: pipeline,
+                                            maxBatches: spec.evaluationBatches)
+            print("checkpoint \(checkpoint) (step \(state.step)), \(spec.model), \(test.count) \(spec.dataset.rawValue) test examples")
             print(String(format: "Val: loss %.4f acc %.4f", r.loss, r.accuracy))
         }
-        if config.dtype == "float64" { try evaluate(Double.self) } else { try evaluate(Float.self) }
+        switch spec.dtype {
+        case .float32: try evaluate(Float.self)
+        case .float64: try evaluate(Double.self)
+        }
         return 0
     }
 

@@ -1,6 +1,6 @@
 import Foundation
 import RefSAM
-import RefTensor
+
 
 enum RefRun {
     static let version = "0.1.0"

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import RefSAM
+@testable import RefSAMCheckpoint
 @testable import RefTensor
 
 /// Checkpoints: Flax-written files (tools/make_flax_checkpoints.py, flax 0.12.8) read

@@ -14,7 +14,7 @@ final class ConfigTests: XCTestCase {
     /// The original's MNIST settings (issue text / original configs/mnist_mlp.py).
     func testMNISTConfigHasTheOriginalSettings() throws {
         let c = try Config.load(file: path("mnist_mlp.py"))
-        XCTAssertEqual(c.modelName, "MLP"); XCTAssertEqual(c.dataset, "mnist"); XCTAssertEqual(c.lrScheduler, "step_mnist")
+        XCTAssertEqual(c.model, .mlp); XCTAssertEqual(c.dataset, .mnist); XCTAssertEqual(c.lrScheduler, .stepMNIST)
         XCTAssertEqual(c.learningRate, 0.1); XCTAssertEqual(c.momentum, 0.9); XCTAssertEqual(c.batchSize, 128)
         XCTAssertEqual(c.weightDecay, 1e-4); XCTAssertEqual(c.numEpochs, 100); XCTAssertEqual(c.logEverySteps, 100)
         XCTAssertEqual(c.optimizer, .sam); XCTAssertEqual(c.rho, 0.05); XCTAssertEqual(c.seed, 1); XCTAssertEqual(c.pruner, .random)
@@ -24,11 +24,11 @@ final class ConfigTests: XCTestCase {
 
     func testCIFARAndImageNetConfigs() throws {
         let c = try Config.load(file: path("cifar10_resnet18.py"))
-        XCTAssertEqual([c.modelName, c.dataset, c.lrScheduler], ["ResNet18", "cifar10", "step"])
+        XCTAssertEqual(c.model, .resNet18); XCTAssertEqual(c.dataset, .cifar10); XCTAssertEqual(c.lrScheduler, .step)
         XCTAssertEqual([c.numFilters, c.batchSize, c.numEpochs, c.seed], [64, 128, 200, 1])
         XCTAssertEqual([c.learningRate, c.momentum, c.weightDecay, c.rho, c.sparsity], [0.1, 0.9, 5e-4, 0.05, 0])
         let i = try Config.load(file: path("imagenet_resnet50.py"))
-        XCTAssertEqual([i.modelName, i.dataset, i.lrScheduler], ["ResNet50_ImageNet", "imagenet2012", "step_mnist"])
+        XCTAssertEqual(i.model, .resNet50ImageNet); XCTAssertEqual(i.dataset, .imagenet2012); XCTAssertEqual(i.lrScheduler, .stepMNIST)
         XCTAssertEqual([i.numFilters, i.batchSize, i.numEpochs, i.warmupSteps], [64, 512, 90, 5000])
         XCTAssertEqual([i.learningRate, i.momentum, i.weightDecay, i.rho], [0.2, 0.9, 1e-4, 0.05])
         for small in ["mnist_mlp_small.py", "cifar10_resnet18_small.py", "imagenet_resnet50_small.py"] {
@@ -70,6 +70,17 @@ final class ConfigTests: XCTestCase {
           '''Docstring.'''
           config = ml_collections.ConfigDict()
           config.model = "MLP"   # double quotes, trailing comment
+          config.dataset = 'mnist'
+          config.lr_scheduler = 'step_mnist'
+          config.learning_rate = 0.1
+          config.momentum = 0.9
+          config.batch_size = 128
+          config.num_epochs = 1
+          config.log_every_steps = 10
+          config.optimizer = 'sam'
+          config.seed = 0
+          config.pruner = 'random'
+          config.sparsity = 0.0
           config.num_neurons = [
               64,  # first
               32,
@@ -117,6 +128,34 @@ final class ConfigTests: XCTestCase {
         }
         // rho 0 is fine with sgd.
         XCTAssertNoThrow(try Config.load(file: path("mnist_mlp.py"), overrides: [("optimizer", "sgd"), ("rho", "0.0")]))
+    }
+
+    /// A file must set what the original's training code reads; an empty file is refused, naming the keys.
+    func testRequiredKeysMustBeSet() throws {
+        try assertConfigError("", contains: ["c.py", "config.model", "is required", "dataset", "sparsity"])
+        var text = try String(contentsOfFile: path("mnist_mlp.py"), encoding: .utf8)
+        text = text.replacingOccurrences(of: "config.num_neurons = [300, 100]", with: "")
+        try assertConfigError(text, contains: ["c.py", "config.num_neurons", "is required"])
+        text = text.replacingOccurrences(of: "config.model = 'MLP'", with: "config.model = 'ResNet18'")
+        try assertConfigError(text, contains: ["config.num_filters", "is required"])
+        // sgd reads no rho.
+        let sgd = try String(contentsOfFile: path("mnist_mlp.py"), encoding: .utf8)
+            .replacingOccurrences(of: "config.rho = 0.05", with: "").replacingOccurrences(of: "'sam'", with: "'sgd'")
+        XCTAssertNoThrow(try Config.load(file: try write(sgd)))
+    }
+
+    /// Range errors name the file and line that set the value, or the override.
+    func testValidationNamesWhereTheValueWasSet() throws {
+        let text = try String(contentsOfFile: path("mnist_mlp.py"), encoding: .utf8)
+            .replacingOccurrences(of: "config.batch_size = 128", with: "config.batch_size = -4")
+        let p = try write(text)
+        let line = text.components(separatedBy: "\n").firstIndex { $0.contains("batch_size = -4") }! + 1
+        XCTAssertThrowsError(try Config.load(file: p)) { e in
+            XCTAssertEqual(e as? ConfigError, ConfigError(file: p, line: line, key: "batch_size", message: "must be >= 1, got -4"))
+        }
+        XCTAssertThrowsError(try Config.load(file: path("mnist_mlp.py"), overrides: [("rho", "1e999")])) { e in
+            XCTAssertTrue("\(e)".hasPrefix("--config.rho=1e999: config.rho: must be finite"), "\(e)")
+        }
     }
 
     func testMissingFileIsNamed() {

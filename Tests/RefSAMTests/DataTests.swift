@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import RefSAM
+@testable import RefSAMData
 @testable import RefTensor
 
 /// Dataset readers and the input pipeline, including every malformed-input case.
@@ -147,7 +148,7 @@ final class DataTests: XCTestCase {
     /// zero-padded pixel image, the flip mirrors columns; every draw from the seed.
     func testCIFARNormalisationAndAugmentation() throws {
         let pixels = (0..<3072).map { UInt8($0 % 251) }
-        let ds = ImageDataset(name: "cifar10", pixels: pixels, labels: [3], imageShape: [32, 32, 3], numClasses: 10)
+        let ds = ImageDataset(name: .cifar10, pixels: pixels, labels: [3], imageShape: [32, 32, 3], numClasses: 10)
         let test = DataPipeline<Double>(dataset: ds, batchSize: 1, train: false, seed: 1)
         let x = test.batch(epoch: 0, index: 0, order: [0]).images
         XCTAssertEqual(x.scalars[0], (0 - 0.4914 * 255) / (0.2023 * 255), accuracy: 1e-12)
@@ -165,7 +166,8 @@ final class DataTests: XCTestCase {
                     let xs = flip ? 31 - xx : xx, iy = y + dy, ix = xs + dx
                     let v = (iy >= 0 && iy < 32 && ix >= 0 && ix < 32) ? Double(pixels[(iy * 32 + ix) * 3 + c]) : 0
                     let mean = [0.4914, 0.4822, 0.4465][c] * 255, std = [0.2023, 0.1994, 0.2010][c] * 255
-                    if abs(a.scalars[(y * 32 + xx) * 3 + c] - (v - mean) / std) > 1e-9 { ok = false; break }
+                    let expected: Double = (v - mean) / std
+                    if abs(a.scalars[(y * 32 + xx) * 3 + c] - expected) > 1e-9 { ok = false; break }
                 } } }
                 if ok { explained = true; if dy != 0 || dx != 0 { sawShift = true }; if flip { sawFlip = true } }
             } } }
@@ -199,7 +201,7 @@ final class DataTests: XCTestCase {
 
     /// 60,000 examples at batch 128: 468 full batches and one of 96; each epoch a fresh permutation.
     func testEpochsAreSeededPermutationsWithAPartialLastBatch() {
-        let ds = ImageDataset(name: "mnist", pixels: [UInt8](repeating: 0, count: 60_000), labels: [Int32](repeating: 0, count: 60_000),
+        let ds = ImageDataset(name: .mnist, pixels: [UInt8](repeating: 0, count: 60_000), labels: [Int32](repeating: 0, count: 60_000),
                               imageShape: [1, 1, 1], numClasses: 10)
         let p = DataPipeline<Float>(dataset: ds, batchSize: 128, train: true, seed: 1)
         XCTAssertEqual(p.batchesPerEpoch, 469)

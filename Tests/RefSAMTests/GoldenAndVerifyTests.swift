@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import RefSAM
+@testable import ref_run
 @testable import RefTensor
 
 /// `golden` writes fixtures this reference replays exactly; `verify` reports 0 / 1 / 2.
@@ -19,10 +20,10 @@ final class GoldenAndVerifyTests: XCTestCase {
         let out = try tempDir()
         let c = try Config.load(file: nil, overrides: [("model", "ResNet18"), ("dataset", "cifar10"), ("num_filters", "2"),
                                                       ("batch_size", "4"), ("pruner", "magnitude"), ("sparsity", "0.5"), ("dtype", "float64")])
-        let written = try Golden.write(Double.self, config: c, steps: 2, synthetic: true, out: out, producer: "test")
+        let written = try Golden.write(Double.self, spec: RunSpec(config: c), steps: 2, synthetic: true, out: out, producer: "test")
         XCTAssertEqual(written.map { ($0.0 as NSString).lastPathComponent }, ["step_000", "step_001"])
         for dir in written.map(\.0) {
-            let (lines, status) = FixtureReplay.report(dir)
+            let (lines, status) = VerifyCommand.report(dir)
             XCTAssertEqual(status, 0, lines.joined(separator: "\n"))
         }
         // Step 1 starts where step 0 ended: its input trace is step 0's output trace (non-zero momentum).
@@ -38,15 +39,15 @@ final class GoldenAndVerifyTests: XCTestCase {
     func testGoldenFromTheEmbeddedMNIST() throws {
         let out = try tempDir()
         let c = try Config.load(file: nil, overrides: [("num_neurons", "[8]"), ("batch_size", "16"), ("pruner", "snip"), ("sparsity", "0.3")])
-        let written = try Golden.write(Float.self, config: c, steps: 1, synthetic: false, out: out, producer: "test")
-        XCTAssertEqual(FixtureReplay.report(written[0].0).status, 0)
+        let written = try Golden.write(Float.self, spec: RunSpec(config: c), steps: 1, synthetic: false, out: out, producer: "test")
+        XCTAssertEqual(VerifyCommand.report(written[0].0).status, 0)
         let image = try Npy.read(contentsOf: out + "/step_000/inputs/image.npy").tensor(Float.self)
         XCTAssertEqual(image.shape, [16, 28, 28, 1])
         XCTAssertTrue(image.scalars.allSatisfy { $0 >= 0 && $0 <= 1 }, "MNIST pixels / 255")
     }
 
     func testVerifyExitsZeroOnAPassingFixture() throws {
-        let (lines, status) = FixtureReplay.report(Self.fixtures + "/mlp_sam_f64/step_001")
+        let (lines, status) = VerifyCommand.report(Self.fixtures + "/mlp_sam_f64/step_001")
         XCTAssertEqual(status, 0)
         XCTAssertTrue(lines.last!.hasPrefix("all 26 outputs pass"), lines.joined(separator: "\n"))
         XCTAssertTrue(lines.contains { $0.hasPrefix("grads/Dense_0/kernel") && $0.contains("pass") && $0.contains("shape [144, 16]") })
@@ -57,13 +58,13 @@ final class GoldenAndVerifyTests: XCTestCase {
         var t = try Npy.read(contentsOf: d + "/outputs/params/Dense_1/bias.npy").tensor(Double.self)
         t.scalars[0] += 1e-6                      // far outside rtol 1e-9
         try Npy.write(t, to: d + "/outputs/params/Dense_1/bias.npy")
-        var r = FixtureReplay.report(d)
+        var r = VerifyCommand.report(d)
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(r.lines.contains { $0.hasPrefix("params/Dense_1/bias") && $0.contains("FAIL") }, r.lines.joined(separator: "\n"))
         // ... but passes with a looser tolerance.
-        XCTAssertEqual(FixtureReplay.report(d, rtol: 1e-3, atol: 1e-5).status, 0)
+        XCTAssertEqual(VerifyCommand.report(d, rtol: 1e-3, atol: 1e-5).status, 0)
         try FileManager.default.removeItem(atPath: d + "/outputs/logits.npy")
-        r = FixtureReplay.report(d)
+        r = VerifyCommand.report(d)
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(r.lines.contains { $0.hasPrefix("logits") && $0.contains("missing file") }, r.lines.joined(separator: "\n"))
     }
@@ -71,7 +72,7 @@ final class GoldenAndVerifyTests: XCTestCase {
     func testVerifyExitsTwoOnAMalformedFixture() throws {
         let d = try copy("mlp_sgd_f64/step_000")
         try FileManager.default.removeItem(atPath: d + "/inputs/params/Dense_0/kernel.npy")
-        var r = FixtureReplay.report(d)
+        var r = VerifyCommand.report(d)
         XCTAssertEqual(r.status, 2)
         XCTAssertTrue(r.lines[0].contains("Dense_0/kernel"), r.lines[0])
 
@@ -79,12 +80,12 @@ final class GoldenAndVerifyTests: XCTestCase {
         var meta = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: e + "/fixture.json"))) as! [String: Any]
         meta["model"] = ["name": "VGG", "num_classes": 10]
         try JSONSerialization.data(withJSONObject: meta).write(to: URL(fileURLWithPath: e + "/fixture.json"))
-        r = FixtureReplay.report(e)
+        r = VerifyCommand.report(e)
         XCTAssertEqual(r.status, 2)
         XCTAssertTrue(r.lines[0].contains("unknown model VGG"), r.lines[0])
 
         try "not json".write(toFile: e + "/fixture.json", atomically: true, encoding: .utf8)
-        XCTAssertEqual(FixtureReplay.report(e).status, 2)
-        XCTAssertEqual(FixtureReplay.report(try tempDir()).status, 2)
+        XCTAssertEqual(VerifyCommand.report(e).status, 2)
+        XCTAssertEqual(VerifyCommand.report(try tempDir()).status, 2)
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import RefSAM
+@testable import RefSAMData
 
 /// gzip/DEFLATE decoding against files compressed by independent encoders: Python's
 /// zlib (tools/make_gzip_cases.py, one case per block type and header form) and GNU

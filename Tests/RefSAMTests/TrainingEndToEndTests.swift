@@ -15,10 +15,7 @@ final class TrainingEndToEndTests: XCTestCase {
 
     func trainer(_ c: Config, _ workdir: String) throws -> Trainer<Float> {
         // 320 training examples (10 steps per epoch), 200 distinct test examples.
-        let t = try Trainer<Float>(config: c, workdir: workdir, train: Self.data.subset(0..<320), test: Self.data.subset(9000..<9200))
-        t.emit = { _ in }
-        t.showProgress = false
-        return t
+        try Trainer<Float>(spec: RunSpec(config: c), workdir: workdir, train: Self.data.subset(0..<320), test: Self.data.subset(9000..<9200))
     }
 
     func tempDir() throws -> String { try makeTemporaryDirectory("run") }
@@ -71,7 +68,8 @@ final class TrainingEndToEndTests: XCTestCase {
         let c = try config([("num_epochs", "1")])
         try trainer(c, workdir).run()
         XCTAssertThrowsError(try trainer(c, workdir).run()) { e in
-            XCTAssertTrue("\(e)".contains("--overwrite") && "\(e)".contains("checkpoint_10"), "\(e)")
+            guard case let RunError.existingRun(_, checkpoints) = e else { return XCTFail("\(e)") }
+            XCTAssertEqual(checkpoints, ["checkpoint_10"])
         }
         XCTAssertEqual(try trainer(c, workdir).run(overwrite: true).count, 1)
     }
@@ -93,7 +91,7 @@ final class TrainingEndToEndTests: XCTestCase {
         try Checkpoint.save(state, directory: run)
         let before = try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoint_10"))
         XCTAssertThrowsError(try trainer(try config([("num_epochs", "3"), ("restore_checkpoint", "True")]), workdir).run()) { e in
-            guard case let TrainingError.nonFinite(epoch, step, _, last) = e else { return XCTFail("\(e)") }
+            guard case let RunError.nonFinite(epoch, step, _, last) = e else { return XCTFail("\(e)") }
             XCTAssertEqual(epoch, 2)
             XCTAssertEqual(step, 0)
             XCTAssertEqual(last.map { ($0 as NSString).lastPathComponent }, "checkpoint_10")

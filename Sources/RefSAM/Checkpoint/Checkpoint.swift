@@ -1,4 +1,6 @@
 import Foundation
+import RefSAMParams
+import RefSAMTraining
 import RefTensor
 
 #if canImport(Glibc)
@@ -23,7 +25,7 @@ public enum Checkpoint {
     // MARK: Writing
 
     static func ndarray<T: RefScalar>(_ t: Tensor<T>) -> MessagePack {
-        let dtype = T.self == Float.self ? "float32" : "float64"
+        let dtype = T.dtypeName
         let payload = MessagePack.array([.array(t.shape.map { .int(Int64($0)) }), .string(dtype),
                                          .binary(t.scalars.withUnsafeBytes { Array($0) })])
         return .ext(type: 1, data: payload.encoded())
@@ -82,7 +84,7 @@ public enum Checkpoint {
         try writeDurably(encode(s), to: temp)
         guard rename(temp, final) == 0 else {
             unlink(temp)
-            throw CheckpointError("cannot rename \(temp) to \(final): \(String(cString: strerror(errno)))")
+            throw CheckpointError.io(file: temp, reason: "cannot rename to \(final): \(String(cString: strerror(errno)))")
         }
         let dfd = open(directory, O_RDONLY)
         if dfd >= 0 { fsync(dfd); close(dfd) }
@@ -92,17 +94,17 @@ public enum Checkpoint {
 
     static func writeDurably(_ bytes: [UInt8], to path: String) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw CheckpointError("cannot create \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw CheckpointError.io(file: path, reason: "cannot create: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var written = 0
         try bytes.withUnsafeBytes { raw in
             while written < raw.count {
                 let n = Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
-                guard n > 0 else { throw CheckpointError("cannot write \(path): \(String(cString: strerror(errno)))") }
+                guard n > 0 else { throw CheckpointError.io(file: path, reason: "cannot write: \(String(cString: strerror(errno)))") }
                 written += n
             }
         }
-        guard fsync(fd) == 0 else { throw CheckpointError("cannot fsync \(path): \(String(cString: strerror(errno)))") }
+        guard fsync(fd) == 0 else { throw CheckpointError.io(file: path, reason: "cannot fsync: \(String(cString: strerror(errno)))") }
     }
 
     /// Checkpoints in `directory`, oldest first (by step).
@@ -118,10 +120,10 @@ public enum Checkpoint {
 
     /// Reads a checkpoint into a state of T (float arrays are converted).
     public static func load<T: RefScalar>(_ path: String, _: T.Type = T.self) throws -> TrainState<T> {
-        guard let data = FileManager.default.contents(atPath: path) else { throw CheckpointError("\(path): cannot read the file") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw CheckpointError.malformed(file: path, reason: "cannot read the file") }
         let root: MessagePack
-        do { root = try MessagePack.decode([UInt8](data)) } catch { throw CheckpointError("\(path): not a msgpack checkpoint (\(error))") }
-        func fail(_ why: String) -> CheckpointError { CheckpointError("\(path): \(why)") }
+        do { root = try MessagePack.decode([UInt8](data)) } catch { throw CheckpointError.malformed(file: path, reason: "not a msgpack checkpoint (\(error))") }
+        func fail(_ why: String) -> CheckpointError { CheckpointError.malformed(file: path, reason: "\(why)") }
         guard case .map = root else { throw fail("the top level is not a map") }
         guard let paramsNode = root["params"] else { throw fail("no 'params'") }
         let params: TensorTree<T> = try tree(paramsNode, path: path)
@@ -144,30 +146,30 @@ public enum Checkpoint {
         case let .int(i): return Int(i)
         case .ext:
             let a = try array(v, path: path)
-            guard a.shape.isEmpty || a.shape == [1] else { throw CheckpointError("\(path): step is not a scalar") }
+            guard a.shape.isEmpty || a.shape == [1] else { throw CheckpointError.malformed(file: path, reason: "step is not a scalar") }
             return Int(a.values[0])
-        default: throw CheckpointError("\(path): step is neither an int nor an array")
+        default: throw CheckpointError.malformed(file: path, reason: "step is neither an int nor an array")
         }
     }
 
     /// Decodes an ndarray extension into shape and Double values.
     static func array(_ v: MessagePack, path: String) throws -> (shape: [Int], values: [Double]) {
-        guard case let .ext(type, data) = v else { throw CheckpointError("\(path): expected an array") }
-        guard type == 1 else { throw CheckpointError("\(path): unsupported msgpack extension type \(type) (only ndarray, 1)") }
+        guard case let .ext(type, data) = v else { throw CheckpointError.malformed(file: path, reason: "expected an array") }
+        guard type == 1 else { throw CheckpointError.malformed(file: path, reason: "unsupported msgpack extension type \(type) (only ndarray, 1)") }
         guard case let .array(parts) = try MessagePack.decode(data), parts.count == 3,
               case let .array(dims) = parts[0], case let .string(dtype) = parts[1], case let .binary(raw) = parts[2] else {
-            throw CheckpointError("\(path): malformed ndarray payload")
+            throw CheckpointError.malformed(file: path, reason: "malformed ndarray payload")
         }
-        let shape = try dims.map { d -> Int in guard case let .int(i) = d, i >= 0 else { throw CheckpointError("\(path): bad shape") }; return Int(i) }
+        let shape = try dims.map { d -> Int in guard case let .int(i) = d, i >= 0 else { throw CheckpointError.malformed(file: path, reason: "bad shape") }; return Int(i) }
         let n = shape.reduce(1, *)
         let size: Int
         switch dtype {
         case "float32", "int32", "uint32": size = 4
         case "float64", "int64": size = 8
         case "bool", "uint8", "int8": size = 1
-        default: throw CheckpointError("\(path): unsupported array dtype \(dtype)")
+        default: throw CheckpointError.malformed(file: path, reason: "unsupported array dtype \(dtype)")
         }
-        guard raw.count == n * size else { throw CheckpointError("\(path): array of \(shape) \(dtype) holds \(raw.count) bytes") }
+        guard raw.count == n * size else { throw CheckpointError.malformed(file: path, reason: "array of \(shape) \(dtype) holds \(raw.count) bytes") }
         let values: [Double] = raw.withUnsafeBytes { r in
             (0..<n).map { i in
                 switch dtype {
@@ -191,7 +193,7 @@ public enum Checkpoint {
             switch n {
             case let .map(pairs):
                 for (k, v) in pairs {
-                    guard case let .string(key) = k else { throw CheckpointError("\(path): non-string key under '\(at)'") }
+                    guard case let .string(key) = k else { throw CheckpointError.malformed(file: path, reason: "non-string key under '\(at)'") }
                     try walk(v, at.isEmpty ? key : at + "/" + key)
                 }
             case .ext:
@@ -200,7 +202,7 @@ public enum Checkpoint {
             case .nil_:
                 break
             default:
-                throw CheckpointError("\(path): unexpected value at '\(at)'")
+                throw CheckpointError.malformed(file: path, reason: "unexpected value at '\(at)'")
             }
         }
         try walk(node, prefix)
@@ -215,14 +217,14 @@ extension TrainState {
     public func aligned(params reference: TensorTree<T>, batchStats statsReference: TensorTree<T>, source: String) throws -> TrainState {
         func align(_ tree: TensorTree<T>, _ ref: TensorTree<T>, _ what: String) throws -> TensorTree<T> {
             if let missing = ref.paths.first(where: { tree[$0] == nil }) {
-                throw CheckpointError("\(source): \(what) has no '\(missing)' (a checkpoint of another model?)")
+                throw CheckpointError.modelMismatch(file: source, reason: "\(what) has no '\(missing)' (a checkpoint of another model?)")
             }
             if let extra = tree.paths.first(where: { ref[$0] == nil }) {
-                throw CheckpointError("\(source): \(what) has '\(extra)', which this model lacks")
+                throw CheckpointError.modelMismatch(file: source, reason: "\(what) has '\(extra)', which this model lacks")
             }
             return try ref.map { p, r in
                 let t = tree[p]!
-                guard t.shape == r.shape else { throw CheckpointError("\(source): \(what) '\(p)' has shape \(t.shape), the model needs \(r.shape)") }
+                guard t.shape == r.shape else { throw CheckpointError.modelMismatch(file: source, reason: "\(what) '\(p)' has shape \(t.shape), the model needs \(r.shape)") }
                 return t
             }
         }
@@ -235,7 +237,19 @@ extension TrainState {
     }
 }
 
-public struct CheckpointError: Error, CustomStringConvertible {
-    public let description: String
-    init(_ d: String) { description = d }
+/// A checkpoint that cannot be read or written, or that belongs to another model.
+public enum CheckpointError: Error, CustomStringConvertible, Equatable {
+    /// The file is not a checkpoint this reader understands.
+    case malformed(file: String, reason: String)
+    /// The file is a checkpoint, but of another model (paths or shapes differ).
+    case modelMismatch(file: String, reason: String)
+    /// The file system refused a read or write.
+    case io(file: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .malformed(file, reason), let .modelMismatch(file, reason): return "\(file): \(reason)"
+        case let .io(file, reason): return "\(file): \(reason)"
+        }
+    }
 }

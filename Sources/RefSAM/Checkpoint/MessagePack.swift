@@ -1,5 +1,5 @@
 /// The MessagePack subset Flax checkpoints use, written here to stay dependency-free.
-public indirect enum MessagePack: Equatable, Sendable {
+indirect enum MessagePack: Equatable, Sendable {
     case nil_
     case bool(Bool)
     case int(Int64)
@@ -11,7 +11,7 @@ public indirect enum MessagePack: Equatable, Sendable {
     case map([(MessagePack, MessagePack)])
     case ext(type: Int8, data: [UInt8])
 
-    public static func == (a: MessagePack, b: MessagePack) -> Bool {
+    static func == (a: MessagePack, b: MessagePack) -> Bool {
         switch (a, b) {
         case (.nil_, .nil_): return true
         case let (.bool(x), .bool(y)): return x == y
@@ -27,14 +27,14 @@ public indirect enum MessagePack: Equatable, Sendable {
     }
 
     /// Value of a string key in a map.
-    public subscript(key: String) -> MessagePack? {
+    subscript(key: String) -> MessagePack? {
         if case let .map(pairs) = self { return pairs.first { $0.0 == .string(key) }?.1 }
         return nil
     }
 
     // MARK: Encoding
 
-    public func encoded() -> [UInt8] { var out: [UInt8] = []; encode(into: &out); return out }
+    func encoded() -> [UInt8] { var out: [UInt8] = []; encode(into: &out); return out }
 
     func encode(into o: inout [UInt8]) {
         func be(_ v: UInt64, _ bytes: Int) { for i in stride(from: bytes - 1, through: 0, by: -1) { o.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(i)))) } }
@@ -81,9 +81,9 @@ public indirect enum MessagePack: Equatable, Sendable {
 
     // MARK: Decoding
 
-    public struct DecodeError: Error, CustomStringConvertible { public let description: String }
+    struct DecodeError: Error, CustomStringConvertible { public let description: String }
 
-    public static func decode(_ bytes: [UInt8]) throws -> MessagePack {
+    static func decode(_ bytes: [UInt8]) throws -> MessagePack {
         var p = 0
         let v = try bytes.withUnsafeBufferPointer { try decodeValue($0, &p) }
         guard p == bytes.count else { throw DecodeError(description: "\(bytes.count - p) bytes after the end of the data") }

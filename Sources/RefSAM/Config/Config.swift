@@ -1,90 +1,155 @@
 import Foundation
-import RefTensor
 
 /// A training configuration: the original's keys, plus a few of this reference's
-/// (`label_noise`, `sam_shards`, `data_dir`, `dtype`). Built from a config file and
-/// `--config.KEY=VALUE` overrides; every value is type-checked and validated before
-/// any work starts, and errors name the key (and the file and line when known).
+/// (`label_noise`, `sam_shards`, `data_dir`, `dtype`, `device`). Built from a config
+/// file and `--config.KEY=VALUE` overrides.
+///
+/// Every value is checked when it is set: its type, and for the keys that choose from
+/// a closed set (`model`, `dataset`, `optimizer`, ...) its spelling, so the typed
+/// properties below always hold a valid choice. Ranges and relations between keys are
+/// checked by `validate()`. Every error names the key and the file and line (or the
+/// override) that set it.
+///
+/// A config file must set the keys the original's training code reads (`requiredKeys`);
+/// without a file (`load(file: nil)`) the base is the original's MNIST settings
+/// (`configs/mnist_mlp.py`), which is what `Config()` holds.
 public struct Config: Equatable, Sendable {
-    /// Every accepted key, its type and its default (the original MNIST settings).
+    /// The type a key's value must have.
     public enum Kind: Sendable { case string, int, number, bool, intList, optionalString }
-    public static let schema: [(key: String, kind: Kind, default: PythonLiteral, help: String)] = [
-        ("model", .string, .string("MLP"), "MLP, ResNet18 or ResNet50_ImageNet"),
-        ("dataset", .string, .string("mnist"), "mnist, cifar10 or imagenet2012"),
-        ("lr_scheduler", .string, .string("step_mnist"), "step, step_mnist or imagenet_cosine"),
-        ("learning_rate", .number, .float(0.1), "base learning rate"),
-        ("momentum", .number, .float(0.9), "SGD momentum (optax.sgd trace)"),
-        ("batch_size", .int, .int(128), "examples per step"),
-        ("weight_decay", .number, .float(0.0001), "added to the gradient: g + wd * params"),
-        ("num_epochs", .int, .int(100), "passes over the training set"),
-        ("log_every_steps", .int, .int(100), "steps between 'Epoch[e] Step [s/n]' lines"),
-        ("cache", .bool, .bool(false), "accepted and ignored (the original's tf.data cache)"),
-        ("half_precision", .bool, .bool(false), "accepted and ignored"),
-        ("optimizer", .string, .string("sam"), "sam or sgd"),
-        ("rho", .number, .float(0.05), "SAM radius (> 0 with sam)"),
-        ("seed", .int, .int(1), "seeds initialisation, pruning, shuffling, augmentation, label noise"),
-        ("pruner", .string, .string("random"), "random, snip or magnitude"),
-        ("sparsity", .number, .float(0.0), "fraction of kernel weights pruned at initialisation, in [0, 1]"),
-        ("num_neurons", .intList, .list([.int(300), .int(100)]), "MLP hidden widths"),
-        ("num_filters", .int, .int(64), "ResNet width"),
-        ("warmup_steps", .int, .int(0), "imagenet_cosine warm-up steps"),
-        ("restore_checkpoint", .bool, .bool(false), "resume from the newest checkpoint in the workdir"),
-        ("num_train_steps", .int, .int(-1), "accepted and ignored (training length is num_epochs)"),
-        ("steps_per_eval", .int, .int(-1), "-1: the whole test set; otherwise that many test batches"),
-        ("label_noise", .number, .float(0.0), "fraction of training labels replaced by another class"),
-        ("sam_shards", .int, .int(1), "m-sharpness: equal shards with their own SAM perturbation (a last partial batch they do not divide runs as one)"),
-        ("data_dir", .optionalString, .none, "dataset directory (default: data/<dataset> in the project)"),
-        ("dtype", .string, .string("float32"), "float32 or float64"),
+
+    /// One accepted key: its type, its value in `Config()`, and a line of help.
+    public struct Key: Sendable {
+        public let name: String
+        public let kind: Kind
+        public let defaultValue: PythonLiteral
+        public let help: String
+    }
+
+    /// Every accepted key, in the order logs list them.
+    public static let schema: [Key] = [
+        Key(name: "model", kind: .string, defaultValue: .string("MLP"), help: "MLP, ResNet18 or ResNet50_ImageNet"),
+        Key(name: "dataset", kind: .string, defaultValue: .string("mnist"), help: "mnist, cifar10 or imagenet2012"),
+        Key(name: "lr_scheduler", kind: .string, defaultValue: .string("step_mnist"), help: "step, step_mnist or imagenet_cosine"),
+        Key(name: "learning_rate", kind: .number, defaultValue: .float(0.1), help: "base learning rate"),
+        Key(name: "momentum", kind: .number, defaultValue: .float(0.9), help: "SGD momentum (optax.sgd trace)"),
+        Key(name: "batch_size", kind: .int, defaultValue: .int(128), help: "examples per step"),
+        Key(name: "weight_decay", kind: .number, defaultValue: .float(0.0001), help: "added to the gradient: g + wd * params"),
+        Key(name: "num_epochs", kind: .int, defaultValue: .int(100), help: "passes over the training set"),
+        Key(name: "log_every_steps", kind: .int, defaultValue: .int(100), help: "steps between 'Epoch[e] Step [s/n]' lines"),
+        Key(name: "cache", kind: .bool, defaultValue: .bool(false), help: "accepted and ignored (the original's tf.data cache)"),
+        Key(name: "half_precision", kind: .bool, defaultValue: .bool(false), help: "accepted and ignored"),
+        Key(name: "optimizer", kind: .string, defaultValue: .string("sam"), help: "sam or sgd"),
+        Key(name: "rho", kind: .number, defaultValue: .float(0.05), help: "SAM radius (> 0 with sam)"),
+        Key(name: "seed", kind: .int, defaultValue: .int(1), help: "seeds initialisation, pruning, shuffling, augmentation, label noise"),
+        Key(name: "pruner", kind: .string, defaultValue: .string("random"), help: "random, snip or magnitude"),
+        Key(name: "sparsity", kind: .number, defaultValue: .float(0.0), help: "fraction of kernel weights pruned at initialisation, in [0, 1]"),
+        Key(name: "num_neurons", kind: .intList, defaultValue: .list([.int(300), .int(100)]), help: "MLP hidden widths"),
+        Key(name: "num_filters", kind: .int, defaultValue: .int(64), help: "ResNet width"),
+        Key(name: "warmup_steps", kind: .int, defaultValue: .int(0), help: "imagenet_cosine warm-up steps"),
+        Key(name: "restore_checkpoint", kind: .bool, defaultValue: .bool(false), help: "resume from the newest checkpoint in the workdir"),
+        Key(name: "num_train_steps", kind: .int, defaultValue: .int(-1), help: "accepted and ignored (training length is num_epochs)"),
+        Key(name: "steps_per_eval", kind: .int, defaultValue: .int(-1), help: "-1: the whole test set; otherwise that many test batches"),
+        Key(name: "label_noise", kind: .number, defaultValue: .float(0.0), help: "fraction of training labels replaced by another class"),
+        Key(name: "sam_shards", kind: .int, defaultValue: .int(1),
+            help: "m-sharpness: equal shards with their own SAM perturbation (a last partial batch they do not divide runs as one)"),
+        Key(name: "data_dir", kind: .optionalString, defaultValue: .none, help: "dataset directory (default: data/<dataset> in the project)"),
+        Key(name: "dtype", kind: .string, defaultValue: .string("float32"), help: "float32 or float64"),
+        Key(name: "device", kind: .string, defaultValue: .string("cpu"), help: "cpu (the only device of this build)"),
     ]
+
     /// Keys accepted for compatibility whose value this reference does not use.
     public static let ignoredKeys: Set<String> = ["cache", "half_precision", "num_train_steps"]
+
+    /// Keys a config file must set: those the original's training code reads
+    /// unconditionally. `requiredKeys(for:)` adds the keys the chosen model,
+    /// optimizer and schedule read.
+    public static let requiredKeys = ["model", "dataset", "lr_scheduler", "learning_rate", "momentum", "batch_size", "weight_decay",
+                                      "num_epochs", "log_every_steps", "optimizer", "seed", "pruner", "sparsity"]
+
+    // MARK: Values
 
     /// The value of every key, as written (so paths spell numbers as Python's str() does).
     public private(set) var values: [String: PythonLiteral]
     /// Keys the file or an override set, in order of first appearance.
     public private(set) var setKeys: [String] = []
+    /// Where each set key was last set: the file (or `--config.KEY=VALUE`) and line.
+    public private(set) var origins: [String: Origin] = [:]
 
-    public init() {
-        values = Dictionary(uniqueKeysWithValues: Self.schema.map { ($0.key, $0.default) })
+    /// Where a value came from, for error messages.
+    public struct Origin: Equatable, Sendable {
+        public var file: String?
+        public var line: Int?
     }
 
-    static func kind(_ key: String) -> Kind? { schema.first { $0.key == key }?.kind }
+    // MARK: Typed values (always consistent with `values`)
 
-    /// Sets `key` from a file assignment (the literal's own type is kept if it fits).
+    public private(set) var model: ModelName = .mlp
+    public private(set) var dataset: DatasetName = .mnist
+    public private(set) var lrScheduler: ScheduleKind = .stepMNIST
+    public private(set) var optimizer: Optimizer = .sam
+    public private(set) var pruner: Pruner = .random
+    public private(set) var dtype: DType = .float32
+    public private(set) var device: Device = .cpu
+
+    /// The original's MNIST settings (`configs/mnist_mlp.py`) and this reference's defaults.
+    public init() {
+        values = Dictionary(uniqueKeysWithValues: Self.schema.map { ($0.name, $0.defaultValue) })
+    }
+
+    static func key(_ name: String) -> Key? { schema.first { $0.name == name } }
+
+    /// Sets `key` from a file assignment or an override (the literal's own type is kept if it fits).
     public mutating func set(_ key: String, _ value: PythonLiteral, file: String? = nil, line: Int? = nil) throws {
-        guard let kind = Self.kind(key) else {
-            let close = Self.schema.map(\.key).filter { $0.hasPrefix(String(key.prefix(3))) }
+        guard let spec = Self.key(key) else {
+            let close = Self.schema.map(\.name).filter { $0.hasPrefix(String(key.prefix(3))) }
             throw ConfigError(file: file, line: line, key: key,
                               message: "unknown key" + (close.isEmpty ? "" : " (did you mean \(close.joined(separator: ", "))?)"))
         }
-        func wrong() -> ConfigError {
-            ConfigError(file: file, line: line, key: key, message: "expected \(Self.kindName(kind)), got \(value.typeName) \(value.repr)")
-        }
-        switch (kind, value) {
+        func fail(_ message: String) -> ConfigError { ConfigError(file: file, line: line, key: key, message: message) }
+        switch (spec.kind, value) {
         case (.string, .string), (.int, .int), (.number, .int), (.number, .float), (.bool, .bool),
              (.optionalString, .string), (.optionalString, .none):
             break
         case (.intList, .list(let items)):
-            guard items.allSatisfy({ if case .int = $0 { return true } else { return false } }) else { throw wrong() }
+            guard items.allSatisfy({ if case .int = $0 { return true } else { return false } }) else {
+                throw fail("expected \(Self.kindName(spec.kind)), got \(value.typeName) \(value.repr)")
+            }
         default:
-            throw wrong()
+            throw fail("expected \(Self.kindName(spec.kind)), got \(value.typeName) \(value.repr)")
+        }
+        func choice<E: RawRepresentable & CaseIterable>(_: E.Type) throws -> E where E.RawValue == String {
+            guard case let .string(s) = value, let e = E(rawValue: s) else {
+                throw fail("unknown value \(value.repr) (one of: \(E.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            return e
+        }
+        switch key {
+        case "model": model = try choice(ModelName.self)
+        case "dataset": dataset = try choice(DatasetName.self)
+        case "lr_scheduler": lrScheduler = try choice(ScheduleKind.self)
+        case "optimizer": optimizer = try choice(Optimizer.self)
+        case "pruner": pruner = try choice(Pruner.self)
+        case "dtype": dtype = try choice(DType.self)
+        case "device": device = try choice(Device.self)
+        default: break
         }
         values[key] = value
+        origins[key] = Origin(file: file, line: line)
         if !setKeys.contains(key) { setKeys.append(key) }
     }
 
     /// Applies `--config.KEY=TEXT` as ml_collections does: the text is read as a literal
     /// of the key's type; a string key takes the text itself unless it is quoted.
     public mutating func override(_ key: String, text: String) throws {
-        guard let kind = Self.kind(key) else { return try set(key, .string(text)) }   // reports the unknown key
+        let source = "--config.\(key)=\(text)"
+        guard let spec = Self.key(key) else { return try set(key, .string(text), file: source) }   // reports the unknown key
         var parser = LiteralParser(text)
         let parsed = try? parser.parse()
         let complete = parsed != nil && parser.atEnd
-        let source = "--config.\(key)=\(text)"
-        switch kind {
+        switch spec.kind {
         case .string, .optionalString:
             if complete, let p = parsed, case .string = p { try set(key, p, file: source) }
-            else if kind == .optionalString && text == "None" { try set(key, .none, file: source) }
+            else if spec.kind == .optionalString && text == "None" { try set(key, .none, file: source) }
             else { try set(key, .string(text), file: source) }
         case .number:
             // Like ml_collections on a float field: an int override becomes a float.
@@ -92,7 +157,7 @@ public struct Config: Equatable, Sendable {
             if case let .int(i) = p, case .float = values[key]! { try set(key, .float(Double(i)), file: source) } else { try set(key, p, file: source) }
         default:
             guard complete, let p = parsed else {
-                throw ConfigError(file: source, line: nil, key: key, message: "'\(text)' is not a valid \(Self.kindName(kind))")
+                throw ConfigError(file: source, line: nil, key: key, message: "'\(text)' is not a valid \(Self.kindName(spec.kind))")
             }
             try set(key, p, file: source)
         }
@@ -109,43 +174,60 @@ public struct Config: Equatable, Sendable {
         }
     }
 
-    /// Reads a config file and applies overrides, then validates.
+    /// Reads a config file (or starts from `Config()` when `file` is nil), applies the
+    /// overrides in order, checks that a file set every required key, then validates.
     public static func load(file: String?, overrides: [(String, String)] = []) throws -> Config {
         var c = Config()
         if let file {
             for a in try ConfigFile.read(file) { try c.set(a.key, a.value, file: file, line: a.line) }
         }
         for (k, v) in overrides { try c.override(k, text: v) }
+        if let file {
+            let missing = c.requiredKeys.filter { !c.setKeys.contains($0) }
+            if !missing.isEmpty {
+                throw ConfigError(file: file, line: nil, key: missing[0],
+                                  message: "is required and not set (missing: \(missing.joined(separator: ", "))); "
+                                      + "the original's configs set each of them, e.g. configs/mnist_mlp.py")
+            }
+        }
         try c.validate()
         return c
     }
 
-    // MARK: Typed access
-
-    func string(_ k: String) -> String { if case let .string(s) = values[k]! { return s }; return "" }
-    func int(_ k: String) -> Int { if case let .int(i) = values[k]! { return i }; return 0 }
-    func number(_ k: String) -> Double {
-        switch values[k]! { case let .int(i): return Double(i); case let .float(d): return d; default: return 0 }
+    /// The keys a file must set for this configuration's model, optimizer and schedule.
+    public var requiredKeys: [String] {
+        var keys = Self.requiredKeys
+        keys.append(model == .mlp ? "num_neurons" : "num_filters")
+        if optimizer == .sam { keys.append("rho") }
+        if lrScheduler == .imagenetCosine { keys.append("warmup_steps") }
+        return keys
     }
-    func bool(_ k: String) -> Bool { if case let .bool(b) = values[k]! { return b }; return false }
 
-    public var modelName: String { string("model") }
-    public var dataset: String { string("dataset") }
-    public var lrScheduler: String { string("lr_scheduler") }
+    // MARK: Typed access to the other keys
+
+    func int(_ k: String) -> Int { if case let .int(i) = values[k]! { return i }; preconditionFailure("config.\(k) is not an int") }
+    func number(_ k: String) -> Double {
+        switch values[k]! {
+        case let .int(i): return Double(i)
+        case let .float(d): return d
+        default: preconditionFailure("config.\(k) is not a number")
+        }
+    }
+    func bool(_ k: String) -> Bool { if case let .bool(b) = values[k]! { return b }; preconditionFailure("config.\(k) is not a bool") }
+
     public var learningRate: Double { number("learning_rate") }
     public var momentum: Double { number("momentum") }
     public var batchSize: Int { int("batch_size") }
     public var weightDecay: Double { number("weight_decay") }
     public var numEpochs: Int { int("num_epochs") }
     public var logEverySteps: Int { int("log_every_steps") }
-    public var optimizer: Optimizer { Optimizer(rawValue: string("optimizer")) ?? .sam }
     public var rho: Double { number("rho") }
     public var seed: Int { int("seed") }
-    public var pruner: Pruner { Pruner(rawValue: string("pruner")) ?? .random }
     public var sparsity: Double { number("sparsity") }
+    /// MLP hidden widths (`config.num_neurons`).
     public var numNeurons: [Int] {
-        if case let .list(items) = values["num_neurons"]! { return items.compactMap { if case let .int(i) = $0 { return i }; return nil } }
-        return []
+        guard case let .list(items) = values["num_neurons"]! else { preconditionFailure("config.num_neurons is not a list") }
+        return items.map { if case let .int(i) = $0 { return i }; preconditionFailure("config.num_neurons holds a non-int") }
     }
     public var numFilters: Int { int("num_filters") }
     public var warmupSteps: Int { int("warmup_steps") }
@@ -154,68 +236,13 @@ public struct Config: Equatable, Sendable {
     public var labelNoise: Double { number("label_noise") }
     public var samShards: Int { int("sam_shards") }
     public var dataDir: String? { if case let .string(s) = values["data_dir"]! { return s }; return nil }
-    public var dtype: String { string("dtype") }
-    public var schedule: LearningRateSchedule.Kind { LearningRateSchedule.Kind(rawValue: lrScheduler) ?? .step }
-
-    /// Classes and image shape [H, W, C] of the dataset.
-    public var datasetShape: (classes: Int, image: [Int]) {
-        switch dataset {
-        case "cifar10": return (10, [32, 32, 3])
-        case "imagenet2012": return (1000, [224, 224, 3])
-        default: return (10, [28, 28, 1])
-        }
-    }
-
-    /// The model this config describes.
-    public var model: Model {
-        let classes = datasetShape.classes
-        switch modelName {
-        case "ResNet18": return Model(.resNet18(numFilters: numFilters), numClasses: classes)
-        case "ResNet50_ImageNet": return Model(.resNet50ImageNet(numFilters: numFilters), numClasses: classes)
-        default: return Model(.mlp(numNeurons: numNeurons), numClasses: classes)
-        }
-    }
-
-    /// Stops impossible values before any work, naming the key.
-    public func validate() throws {
-        func bad(_ key: String, _ why: String) -> ConfigError { ConfigError(file: nil, line: nil, key: key, message: why) }
-        func oneOf(_ key: String, _ allowed: [String]) throws {
-            let v = string(key)
-            guard allowed.contains(v) else { throw bad(key, "unknown value '\(v)' (one of: \(allowed.joined(separator: ", ")))") }
-        }
-        try oneOf("model", ["MLP", "ResNet18", "ResNet50_ImageNet"])
-        try oneOf("dataset", ["mnist", "cifar10", "imagenet2012"])
-        try oneOf("lr_scheduler", LearningRateSchedule.Kind.allCases.map(\.rawValue))
-        try oneOf("optimizer", Optimizer.allCases.map(\.rawValue))
-        try oneOf("pruner", Pruner.allCases.map(\.rawValue))
-        try oneOf("dtype", ["float32", "float64"])
-        if batchSize < 1 { throw bad("batch_size", "must be >= 1, got \(batchSize)") }
-        if numEpochs < 1 { throw bad("num_epochs", "must be >= 1, got \(numEpochs)") }
-        if logEverySteps < 1 { throw bad("log_every_steps", "must be >= 1, got \(logEverySteps)") }
-        if !(learningRate >= 0) { throw bad("learning_rate", "must be >= 0, got \(learningRate)") }
-        if !(momentum >= 0 && momentum < 1) { throw bad("momentum", "must be in [0, 1), got \(momentum)") }
-        if !(weightDecay >= 0) { throw bad("weight_decay", "must be >= 0, got \(weightDecay)") }
-        if optimizer == .sam && !(rho > 0) { throw bad("rho", "must be > 0 with optimizer sam, got \(rho)") }
-        if !(sparsity >= 0 && sparsity <= 1) { throw bad("sparsity", "must be in [0, 1], got \(sparsity)") }
-        if !(labelNoise >= 0 && labelNoise <= 1) { throw bad("label_noise", "must be in [0, 1], got \(labelNoise)") }
-        if modelName == "MLP" && (numNeurons.isEmpty || numNeurons.contains { $0 < 1 }) {
-            throw bad("num_neurons", "must be a non-empty list of positive widths, got \(values["num_neurons"]!)")
-        }
-        if modelName != "MLP" && numFilters < 1 { throw bad("num_filters", "must be >= 1, got \(numFilters)") }
-        if warmupSteps < 0 { throw bad("warmup_steps", "must be >= 0, got \(warmupSteps)") }
-        if samShards < 1 || batchSize % samShards != 0 {
-            throw bad("sam_shards", "must be >= 1 and divide batch_size \(batchSize), got \(samShards)")
-        }
-        if stepsPerEval == 0 || stepsPerEval < -1 { throw bad("steps_per_eval", "must be -1 or >= 1, got \(stepsPerEval)") }
-        if seed < 0 { throw bad("seed", "must be >= 0, got \(seed)") }
-    }
 
     /// The original's output directory below the workdir:
     /// dataset_D/optimizer_O/model_M/lr_L/wd_W/rho_R/pruner_P/sparsity_S/seed_N, numbers as Python's str().
     public var runDirectorySuffix: String {
-        ["dataset_" + dataset, "optimizer_" + string("optimizer"), "model_" + modelName,
+        ["dataset_" + dataset.rawValue, "optimizer_" + optimizer.rawValue, "model_" + model.rawValue,
          "lr_" + values["learning_rate"]!.description, "wd_" + values["weight_decay"]!.description,
-         "rho_" + values["rho"]!.description, "pruner_" + string("pruner"),
+         "rho_" + values["rho"]!.description, "pruner_" + pruner.rawValue,
          "sparsity_" + values["sparsity"]!.description, "seed_" + values["seed"]!.description].joined(separator: "/")
     }
 }

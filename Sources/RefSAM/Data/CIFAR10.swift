@@ -21,7 +21,7 @@ public enum CIFAR10 {
                 if paths.allSatisfy({ fm.fileExists(atPath: $0) }) {
                     var records: [(String, [UInt8])] = []
                     for p in paths {
-                        guard let d = fm.contents(atPath: p) else { throw DataError("\(p): cannot read the file") }
+                        guard let d = fm.contents(atPath: p) else { throw DataError.malformed(file: p, reason: "cannot read the file") }
                         records.append((p, [UInt8](d)))
                     }
                     return try parse(records)
@@ -34,15 +34,15 @@ public enum CIFAR10 {
                 let members = try Tar.members(tar, path: archive)
                 let wanted = try names(split).map { name -> (String, [UInt8]) in
                     guard let m = members.first(where: { ($0.name as NSString).lastPathComponent == name }) else {
-                        throw DataError("\(archive): no member \(name)")
+                        throw DataError.malformed(file: archive, reason: "no member \(name)")
                     }
                     return (archive + ":" + m.name, m.bytes)
                 }
                 return try parse(wanted)
             }
         }
-        throw DataError("CIFAR-10 \(split.rawValue) files not found. Looked at:\n  " + looked.joined(separator: "\n  ")
-                        + "\nDownload the binary version, https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz, into "
+        throw DataError.notFound(what: "CIFAR-10 \(split.rawValue) files", looked: looked, hint:
+                        "Download the binary version, https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz, into "
                         + "data/cifar10/ (the archive as is, or extracted), or set config.data_dir.")
     }
 
@@ -50,18 +50,18 @@ public enum CIFAR10 {
         var pixels: [UInt8] = [], labels: [Int32] = []
         for (path, bytes) in files {
             guard bytes.count % recordSize == 0, !bytes.isEmpty else {
-                throw DataError("\(path): \(bytes.count) bytes is not a whole number of \(recordSize)-byte records")
+                throw DataError.malformed(file: path, reason: "\(bytes.count) bytes is not a whole number of \(recordSize)-byte records")
             }
             let n = bytes.count / recordSize
             pixels.reserveCapacity(pixels.count + n * 3072)
             for r in 0..<n {
                 let base = r * recordSize
-                guard bytes[base] < 10 else { throw DataError("\(path): record \(r) has label \(bytes[base]) (expected 0-9)") }
+                guard bytes[base] < 10 else { throw DataError.malformed(file: path, reason: "record \(r) has label \(bytes[base]) (expected 0-9)") }
                 labels.append(Int32(bytes[base]))
                 for i in 0..<1024 { for c in 0..<3 { pixels.append(bytes[base + 1 + c * 1024 + i]) } }   // CHW -> HWC
             }
         }
-        return ImageDataset(name: "cifar10", pixels: pixels, labels: labels, imageShape: [32, 32, 3], numClasses: 10)
+        return ImageDataset(name: .cifar10, pixels: pixels, labels: labels, imageShape: [32, 32, 3], numClasses: 10)
     }
 }
 
@@ -74,10 +74,10 @@ enum Tar {
             if b[p..<(p + 512)].allSatisfy({ $0 == 0 }) { break }
             let name = String(decoding: b[p..<(p + 100)].prefix { $0 != 0 }, as: UTF8.self)
             let sizeText = String(decoding: b[(p + 124)..<(p + 136)].prefix { $0 != 0 && $0 != 32 }, as: UTF8.self)
-            guard let size = Int(sizeText, radix: 8) else { throw DataError("\(path): corrupt tar header at byte \(p)") }
+            guard let size = Int(sizeText, radix: 8) else { throw DataError.malformed(file: path, reason: "corrupt tar header at byte \(p)") }
             let type = b[p + 156]
             let start = p + 512
-            guard start + size <= b.count else { throw DataError("\(path): tar member \(name) is cut short") }
+            guard start + size <= b.count else { throw DataError.malformed(file: path, reason: "tar member \(name) is cut short") }
             if type == UInt8(ascii: "0") || type == 0 { out.append((name, Array(b[start..<(start + size)]))) }
             p = start + (size + 511) / 512 * 512
         }

@@ -1,3 +1,4 @@
+import RefSAMConfig
 import RefTensor
 
 /// Turns a dataset into batches for training or evaluation, as the original's input
@@ -42,7 +43,7 @@ public struct DataPipeline<T: RefScalar> {
         var out = [T](repeating: 0, count: ids.count * size)
         var rng = RandomGenerator(seed: seed).derived("augment").derived(UInt64(epoch) << 32 | UInt64(index))
         let (mean, std) = Self.normalization(dataset.name, channels: shape[2])
-        let augment = train && dataset.name == "cifar10", flipOnly = train && dataset.name == "imagenet2012"
+        let augment = train && dataset.name == .cifar10, flipOnly = train && dataset.name == .imagenet2012
         dataset.pixels.withUnsafeBufferPointer { px in
             for (b, id) in ids.enumerated() {
                 let src = px.baseAddress! + id * size
@@ -69,49 +70,14 @@ public struct DataPipeline<T: RefScalar> {
     }
 
     /// Per-channel (mean, std) in pixel units, rounded to T as the original's float32 constants.
-    static func normalization(_ name: String, channels: Int) -> (mean: [T], std: [T]) {
+    static func normalization(_ name: DatasetName, channels: Int) -> (mean: [T], std: [T]) {
         switch name {
-        case "cifar10":
+        case .cifar10:
             return ([0.4914, 0.4822, 0.4465].map { T($0 * 255) }, [0.2023, 0.1994, 0.2010].map { T($0 * 255) })
-        case "imagenet2012":
+        case .imagenet2012:
             return ([0.485, 0.456, 0.406].map { T($0 * 255) }, [0.229, 0.224, 0.225].map { T($0 * 255) })
-        default:
+        case .mnist:
             return ([T](repeating: 0, count: channels), [T](repeating: 255, count: channels))
-        }
-    }
-}
-
-/// Where a run's batches come from: the dataset's training pipeline, or seeded random
-/// images of the dataset's shape (so golden fixtures and benchmarks need no data).
-public struct BatchSource<T: RefScalar> {
-    public let stepsPerEpoch: Int
-    public let numClasses: Int
-    let make: (Int) throws -> (Tensor<T>, [Int32])
-
-    /// Batch `k` of epoch 0.
-    public func batch(_ k: Int) throws -> (images: Tensor<T>, labels: [Int32]) { try make(k) }
-
-    public static func synthetic(config: Config) -> BatchSource {
-        let (classes, shape) = config.datasetShape
-        let seed = UInt64(config.seed), n = config.batchSize
-        return BatchSource(stepsPerEpoch: 1, numClasses: classes) { k in
-            var rng = RandomGenerator(seed: seed).derived("synthetic").derived(UInt64(k))
-            let images: Tensor<T> = rng.normalTensor([n] + shape)
-            return (images, (0..<n).map { _ in Int32(rng.uniform(below: classes)) })
-        }
-    }
-
-    /// The first batches of the training pipeline, label noise included.
-    public static func dataset(config: Config) throws -> BatchSource {
-        let train = try Datasets.load(config.dataset, split: .train, dataDir: config.dataDir)
-        let labels = try LabelNoise.apply(train.labels, fraction: config.labelNoise, numClasses: train.numClasses,
-                                          seed: UInt64(config.seed)).labels
-        let pipeline = DataPipeline<T>(dataset: train, batchSize: config.batchSize, train: true, seed: UInt64(config.seed), labels: labels)
-        let order = pipeline.order(epoch: 0)
-        return BatchSource(stepsPerEpoch: pipeline.batchesPerEpoch, numClasses: train.numClasses) { k in
-            guard k < pipeline.batchesPerEpoch else { throw DataError("batch \(k) is past the end of epoch 0") }
-            let b = pipeline.batch(epoch: 0, index: k, order: order)
-            return (b.images, b.labels)
         }
     }
 }

@@ -18,15 +18,15 @@ public enum ImageNetArrays {
             do {
                 images = try Npy.read(contentsOf: ip)
                 labels = try Npy.read(contentsOf: lp).int32s(name: lp)
-            } catch let e as NpyError { throw DataError("\(e)") }
+            } catch let e as NpyError { throw DataError.malformed(file: e.path, reason: e.reason) }
             guard images.dtype == .uint8, images.shape.count == 4, images.shape[3] == 3 else {
-                throw DataError("\(ip): expected uint8 [N, H, W, 3], got \(images.dtype) \(images.shape)")
+                throw DataError.malformed(file: ip, reason: "expected uint8 [N, H, W, 3], got \(images.dtype) \(images.shape)")
             }
-            guard images.shape[0] == labels.count else { throw DataError("\(ip) has \(images.shape[0]) images but \(lp) has \(labels.count) labels") }
-            if let bad = labels.first(where: { $0 < 0 || $0 >= 1000 }) { throw DataError("\(lp): label \(bad) outside 0..<1000") }
-            return ImageDataset(name: "imagenet2012", pixels: images.bytes, labels: labels, imageShape: Array(images.shape[1...]), numClasses: 1000)
+            guard images.shape[0] == labels.count else { throw DataError.malformed(file: lp, reason: "holds \(labels.count) labels but \(ip) has \(images.shape[0]) images") }
+            if let bad = labels.first(where: { $0 < 0 || $0 >= 1000 }) { throw DataError.malformed(file: lp, reason: "label \(bad) outside 0..<1000") }
+            return ImageDataset(name: .imagenet2012, pixels: images.bytes, labels: labels, imageShape: Array(images.shape[1...]), numClasses: 1000)
         }
-        throw DataError("ImageNet \(split.rawValue) arrays not found. Looked at:\n  " + looked.joined(separator: "\n  ")
-                        + "\nConvert the dataset with tools/imagenet_to_npy.py into data/imagenet2012/, or set config.data_dir.")
+        throw DataError.notFound(what: "ImageNet \(split.rawValue) arrays", looked: looked, hint:
+                        "Convert the dataset with tools/imagenet_to_npy.py into data/imagenet2012/, or set config.data_dir.")
     }
 }

@@ -2,17 +2,17 @@
 /// datasets needs no library. Huffman codes are decoded with a lookup table
 /// indexed by the next `fastBits` bits, falling back to a canonical bit-by-bit
 /// walk for longer codes. The gzip CRC-32 and length are checked.
-public enum Inflate {
-    public struct Failure: Error, CustomStringConvertible {
+enum Inflate {
+    struct Failure: Error, CustomStringConvertible {
         public let description: String
         init(_ d: String) { description = d }
     }
 
     /// True when `bytes` starts with the gzip magic number.
-    public static func isGzip(_ bytes: [UInt8]) -> Bool { bytes.count >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b }
+    static func isGzip(_ bytes: [UInt8]) -> Bool { bytes.count >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b }
 
     /// Decompresses a gzip file (all members, concatenated).
-    public static func gunzip(_ bytes: [UInt8]) throws -> [UInt8] {
+    static func gunzip(_ bytes: [UInt8]) throws -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count * 4)
         var pos = 0
@@ -44,7 +44,7 @@ public enum Inflate {
     }
 
     /// Inflates a raw DEFLATE stream starting at `start`; returns the bytes consumed.
-    public static func inflate(_ input: [UInt8], from start: Int, into result: inout [UInt8]) throws -> Int {
+    static func inflate(_ input: [UInt8], from start: Int, into result: inout [UInt8]) throws -> Int {
         var out = OutputBuffer(capacity: max(1 << 16, (input.count - start) * 4))
         defer { result.append(contentsOf: UnsafeBufferPointer(start: out.base, count: out.count)); out.free() }
         return try input.withUnsafeBufferPointer { inp in
@@ -275,14 +275,14 @@ struct Huffman {
 }
 
 /// CRC-32 (IEEE 802.3, reflected, as gzip uses).
-public enum CRC32 {
+enum CRC32 {
     static let table: [UInt32] = (0..<256).map { n -> UInt32 in
         var c = UInt32(n)
         for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
         return c
     }
 
-    public static func checksum(_ bytes: [UInt8], from start: Int = 0) -> UInt32 {
+    static func checksum(_ bytes: [UInt8], from start: Int = 0) -> UInt32 {
         var c: UInt32 = 0xffff_ffff
         bytes.withUnsafeBufferPointer { p in
             for i in start..<p.count { c = table[Int((c ^ UInt32(p[i])) & 0xff)] ^ (c >> 8) }

@@ -23,8 +23,8 @@ public enum MNIST {
             return try parse(images: Datasets.readMaybeGzip(imagesPath), imagesPath: imagesPath,
                              labels: Datasets.readMaybeGzip(labelsPath), labelsPath: labelsPath)
         }
-        throw DataError("MNIST \(split.rawValue) files not found. Looked at:\n  " + looked.joined(separator: "\n  ")
-                        + "\nThe project ships them in data/mnist/; or set config.data_dir to a directory holding "
+        throw DataError.notFound(what: "MNIST \(split.rawValue) files", looked: looked, hint:
+                        "The project ships them in data/mnist/; or set config.data_dir to a directory holding "
                         + "\(imagesName)[.gz] and \(labelsName)[.gz] (http://yann.lecun.com/exdb/mnist/).")
     }
 
@@ -33,23 +33,23 @@ public enum MNIST {
     }
 
     public static func parse(images: [UInt8], imagesPath: String, labels: [UInt8], labelsPath: String) throws -> ImageDataset {
-        guard images.count >= 16 else { throw DataError("\(imagesPath): too short for an IDX image header (\(images.count) bytes)") }
+        guard images.count >= 16 else { throw DataError.malformed(file: imagesPath, reason: "too short for an IDX image header (\(images.count) bytes)") }
         guard bigEndian32(images, 0) == 0x0000_0803 else {
-            throw DataError("\(imagesPath): bad magic \(String(bigEndian32(images, 0), radix: 16)) (expected 803: IDX uint8 images)")
+            throw DataError.malformed(file: imagesPath, reason: "bad magic \(String(bigEndian32(images, 0), radix: 16)) (expected 803: IDX uint8 images)")
         }
         let n = bigEndian32(images, 4), rows = bigEndian32(images, 8), cols = bigEndian32(images, 12)
         guard images.count == 16 + n * rows * cols else {
-            throw DataError("\(imagesPath): header says \(n) images of \(rows)x\(cols) (\(16 + n * rows * cols) bytes), file has \(images.count) bytes")
+            throw DataError.malformed(file: imagesPath, reason: "header says \(n) images of \(rows)x\(cols) (\(16 + n * rows * cols) bytes), file has \(images.count) bytes")
         }
-        guard labels.count >= 8 else { throw DataError("\(labelsPath): too short for an IDX label header (\(labels.count) bytes)") }
+        guard labels.count >= 8 else { throw DataError.malformed(file: labelsPath, reason: "too short for an IDX label header (\(labels.count) bytes)") }
         guard bigEndian32(labels, 0) == 0x0000_0801 else {
-            throw DataError("\(labelsPath): bad magic \(String(bigEndian32(labels, 0), radix: 16)) (expected 801: IDX uint8 labels)")
+            throw DataError.malformed(file: labelsPath, reason: "bad magic \(String(bigEndian32(labels, 0), radix: 16)) (expected 801: IDX uint8 labels)")
         }
         let m = bigEndian32(labels, 4)
-        guard labels.count == 8 + m else { throw DataError("\(labelsPath): header says \(m) labels, file holds \(labels.count - 8)") }
-        guard m == n else { throw DataError("\(imagesPath) has \(n) images but \(labelsPath) has \(m) labels") }
+        guard labels.count == 8 + m else { throw DataError.malformed(file: labelsPath, reason: "header says \(m) labels, file holds \(labels.count - 8)") }
+        guard m == n else { throw DataError.malformed(file: labelsPath, reason: "holds \(m) labels but \(imagesPath) has \(n) images") }
         let lab = labels[8...].map { Int32($0) }
-        if let bad = lab.first(where: { $0 > 9 }) { throw DataError("\(labelsPath): label \(bad) is not a digit") }
-        return ImageDataset(name: "mnist", pixels: Array(images[16...]), labels: lab, imageShape: [rows, cols, 1], numClasses: 10)
+        if let bad = lab.first(where: { $0 > 9 }) { throw DataError.malformed(file: labelsPath, reason: "label \(bad) is not a digit") }
+        return ImageDataset(name: .mnist, pixels: Array(images[16...]), labels: lab, imageShape: [rows, cols, 1], numClasses: 10)
     }
 }

@@ -1,11 +1,13 @@
 import Foundation
+import RefSAMConfig
+import RefSAMModels
+import RefSAMParams
+import RefSAMTraining
 import RefTensor
 
 /// A train-step fixture (docs/FIXTURES.md): `fixture.json` plus `.npy` inputs and outputs.
 public struct Fixture {
     public static let format = "sam-fixture/1"
-
-    public enum DType: String, Sendable { case float32, float64 }
 
     public var directory: String
     public var dtype: DType
@@ -48,15 +50,14 @@ public struct Fixture {
     static func parseModel(_ m: [String: Any], _ bad: (String) -> FixtureError) throws -> Model {
         guard let name = m["name"] as? String else { throw bad("model.name is missing") }
         guard let classes = (m["num_classes"] as? NSNumber)?.intValue, classes >= 1 else { throw bad("model.num_classes is missing") }
-        switch name {
-        case "MLP":
+        guard let model = ModelName(rawValue: name) else { throw bad("unknown model \(name) (MLP, ResNet18, ResNet50_ImageNet)") }
+        switch model {
+        case .mlp:
             guard let n = m["num_neurons"] as? [NSNumber] else { throw bad("model.num_neurons is missing") }
             return Model(.mlp(numNeurons: n.map(\.intValue)), numClasses: classes)
-        case "ResNet18", "ResNet50_ImageNet":
+        case .resNet18, .resNet50ImageNet:
             guard let f = (m["num_filters"] as? NSNumber)?.intValue, f >= 1 else { throw bad("model.num_filters is missing") }
-            return Model(name == "ResNet18" ? .resNet18(numFilters: f) : .resNet50ImageNet(numFilters: f), numClasses: classes)
-        default:
-            throw bad("unknown model \(name) (MLP, ResNet18, ResNet50_ImageNet)")
+            return Model(model == .resNet18 ? .resNet18(numFilters: f) : .resNet50ImageNet(numFilters: f), numClasses: classes)
         }
     }
 
@@ -91,108 +92,5 @@ public struct Fixture {
         let mask = try tree("mask")
         return (TrainState(params: params, batchStats: try tree("batch_stats"), trace: trace, mask: mask.isEmpty ? nil : mask),
                 images, labels)
-    }
-}
-
-public enum FixtureError: Error, CustomStringConvertible {
-    case malformed(path: String, reason: String)
-    public var description: String {
-        switch self { case let .malformed(path, reason): return "malformed fixture: \(path): \(reason)" }
-    }
-}
-
-/// One output tensor compared with a fixture's.
-public struct TensorComparison: Sendable {
-    public var name: String
-    public var shape: [Int]
-    public var maxAbsoluteError: Double
-    public var maxRelativeError: Double
-    public var passed: Bool
-    /// Why it failed without a comparison (missing file, shape mismatch, unknown name).
-    public var problem: String?
-}
-
-public enum FixtureReplay {
-    /// Default tolerances of docs/FIXTURES.md.
-    public static func defaultTolerance(_ dtype: Fixture.DType) -> (rtol: Double, atol: Double) {
-        dtype == .float64 ? (1e-9, 1e-12) : (1e-4, 1e-6)
-    }
-
-    /// This reference's outputs for the fixture's inputs, by output name.
-    public static func compute<T: RefScalar>(_ f: Fixture, _: T.Type) throws -> [String: Tensor<T>] {
-        let (state, images, labels) = try f.loadInputs(T.self)
-        let r: StepResult<T>
-        do {
-            r = try TrainStep.run(f.model, state: state, images: images, labels: labels, f.step)
-        } catch {
-            throw FixtureError.malformed(path: f.directory, reason: "the step cannot run on these inputs: \(error)")
-        }
-        var out: [String: Tensor<T>] = ["loss": Tensor(scalar: r.loss), "logits": r.logits]
-        for (p, t) in r.gradsFirst.entries { out["grads_first/" + p] = t }
-        for (p, t) in r.grads.entries { out["grads/" + p] = t }
-        for (p, t) in r.state.params.entries { out["params/" + p] = t }
-        for (p, t) in r.state.trace.entries { out["trace/" + p] = t }
-        for (p, t) in r.state.batchStats.entries { out["batch_stats/" + p] = t }
-        return out
-    }
-
-    /// Replays `f` in its dtype and compares every listed output: |a - b| <= atol + rtol |b|.
-    public static func verify(_ f: Fixture, rtol: Double? = nil, atol: Double? = nil) throws -> [TensorComparison] {
-        let tol = defaultTolerance(f.dtype)
-        switch f.dtype {
-        case .float32: return try compare(f, compute(f, Float.self), rtol ?? tol.rtol, atol ?? tol.atol)
-        case .float64: return try compare(f, compute(f, Double.self), rtol ?? tol.rtol, atol ?? tol.atol)
-        }
-    }
-
-    static func compare<T: RefScalar>(_ f: Fixture, _ ours: [String: Tensor<T>], _ rtol: Double, _ atol: Double) -> [TensorComparison] {
-        f.outputs.map { name in
-            func failed(_ why: String, _ shape: [Int] = []) -> TensorComparison {
-                TensorComparison(name: name, shape: shape, maxAbsoluteError: .nan, maxRelativeError: .nan, passed: false, problem: why)
-            }
-            let path = f.tensorPath("outputs", name)
-            guard FileManager.default.fileExists(atPath: path) else { return failed("missing file \(path)") }
-            guard let expected = try? Npy.read(contentsOf: path).tensor(Double.self, name: path) else {
-                return failed("unreadable or not float: \(path)")
-            }
-            guard let mine = ours[name]?.converted(to: Double.self) else { return failed("not an output of a train step", expected.shape) }
-            guard mine.shape == expected.shape else {
-                return failed("shape \(mine.shape) here, \(expected.shape) in the fixture", expected.shape)
-            }
-            let d = mine.maxDifference(expected)
-            return TensorComparison(name: name, shape: expected.shape, maxAbsoluteError: d.absolute, maxRelativeError: d.relative,
-                                    passed: mine.isClose(to: expected, rtol: rtol, atol: atol), problem: nil)
-        }
-    }
-}
-
-extension FixtureReplay {
-    /// What `ref-run verify` prints and its exit status: 0 when every output passes,
-    /// 1 when one fails or is missing, 2 when the fixture is malformed.
-    public static func report(_ directory: String, rtol: Double? = nil, atol: Double? = nil) -> (lines: [String], status: Int32) {
-        let fixture: Fixture
-        let results: [TensorComparison]
-        do {
-            fixture = try Fixture.load(directory)
-            results = try verify(fixture, rtol: rtol, atol: atol)
-        } catch {
-            return (["error: \(error)"], 2)
-        }
-        let tol = defaultTolerance(fixture.dtype)
-        var lines = ["fixture \(directory): \(fixture.model), \(fixture.step.optimizer.rawValue), \(fixture.dtype.rawValue), producer: \(fixture.producer)",
-                     "tolerance: rtol \(rtol ?? tol.rtol), atol \(atol ?? tol.atol)"]
-        let width = max(20, results.map(\.name.count).max() ?? 0)
-        func fmt(_ x: Double) -> String { String(format: "%.3e", x) }
-        for r in results {
-            let name = r.name.padding(toLength: width, withPad: " ", startingAt: 0)
-            if let p = r.problem {
-                lines.append("\(name)  FAIL  \(p)")
-            } else {
-                lines.append("\(name)  \(r.passed ? "pass" : "FAIL")  shape \(r.shape)  max abs \(fmt(r.maxAbsoluteError))  max rel \(fmt(r.maxRelativeError))")
-            }
-        }
-        let failed = results.filter { !$0.passed }.count
-        lines.append(failed == 0 ? "all \(results.count) outputs pass" : "\(failed) of \(results.count) outputs FAIL")
-        return (lines, failed == 0 ? 0 : 1)
     }
 }

@@ -1,4 +1,7 @@
 import Foundation
+import RefSAMModels
+import RefSAMParams
+import RefSAMTraining
 import RefTensor
 
 /// Writes one train step as a fixture (docs/FIXTURES.md), in the state's dtype.
@@ -28,7 +31,7 @@ public enum FixtureWriter {
         try Npy.write(Npy.encode(int32s: labels, shape: [labels.count]), to: file("inputs", "label"))
         for (name, t) in outputs { try Npy.write(t, to: file("outputs", name)) }
 
-        var modelJSON: [String: Any] = ["name": model.name, "num_classes": model.numClasses]
+        var modelJSON: [String: Any] = ["name": model.name.rawValue, "num_classes": model.numClasses]
         switch model.architecture {
         case let .mlp(n): modelJSON["num_neurons"] = n
         case let .resNet18(f), let .resNet50ImageNet(f): modelJSON["num_filters"] = f
@@ -37,7 +40,7 @@ public enum FixtureWriter {
                                        "momentum": h.momentum, "weight_decay": h.weightDecay]
         if h.samShards != 1 { stepJSON["sam_shards"] = h.samShards }
         let meta: [String: Any] = [
-            "format": Fixture.format, "kind": "train_step", "dtype": T.self == Float.self ? "float32" : "float64",
+            "format": Fixture.format, "kind": "train_step", "dtype": T.dtypeName,
             "model": modelJSON, "step": stepJSON, "producer": producer,
             "inputs": ["image", "label"] + inputs.dropFirst().map(\.0),
             "outputs": outputs.map(\.0),

@@ -1,3 +1,5 @@
+import RefSAMConfig
+import RefSAMParams
 import RefTensor
 
 /// The three architectures of the paper, with Flax's names and layouts
@@ -22,11 +24,11 @@ public struct Model: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// The config name (`MLP`, `ResNet18`, `ResNet50_ImageNet`).
-    public var name: String {
+    public var name: ModelName {
         switch architecture {
-        case .mlp: return "MLP"
-        case .resNet18: return "ResNet18"
-        case .resNet50ImageNet: return "ResNet50_ImageNet"
+        case .mlp: return .mlp
+        case .resNet18: return .resNet18
+        case .resNet50ImageNet: return .resNet50ImageNet
         }
     }
 
@@ -37,9 +39,6 @@ public struct Model: Equatable, Sendable, CustomStringConvertible {
         case let .resNet50ImageNet(f): return "ResNet50_ImageNet(num_filters: \(f), classes: \(numClasses))"
         }
     }
-
-    /// True when the model has BatchNorm layers (and so `batch_stats`).
-    public var hasBatchNorm: Bool { if case .mlp = architecture { return false } else { return true } }
 
     /// The logits of `x` ([N, H, W, C]) as a variable on `b.tape`.
     @_specialize(where T == Float)

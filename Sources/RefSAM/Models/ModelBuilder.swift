@@ -1,3 +1,4 @@
+import RefSAMParams
 import RefTensor
 
 /// Runs a model's forward pass the way Flax's `@compact` modules do: layers are
@@ -60,16 +61,16 @@ public final class ModelBuilder<T: RefScalar> {
         let path = currentPath + "/" + name
         switch mode {
         case .initialize(let root):
-            guard createdParams[path] == nil else { throw TreeError.structure("parameter \(path) created twice") }
+            guard createdParams[path] == nil else { throw ModelError.duplicateParameter(path: path) }
             var rng = root.derived(path)
             let value = initializer(&rng)
             createdParams[path] = value
             return tape.leaf(value)
         case let .apply(params, masks):
-            guard let v = params[path] else { throw TreeError.missing(path: path, in: "params") }
+            guard let v = params[path] else { throw ModelError.missingParameter(path: path) }
             let value = tape[v]
             guard value.shape == shape else {
-                throw TensorError.shapeMismatch(op: "parameter \(path)", expected: shape, got: value.shape, detail: "for this input")
+                throw ModelError.parameterShape(path: path, expected: shape, got: value.shape)
             }
             if let m = masks[path] { return try tape.multiply(v, mask: m) }
             return v

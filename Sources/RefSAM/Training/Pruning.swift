@@ -1,3 +1,6 @@
+import RefSAMConfig
+import RefSAMModels
+import RefSAMParams
 import RefTensor
 
 /// Pruning at initialisation (`config.pruner`, `config.sparsity`), as the original's pruner.py.
@@ -9,15 +12,6 @@ import RefTensor
 /// is pruned — one per layer for `random` (per-layer thresholds), one in the whole
 /// model for `snip` and `magnitude` (a global threshold). Ties at the threshold are
 /// all pruned.
-public enum Pruner: String, Sendable, CaseIterable {
-    /// Gaussian scores, one threshold per layer.
-    case random
-    /// |w * dL/dw| on one training batch, one global threshold.
-    case snip
-    /// |w|, one global threshold.
-    case magnitude
-}
-
 public enum Pruning {
     public static func isKernel(_ path: String) -> Bool { path.hasSuffix("/kernel") || path == "kernel" }
 
@@ -44,7 +38,7 @@ public enum Pruning {
             return out
         case .snip:
             guard let images, let labels else {
-                throw TensorError.invalidArgument(op: "snip", detail: "snip needs a training batch")
+                throw TrainingError.snipNeedsBatch
             }
             let g = try TrainStep.pass(model, params: params, batchStats: batchStats, mask: nil, images: images, labels: labels).grads
             var out = TensorTree<T>()
@@ -59,7 +53,7 @@ public enum Pruning {
     /// The 0/1 mask for every parameter (ones for everything but kernels).
     public static func mask<T: RefScalar>(params: TensorTree<T>, scores: TensorTree<T>, sparsity: Double, pruner: Pruner) throws -> TensorTree<T> {
         guard sparsity >= 0 && sparsity <= 1 else {
-            throw TensorError.invalidArgument(op: "pruning", detail: "sparsity \(sparsity) is outside [0, 1]")
+            throw TrainingError.sparsityOutOfRange(sparsity)
         }
         let kernels = params.paths.filter(isKernel)
         var thresholds: [String: T] = [:]

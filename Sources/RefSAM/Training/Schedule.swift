@@ -1,4 +1,5 @@
 import Foundation
+import RefSAMConfig
 
 /// The learning-rate schedules of the original (`config.lr_scheduler`).
 ///
@@ -6,23 +7,13 @@ import Foundation
 /// ceil(train examples / batch size). As optax's `piecewise_constant_schedule`, a
 /// boundary's x0.1 applies from the update whose 0-based count equals it.
 public struct LearningRateSchedule: Equatable, Sendable {
-    public enum Kind: String, Sendable, CaseIterable {
-        /// x0.1 at 50% and 75% of training.
-        case step
-        /// x0.1 at 25%, 50% and 75%.
-        case stepMNIST = "step_mnist"
-        /// Linear warm-up over `warmupSteps`, then cosine to 0 at the end of training
-        /// (the original's `imagenet_cosine`, from vit_jax).
-        case imagenetCosine = "imagenet_cosine"
-    }
-
-    public var kind: Kind
+    public var kind: ScheduleKind
     public var baseLearningRate: Double
     public var numEpochs: Int
     public var stepsPerEpoch: Int
     public var warmupSteps: Int
 
-    public init(kind: Kind, baseLearningRate: Double, numEpochs: Int, stepsPerEpoch: Int, warmupSteps: Int = 0) {
+    public init(kind: ScheduleKind, baseLearningRate: Double, numEpochs: Int, stepsPerEpoch: Int, warmupSteps: Int = 0) {
         self.kind = kind; self.baseLearningRate = baseLearningRate; self.numEpochs = numEpochs
         self.stepsPerEpoch = stepsPerEpoch; self.warmupSteps = warmupSteps
     }

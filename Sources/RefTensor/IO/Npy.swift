@@ -6,8 +6,17 @@ import Foundation
 /// Fortran order (both are returned in C order). Anything else is refused with an
 /// error naming the file and the reason. Write: little-endian, C order.
 public enum Npy {
-    public enum DType: String, Sendable {
+    /// The element types `.npy` files may hold here; the raw value is NumPy's type code.
+    public enum DType: String, Sendable, CaseIterable {
         case float32 = "f4", float64 = "f8", int32 = "i4", int64 = "i8", uint8 = "u1", bool = "b1"
+        /// NumPy's name of the dtype (`float32`, `uint8`, ...).
+        public var name: String { "\(self)" }
+        /// The dtype NumPy calls `name`.
+        public init?(name: String) {
+            guard let d = Self.allCases.first(where: { $0.name == name }) else { return nil }
+            self = d
+        }
+        /// Bytes per element.
         public var size: Int { switch self { case .float32, .int32: 4; case .float64, .int64: 8; case .uint8, .bool: 1 } }
         public var isFloat: Bool { self == .float32 || self == .float64 }
     }
@@ -159,7 +168,7 @@ public enum Npy {
 
     public static func encode<T: RefScalar>(_ t: Tensor<T>) -> [UInt8] {
         let bytes = t.scalars.withUnsafeBytes { Swift.Array($0) }
-        return encode(shape: t.shape, dtype: T.self == Float.self ? .float32 : .float64, bytes: bytes)
+        return encode(shape: t.shape, dtype: DType(name: T.dtypeName)!, bytes: bytes)
     }
 
     public static func encode(int32s values: [Int32], shape: [Int]) -> [UInt8] {

@@ -13,8 +13,8 @@ where Self.RawSignificand: FixedWidthInteger {
     /// still fit in registers.
     associatedtype TileRow: SIMD where TileRow.Scalar == Self
 
-    /// NumPy's dtype string for this type, little-endian (`<f4`, `<f8`).
-    static var npyDescr: String { get }
+    /// The dtype name NumPy, JAX and Flax checkpoints use for this type (`float32`, `float64`).
+    static var dtypeName: String { get }
 
     /// Converts from Double with round-to-nearest (used by gradient checks and RNG).
     init(_ value: Double)
@@ -36,7 +36,7 @@ extension Float: RefScalar {
     #else
     public typealias TileRow = SIMD8<Float>
     #endif
-    public static var npyDescr: String { "<f4" }
+    public static var dtypeName: String { "float32" }
     @inlinable public static func exp(_ x: Float) -> Float { expf(x) }
     @inlinable public static func log(_ x: Float) -> Float { logf(x) }
 }
@@ -47,7 +47,7 @@ extension Double: RefScalar {
     #else
     public typealias TileRow = SIMD4<Double>
     #endif
-    public static var npyDescr: String { "<f8" }
+    public static var dtypeName: String { "float64" }
     @inlinable public static func exp(_ x: Double) -> Double { Glibc.exp(x) }
     @inlinable public static func log(_ x: Double) -> Double { Glibc.log(x) }
 }

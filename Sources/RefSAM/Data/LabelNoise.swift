@@ -8,10 +8,10 @@ public enum LabelNoise {
     public static func apply(_ labels: [Int32], fraction: Double, numClasses: Int, seed: UInt64) throws
         -> (labels: [Int32], changed: [Int]) {
         guard fraction >= 0 && fraction <= 1 else {
-            throw TensorError.invalidArgument(op: "label noise", detail: "label_noise \(fraction) is outside [0, 1]")
+            throw DataError.unusable("label_noise \(fraction) is outside [0, 1]")
         }
         guard numClasses >= 2 || fraction == 0 else {
-            throw TensorError.invalidArgument(op: "label noise", detail: "needs at least 2 classes")
+            throw DataError.unusable("label noise needs at least 2 classes")
         }
         let count = Int((fraction * Double(labels.count)).rounded(.towardZero))
         if count == 0 { return (labels, []) }

@@ -1,0 +1,37 @@
+import RefSAMConfig
+import RefSAMData
+import RefTensor
+
+extension RunSpec {
+    /// One split of the run's dataset, its first `examples` only when given, checked
+    /// against the image shape the model is built for.
+    public func loadData(_ split: DatasetSplit, examples: Int? = nil) throws -> ImageDataset {
+        if let examples, examples < 1 {
+            throw RunError.invalidRequest("\(split.rawValue) examples must be >= 1, got \(examples)")
+        }
+        var data = try Datasets.load(dataset, split: split, dataDir: dataDirectory)
+        try checkImages(data)
+        if let examples { data = data.prefix(examples) }
+        guard data.count > 0 else { throw RunError.emptyDataset(dataset: dataset.rawValue, split: split.rawValue) }
+        return data
+    }
+
+    /// Throws unless `data` holds images of `imageShape` and labels of this dataset's classes.
+    public func checkImages(_ data: ImageDataset) throws {
+        guard data.imageShape == imageShape, data.numClasses == dataset.numClasses else {
+            throw RunError.dataMismatch(dataset: dataset.rawValue, expected: imageShape, got: data.imageShape)
+        }
+    }
+
+    /// The training pipeline over `data`, with this run's label noise applied; also
+    /// returns the indices of the labels the noise changed.
+    public func trainPipeline<T: RefScalar>(_ data: ImageDataset, _: T.Type = T.self) throws -> (pipeline: DataPipeline<T>, noisyLabels: [Int]) {
+        let noise = try LabelNoise.apply(data.labels, fraction: labelNoise, numClasses: data.numClasses, seed: seed)
+        return (DataPipeline(dataset: data, batchSize: batchSize, train: true, seed: seed, labels: noise.labels), noise.changed)
+    }
+
+    /// The evaluation pipeline over `data` (in order, no augmentation).
+    public func testPipeline<T: RefScalar>(_ data: ImageDataset, _: T.Type = T.self) -> DataPipeline<T> {
+        DataPipeline(dataset: data, batchSize: batchSize, train: false, seed: seed)
+    }
+}

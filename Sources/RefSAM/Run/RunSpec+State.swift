@@ -1,0 +1,39 @@
+import RefSAMCheckpoint
+import RefSAMModels
+import RefSAMParams
+import RefSAMTraining
+import RefTensor
+
+/// Where a run's first state comes from.
+public enum StateOrigin: Sendable {
+    /// Step 0: seeded initialisation, then the pruning mask.
+    case fresh
+    /// A checkpoint file (this reference's or the original's), checked against the model.
+    case checkpoint(String)
+}
+
+extension RunSpec {
+    /// The state a run starts from.
+    ///
+    /// - `.fresh`: parameters from the seed, then the pruning mask (SNIP scores
+    ///   `firstBatch()`, which is called only then), and the parameters multiplied by
+    ///   it, as the original does.
+    /// - `.checkpoint(path)`: the file's state, its trees put in the model's order after
+    ///   checking every path and shape (a checkpoint of another model is refused, naming
+    ///   the first difference).
+    public func initialState<T: RefScalar>(_: T.Type, from origin: StateOrigin,
+                                           firstBatch: () throws -> (images: Tensor<T>, labels: [Int32])) throws -> TrainState<T> {
+        let (params, stats) = try model.initialize(seed: seed, imageShape: imageShape, T.self)
+        switch origin {
+        case .fresh:
+            var batch: (images: Tensor<T>, labels: [Int32])? = nil
+            if pruner == .snip { batch = try firstBatch() }
+            let scores = try Pruning.scores(pruner, model: model, params: params, batchStats: stats, seed: seed,
+                                            images: batch?.images, labels: batch?.labels)
+            let mask = try Pruning.mask(params: params, scores: scores, sparsity: sparsity, pruner: pruner)
+            return TrainState(params: try params.zip(mask, *), batchStats: stats, mask: mask)
+        case .checkpoint(let path):
+            return try Checkpoint.load(path, T.self).aligned(params: params, batchStats: stats, source: path)
+        }
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import RefSAMCheckpoint
+import RefSAMConfig
+import RefSAMData
+import RefSAMModels
+import RefSAMTraining
+import RefTensor
+
+/// The original's training loop (train.py: train_and_evaluate), with its log lines,
+/// plus metrics.jsonl and atomic checkpoints. What it reports while running goes to
+/// `observer`; the files go to `runDirectory`.
+public final class Trainer<T: RefScalar> {
+    public let spec: RunSpec
+    /// WORKDIR/dataset_D/optimizer_O/.../seed_N, as the original names it.
+    public let runDirectory: String
+    public let trainPipeline: DataPipeline<T>
+    public let testPipeline: DataPipeline<T>
+    public let schedule: LearningRateSchedule
+    /// Training labels that label noise changed (indices).
+    public let noisyLabels: [Int]
+    /// Receives log lines, step progress and epoch metrics (nil: nothing is reported).
+    public var observer: TrainingObserver?
+    /// Stop after this many epochs of this process (an interruption, resumed later).
+    public var stopAfterEpochs: Int? = nil
+
+    /// - Parameters: `train`, `test`: the datasets (already loaded, possibly subsets),
+    ///   checked against the image shape of `spec`.
+    public init(spec: RunSpec, workdir: String, train: ImageDataset, test: ImageDataset) throws {
+        try spec.checkImages(train)
+        try spec.checkImages(test)
+        guard train.count > 0 else { throw RunError.emptyDataset(dataset: spec.dataset.rawValue, split: "train") }
+        guard test.count > 0 else { throw RunError.emptyDataset(dataset: spec.dataset.rawValue, split: "test") }
+        self.spec = spec
+        runDirectory = (workdir as NSString).appendingPathComponent(spec.runDirectorySuffix)
+        (trainPipeline, noisyLabels) = try spec.trainPipeline(train, T.self)
+        testPipeline = spec.testPipeline(test, T.self)
+        schedule = spec.schedule(stepsPerEpoch: trainPipeline.batchesPerEpoch)
+    }
+
+    var metricsPath: String { (runDirectory as NSString).appendingPathComponent("metrics.jsonl") }
+    var logPath: String { (runDirectory as NSString).appendingPathComponent("log.txt") }
+
+    func log(_ line: String) {
+        observer?.log(line)
+        if let h = FileHandle(forWritingAtPath: logPath) { h.seekToEndOfFile(); h.write(Data((line + "\n").utf8)); try? h.close() }
+    }
+
+    /// The state to start from: the newest checkpoint when resuming, else a fresh one
+    /// (after removing an earlier run's files, which only `overwrite` allows).
+    func startingState(overwrite: Bool) throws -> (state: TrainState<T>, history: [EpochMetrics]) {
+        let fm = FileManager.default
+        let existing = try Checkpoint.list(runDirectory)
+        if spec.restoreCheckpoint, let newest = existing.last {
+            let state = try spec.initialState(T.self, from: .checkpoint(newest.path)) { throw RunError.invalidRequest("unused") }
+            let history = readMetrics().filter { $0.step <= state.step }
+            try writeMetrics(history)
+            return (state, history)
+        }
+        guard existing.isEmpty || overwrite else {
+            throw RunError.existingRun(directory: runDirectory, checkpoints: existing.map { ($0.path as NSString).lastPathComponent })
+        }
+        for c in existing { try fm.removeItem(atPath: c.path) }
+        try? fm.removeItem(atPath: metricsPath)
+        try? fm.removeItem(atPath: logPath)
+        let state = try spec.initialState(T.self, from: .fresh) {
+            let b = trainPipeline.batch(epoch: 0, index: 0, order: trainPipeline.order(epoch: 0))
+            return (b.images, b.labels)
+        }
+        return (state, [])
+    }
+
+    /// Trains, evaluates after every epoch, checkpoints; returns the per-epoch metrics of
+    /// the whole run. A fresh start over an earlier run's checkpoints needs `overwrite`.
+    @discardableResult
+    public func run(overwrite: Bool = false) throws -> [EpochMetrics] {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+        var (state, history) = try startingState(overwrite: overwrite)
+        if !fm.fileExists(atPath: logPath) { fm.createFile(atPath: logPath, contents: nil) }
+        let stepsPerEpoch = trainPipeline.batchesPerEpoch
+        let startEpoch = state.step / stepsPerEpoch
+        logHeader(state: state, startEpoch: startEpoch)
+
+        var best = history.max { $0.testAccuracy < $1.testAccuracy }
+        var totalSteps = 0
+        var epochsThisRun = 0
+        for epoch in startEpoch..<spec.numEpochs {
+            if let stop = stopAfterEpochs, epochsThisRun >= stop { break }
+            let m = try trainEpoch(epoch, state: &state, totalSteps: &totalSteps)
+            if best == nil || m.testAccuracy > best!.testAccuracy { best = m }
+            history.append(m)
+            try writeMetrics(history)
+            try Checkpoint.save(state, directory: runDirectory)
+            observer?.epochEnded(m)
+            epochsThisRun += 1
+        }
+        if let best { log(String(format: "Best test acc %.4f at epoch %d", best.testAccuracy, best.epoch)) }
+        return history
+    }
+
+    /// One epoch of updates (0-based `epoch`), then the evaluation; returns its metrics.
+    func trainEpoch(_ epoch: Int, state: inout TrainState<T>, totalSteps: inout Int) throws -> EpochMetrics {
+        let stepsPerEpoch = trainPipeline.batchesPerEpoch
+        log("Epoch \(epoch + 1) / \(spec.numEpochs)")
+        let start = Date()
+        let order = trainPipeline.order(epoch: epoch)
+        var lossSum = 0.0, accSum = 0.0, seen = 0
+        for step in 0..<stepsPerEpoch {
+            let (images, labels) = trainPipeline.batch(epoch: epoch, index: step, order: order)
+            let h = spec.hyperparameters(learningRate: schedule(state.step), batchCount: labels.count)
+            let r = try TrainStep.run(spec.model, state: state, images: images, labels: labels, h)
+            let loss = Double(r.loss)
+            guard loss.isFinite else {
+                throw RunError.nonFinite(epoch: epoch + 1, step: step, loss: loss,
+                                         lastCheckpoint: try Checkpoint.list(runDirectory).last.map { $0.path })
+            }
+            state = r.state
+            lossSum += loss * Double(labels.count); accSum += r.accuracy * Double(labels.count); seen += labels.count
+            totalSteps += 1
+            if totalSteps % spec.logEverySteps == 0 {
+                log(String(format: "Epoch[%d] Step [%d/%d]: loss %.4f acc %.4f (time elapsed: %.4f)",
+                           epoch + 1, step, stepsPerEpoch, loss, r.accuracy, Date().timeIntervalSince(start)))
+            }
+            observer?.stepEnded(epoch: epoch + 1, step: step + 1, of: stepsPerEpoch, seconds: Date().timeIntervalSince(start))
+        }
+        let trainTime = Date().timeIntervalSince(start)
+        let lr = schedule(stepsPerEpoch * epoch)
+        let test = try spec.model.evaluate(params: state.params, batchStats: state.batchStats, pipeline: testPipeline,
+                                           maxBatches: spec.evaluationBatches)
+        let m = EpochMetrics(epoch: epoch + 1, step: state.step, trainLoss: lossSum / Double(seen), trainAccuracy: accSum / Double(seen),
+                             testLoss: test.loss, testAccuracy: test.accuracy, learningRate: lr, seconds: trainTime)
+        log(String(format: "Train: loss %.4f acc %.4f; Val: loss %.4f acc %.4f (lr %.4f / took %.2f seconds) \n",
+                   m.trainLoss, m.trainAccuracy, m.testLoss, m.testAccuracy, lr, trainTime))
+        return m
+    }
+
+    func logHeader(state: TrainState<T>, startEpoch: Int) {
+        let config = spec.config
+        log("ref-run: \(spec.model) on \(trainPipeline.dataset.name.rawValue) (\(trainPipeline.dataset.count) train / \(testPipeline.dataset.count) test), "
+            + "\(spec.dtype.rawValue), \(Threads.count) threads")
+        log("run directory: \(runDirectory)")
+        log("config: " + Config.schema.map { "\($0.name)=\(config.values[$0.name]!.repr)" }.joined(separator: ", "))
+        for key in config.setKeys where Config.ignoredKeys.contains(key) {
+            log("note: config.\(key) is accepted for compatibility with the original and ignored")
+        }
+        if !noisyLabels.isEmpty { log("label noise: \(noisyLabels.count) training labels changed (listed in noisy_labels.json)") }
+        if !noisyLabels.isEmpty, let data = try? JSONSerialization.data(withJSONObject: noisyLabels) {
+            try? data.write(to: URL(fileURLWithPath: (runDirectory as NSString).appendingPathComponent("noisy_labels.json")))
+        }
+        let params = state.params.scalarCount
+        let kept = state.mask.map { m in m.entries.filter { Pruning.isKernel($0.path) }.reduce(0) { $0 + $1.tensor.scalars.filter { $0 != 0 }.count } }
+        let kernels = state.params.entries.filter { Pruning.isKernel($0.path) }.reduce(0) { $0 + $1.tensor.count }
+        log("parameters: \(params) (kernel weights kept: \(kept ?? kernels) of \(kernels)); \(trainPipeline.batchesPerEpoch) steps per epoch"
+            + (startEpoch > 0 ? "; resuming at epoch \(startEpoch + 1) (step \(state.step))" : ""))
+    }
+
+    func readMetrics() -> [EpochMetrics] {
+        guard let text = try? String(contentsOfFile: metricsPath, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(EpochMetrics.self, from: Data($0.utf8)) }
+    }
+
+    func writeMetrics(_ all: [EpochMetrics]) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        let text = try all.map { String(decoding: try enc.encode($0), as: UTF8.self) }.joined(separator: "\n") + (all.isEmpty ? "" : "\n")
+        try text.write(toFile: metricsPath, atomically: true, encoding: .utf8)
+    }
+}

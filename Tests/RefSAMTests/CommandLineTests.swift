@@ -1,0 +1,34 @@
+import Foundation
+import XCTest
+@testable import RefSAM
+@testable import ref_run
+
+/// The command line's own wording: the flags it adds to library errors, and its exit statuses.
+final class CommandLineTests: XCTestCase {
+    func arguments(_ args: [String]) throws -> Arguments { try Arguments(args, booleans: RefRun.booleans) }
+
+    /// A second fresh run over the first one's checkpoints is refused, and the message
+    /// names the flags that resolve it; with --overwrite it runs.
+    func testTrainOverAnExistingRunNamesTheFlags() throws {
+        let workdir = try makeTemporaryDirectory("cli")
+        let args = ["--workdir", workdir, "--config", Repo.config("mnist_mlp_small.py"), "--config.num_neurons=[4]",
+                    "--config.num_epochs=1", "--train_examples", "64", "--test_examples", "32"]
+        XCTAssertEqual(try TrainCommand.run(try arguments(args)), 0)
+        XCTAssertThrowsError(try TrainCommand.run(try arguments(args))) { e in
+            XCTAssertTrue(e is CommandError, "\(e)")
+            XCTAssertTrue("\(e)".contains("--overwrite") && "\(e)".contains("--config.restore_checkpoint=True"), "\(e)")
+        }
+        XCTAssertEqual(try TrainCommand.run(try arguments(args + ["--overwrite"])), 0)
+    }
+
+    /// Counts below 1 are usage errors naming the flag.
+    func testExampleCountsMustBePositive() throws {
+        let workdir = try makeTemporaryDirectory("cli")
+        for flag in ["--train_examples", "--test_examples"] {
+            let args = ["--workdir", workdir, "--config", Repo.config("mnist_mlp_small.py"), flag, "0"]
+            XCTAssertThrowsError(try TrainCommand.run(try arguments(args))) { e in
+                XCTAssertTrue(e is UsageError && "\(e)".contains(flag), "\(e)")
+            }
+        }
+    }
+}
