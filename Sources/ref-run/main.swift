@@ -31,7 +31,7 @@ enum RefRun {
             }
             if let t = try args.int("threads") {
                 guard t >= 1 else { throw UsageError("--threads must be >= 1") }
-                Threads.count = t
+                try Threads.use(threads: t)
             }
             switch command {
             case "eval": return try EvalCommand.run(args)

@@ -6,7 +6,7 @@ import RefSAMTraining
 import RefTensor
 
 /// A train-step fixture (docs/FIXTURES.md): `fixture.json` plus `.npy` inputs and outputs.
-public struct Fixture {
+public struct Fixture: Sendable {
     public static let format = "sam-fixture/1"
 
     public var directory: String

@@ -5,7 +5,7 @@ import RefTensor
 /// `params`, `batch_stats`, the momentum `trace`, or a pruning `mask`.
 public struct TensorTree<T: RefScalar>: Equatable, Sendable {
     public private(set) var paths: [String] = []
-    private var storage: [String: Tensor<T>] = [:]
+    @usableFromInline var storage: [String: Tensor<T>] = [:]
 
     public init() {}
 
@@ -46,7 +46,7 @@ public struct TensorTree<T: RefScalar>: Equatable, Sendable {
 
     /// Combines two trees with the same paths elementwise. Always inlined, so `f` is
     /// inlined into the loop at each call site (a closure call per element is slow).
-    @inline(__always)
+    @inlinable
     public func zip(_ other: TensorTree<T>, _ f: (T, T) -> T) throws -> TensorTree<T> {
         guard Set(paths) == Set(other.paths) else {
             throw TreeError.structure("trees differ: \(Set(paths).symmetricDifference(other.paths).sorted())")
@@ -58,7 +58,7 @@ public struct TensorTree<T: RefScalar>: Equatable, Sendable {
             }
             var r = a
             b.scalars.withUnsafeBufferPointer { bp in
-                r.scalars.withUnsafeMutableBufferPointer { rp in for i in rp.indices { rp[i] = f(rp[i], bp[i]) } }
+                r.withUnsafeMutableScalars { rp in for i in rp.indices { rp[i] = f(rp[i], bp[i]) } }
             }
             return r
         }

@@ -76,7 +76,7 @@ public final class Trainer<T: RefScalar> {
         let fm = FileManager.default
         try fm.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
         var (state, history) = try startingState(overwrite: overwrite)
-        if !fm.fileExists(atPath: logPath) { fm.createFile(atPath: logPath, contents: nil) }
+        if !fm.fileExists(atPath: logPath) { _ = fm.createFile(atPath: logPath, contents: nil) }
         let stepsPerEpoch = trainPipeline.batchesPerEpoch
         let startEpoch = state.step / stepsPerEpoch
         logHeader(state: state, startEpoch: startEpoch)

@@ -1,6 +1,7 @@
 /// The gradient rules: one per op, each mapping the output's cotangent `dy` to a
 /// contribution for every differentiable input. Read this as the table of VJPs;
-/// the kernels each rule calls live with their forward pass in `Ops/`. `needs`
+/// the backward function each rule calls sits beside its forward in `Ops/` (and
+/// calls the kernels in `Kernels/`). `needs`
 /// tells whether an input's gradient is wanted (rules may skip the others).
 extension Tape {
     /// The recorded inputs of an op.

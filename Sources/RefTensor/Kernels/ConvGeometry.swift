@@ -17,15 +17,18 @@ public enum Padding: Equatable, Sendable {
         }
     }
 
-    /// (low, high) padding of one spatial axis.
-    public func amounts(input: Int, window: Int, stride: Int) -> (low: Int, high: Int) {
+    /// A spatial axis of an NHWC tensor.
+    public enum Axis: Sendable { case height, width }
+
+    /// (low, high) padding of `axis`, for an input of `input` pixels along it.
+    public func amounts(_ axis: Axis, input: Int, window: Int, stride: Int) -> (low: Int, high: Int) {
         switch self {
         case .valid: return (0, 0)
         case .same:
             let out = (input + stride - 1) / stride
             let total = max(0, (out - 1) * stride + window - input)
             return (total / 2, total - total / 2)
-        case let .explicit(h, _): return h   // caller picks the axis, see `ConvGeometry`
+        case let .explicit(h, w): return axis == .height ? h : w
         }
     }
 }
@@ -65,8 +68,8 @@ public struct ConvGeometry: Equatable, Sendable {
         switch padding {
         case .valid: (padTop, padBottom, padLeft, padRight) = (0, 0, 0, 0)
         case .same:
-            (padTop, padBottom) = padding.amounts(input: inH, window: kH, stride: strideH)
-            (padLeft, padRight) = padding.amounts(input: inW, window: kW, stride: strideW)
+            (padTop, padBottom) = padding.amounts(.height, input: inH, window: kH, stride: strideH)
+            (padLeft, padRight) = padding.amounts(.width, input: inW, window: kW, stride: strideW)
         case let .explicit(h, w):
             guard h.low >= 0, h.high >= 0, w.low >= 0, w.high >= 0 else {
                 throw TensorError.invalidArgument(op: op, detail: "padding must be >= 0, got \(h), \(w)")

@@ -5,7 +5,7 @@ extension Gemm {
     ///     affine:  rows[r][p * step]       packed (rows[r] = base + r, step mr),
     ///                                      row-major A (step 1), transposed A (step lda)
     ///     gather:  rows[r][offsets[p]]     implicit im2col (see `GatherMatrix`)
-    public struct ASliver<T> {
+    @usableFromInline struct ASliver<T> {
         @usableFromInline var r0, r1, r2, r3, r4, r5: UnsafePointer<T>
         @usableFromInline var step: Int
         @usableFromInline var offsets: UnsafePointer<Int>?

@@ -1,6 +1,6 @@
 /// The A operand of the fast GEMM: something it can pack into `mr`-row slivers,
 /// or read in place a sliver at a time.
-public protocol GemmLHS {
+@usableFromInline protocol GemmLHS {
     associatedtype Scalar: RefScalar
     /// Packs A[i0..<i0+rows, p0..<p0+depth] into slivers of `Gemm.mr` rows: sliver s
     /// holds, for each p, the mr values A[i0 + s*mr + r, p] (zero past the last row).
@@ -32,11 +32,11 @@ extension GemmLHS {
 }
 
 extension StridedMatrix: GemmLHS where T: RefScalar {
-    public typealias Scalar = T
+    @usableFromInline typealias Scalar = T
 
     /// The loops follow A's layout so that reads are contiguous.
     @inlinable
-    public func packPanel(i0: Int, p0: Int, rows: Int, depth: Int, into dst: UnsafeMutablePointer<T>) {
+    func packPanel(i0: Int, p0: Int, rows: Int, depth: Int, into dst: UnsafeMutablePointer<T>) {
         forEachSliver(rows: rows, depth: depth, into: dst) { r0, live, out in
             let mr = Gemm.mr
             let origin = base + (i0 + r0) * rowStride + p0 * colStride
@@ -57,10 +57,10 @@ extension StridedMatrix: GemmLHS where T: RefScalar {
     }
 
     /// Row-major (step 1) or transposed (row stride 1) storage reads in place.
-    @inlinable public var readsInPlace: Bool { colStride == 1 || rowStride == 1 }
+    @inlinable var readsInPlace: Bool { colStride == 1 || rowStride == 1 }
 
     @inlinable
-    public func sliver(i0: Int, p0: Int) -> Gemm.ASliver<T> {
+    func sliver(i0: Int, p0: Int) -> Gemm.ASliver<T> {
         Gemm.ASliver(base + i0 * rowStride + p0 * colStride, rowStride: rowStride, step: colStride)
     }
 }
@@ -73,17 +73,17 @@ extension StridedMatrix: GemmLHS where T: RefScalar {
 /// rows = pixels, columns = patch entries is the convolution's im2col matrix
 /// (forward: Y = A W); rows = patch entries, columns = pixels is its transpose
 /// (filter gradient: dW = A dY).
-public struct GatherMatrix<T: RefScalar>: GemmLHS {
-    public var base: UnsafePointer<T>
-    public var rowOffsets: UnsafePointer<Int>
-    public var colOffsets: UnsafePointer<Int>
+@usableFromInline struct GatherMatrix<T: RefScalar>: GemmLHS {
+    @usableFromInline var base: UnsafePointer<T>
+    @usableFromInline var rowOffsets: UnsafePointer<Int>
+    @usableFromInline var colOffsets: UnsafePointer<Int>
 
-    @inlinable public init(_ base: UnsafePointer<T>, rowOffsets: UnsafePointer<Int>, colOffsets: UnsafePointer<Int>) {
+    @inlinable init(_ base: UnsafePointer<T>, rowOffsets: UnsafePointer<Int>, colOffsets: UnsafePointer<Int>) {
         self.base = base; self.rowOffsets = rowOffsets; self.colOffsets = colOffsets
     }
 
     @inlinable
-    public func packPanel(i0: Int, p0: Int, rows: Int, depth: Int, into dst: UnsafeMutablePointer<T>) {
+    func packPanel(i0: Int, p0: Int, rows: Int, depth: Int, into dst: UnsafeMutablePointer<T>) {
         forEachSliver(rows: rows, depth: depth, into: dst) { r0, live, out in
             for r in 0..<live {
                 let row = base + rowOffsets[i0 + r0 + r]
@@ -92,10 +92,10 @@ public struct GatherMatrix<T: RefScalar>: GemmLHS {
         }
     }
 
-    @inlinable public var readsInPlace: Bool { true }
+    @inlinable var readsInPlace: Bool { true }
 
     @inlinable
-    public func sliver(i0: Int, p0: Int) -> Gemm.ASliver<T> {
+    func sliver(i0: Int, p0: Int) -> Gemm.ASliver<T> {
         Gemm.ASliver(base, rowOffsets: rowOffsets + i0, offsets: colOffsets + p0)
     }
 }

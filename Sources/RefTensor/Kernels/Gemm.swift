@@ -21,7 +21,7 @@
 /// When C is narrow (n <= 128: convolutions), A is not packed at all: the
 /// micro-kernel reads its rows where they lie (`ASliver`), since each A sliver
 /// meets only a few B slivers and packing would cost more than it saves.
-extension Gemm {
+public enum Gemm {
     /// Rows of the register tile.
     @usableFromInline static let mr = 6
     /// Depth of one packed block (L1/L2 blocking over k).
@@ -51,7 +51,7 @@ extension Gemm {
     @_specialize(where A == StridedMatrix<Double>)
     @_specialize(where A == GatherMatrix<Float>)
     @_specialize(where A == GatherMatrix<Double>)
-    public static func fast<A: GemmLHS>(
+    static func fast<A: GemmLHS>(
         m: Int, n: Int, k: Int,
         lhs a: A, b: StridedMatrix<A.Scalar>,
         c: UnsafeMutablePointer<A.Scalar>, ldc: Int, accumulate: Bool

@@ -7,9 +7,16 @@ import Foundation
 /// inside a task runs in a fixed order. So the number of threads changes only who
 /// runs a task, never a single bit of any result.
 public enum Threads {
-    /// Worker threads kernels may use (default: every active core). Set it to 1 to
-    /// run everything on the calling thread.
-    nonisolated(unsafe) public static var count: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// Worker threads kernels may use (default: every active core); `use(threads:)` sets it.
+    nonisolated(unsafe) public internal(set) static var count: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    /// Sets the worker threads kernels may use from now on (1: everything on the calling
+    /// thread). Results are bit-identical for any count. Call it between computations,
+    /// not while a kernel runs.
+    public static func use(threads n: Int) throws {
+        guard n >= 1 else { throw TensorError.invalidArgument(op: "threads", detail: "the thread count must be >= 1, got \(n)") }
+        count = n
+    }
 
     /// Runs `body(task, worker)` for every `task` in `0..<tasks`; `worker` lies in
     /// `0..<workers(for: tasks)` and no two concurrent calls share a worker index,

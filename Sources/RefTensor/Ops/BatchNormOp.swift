@@ -68,40 +68,38 @@ public enum BatchNormOp {
         -> (dx: Tensor<T>, dscale: Tensor<T>, dbias: Tensor<T>) {
         let c = scale.count, m = x.count / max(c, 1)
         // dbias and dscale side by side: [dbias_0..<c, dscale_0..<c].
-        let sums = x.scalars.withUnsafeBufferPointer { xp in dy.scalars.withUnsafeBufferPointer { dyp in
-            mean.scalars.withUnsafeBufferPointer { mp in invStd.withUnsafeBufferPointer { sp in
-                channelSums(rows: m, channels: 2 * c) { rows, acc in
-                    for i in rows {
-                        for j in 0..<c {
-                            let g = Double(dyp[i * c + j])
-                            acc[j] += g
-                            acc[c + j] += g * Double(xp[i * c + j] - mp[j]) * sp[j]
-                        }
+        let sums = Tensor.withScalars(of: [x, dy, mean]) { b in invStd.withUnsafeBufferPointer { sp in
+            let (xp, dyp, mp) = (b[0], b[1], b[2])
+            return channelSums(rows: m, channels: 2 * c) { rows, acc in
+                for i in rows {
+                    for j in 0..<c {
+                        let g = Double(dyp[i * c + j])
+                        acc[j] += g
+                        acc[c + j] += g * Double(xp[i * c + j] - mp[j]) * sp[j]
                     }
                 }
-            } }
+            }
         } }
         let dbias = Array(sums[0..<c]), dscale = Array(sums[c...])
         let k = (0..<c).map { Double(scale.scalars[$0]) * invStd[$0] }
-        let dx = x.scalars.withUnsafeBufferPointer { xp in dy.scalars.withUnsafeBufferPointer { dyp in
-            mean.scalars.withUnsafeBufferPointer { mp in invStd.withUnsafeBufferPointer { sp in
-                Tensor<T>(shape: x.shape) { dxp in
-                    let dxp = dxp.baseAddress!
-                    forEachRowChunk(m) { rows in
-                        for i in rows {
-                            for j in 0..<c {
-                                let g = Double(dyp[i * c + j])
-                                if training {
-                                    let xhat = Double(xp[i * c + j] - mp[j]) * sp[j]
-                                    dxp[i * c + j] = T(k[j] * (g - dbias[j] / Double(m) - xhat * dscale[j] / Double(m)))
-                                } else {
-                                    dxp[i * c + j] = T(k[j] * g)
-                                }
+        let dx = Tensor.withScalars(of: [x, dy, mean]) { b in invStd.withUnsafeBufferPointer { sp in
+            let (xp, dyp, mp) = (b[0], b[1], b[2])
+            return Tensor<T>(shape: x.shape) { dxp in
+                let dxp = dxp.baseAddress!
+                forEachRowChunk(m) { rows in
+                    for i in rows {
+                        for j in 0..<c {
+                            let g = Double(dyp[i * c + j])
+                            if training {
+                                let xhat = Double(xp[i * c + j] - mp[j]) * sp[j]
+                                dxp[i * c + j] = T(k[j] * (g - dbias[j] / Double(m) - xhat * dscale[j] / Double(m)))
+                            } else {
+                                dxp[i * c + j] = T(k[j] * g)
                             }
                         }
                     }
                 }
-            } }
+            }
         } }
         return (dx, Tensor(shape: [c], scalars: dscale.map { T($0) }), Tensor(shape: [c], scalars: dbias.map { T($0) }))
     }

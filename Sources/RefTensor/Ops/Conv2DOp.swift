@@ -8,10 +8,4 @@ public enum Conv2DOp {
         return try ConvGeometry(op: "conv2d", input: input, window: (kernel[0], kernel[1]),
                                 inChannels: kernel[2], outChannels: kernel[3], strides: strides, padding: padding)
     }
-
-    /// x: [N, H, W, C], w: [kh, kw, C, O] -> y: [N, OH, OW, O]
-    public static func forward<T: RefScalar>(_ x: Tensor<T>, _ w: Tensor<T>, strides: (Int, Int), padding: Padding) throws -> Tensor<T> {
-        let g = try geometry(input: x.shape, kernel: w.shape, strides: strides, padding: padding)
-        return Conv2DKernels.forward(x, w, g)
-    }
 }

@@ -37,13 +37,4 @@ public enum ElementwiseOp {
             Tensor(shape: a.shape, eachChunk: { r, y in for i in r { y[i] = ap[i] * bp[i] } })
         } }
     }
-
-    /// s * a
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    public static func scale<T: RefScalar>(_ a: Tensor<T>, by s: T) -> Tensor<T> {
-        a.scalars.withUnsafeBufferPointer { ap in
-            Tensor(shape: a.shape, eachChunk: { r, y in for i in r { y[i] = ap[i] * s } })
-        }
-    }
 }

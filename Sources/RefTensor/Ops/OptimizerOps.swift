@@ -20,22 +20,22 @@ public enum OptimizerOp {
                                                   weightDecay wd: T, momentum: T, learningRate lr: T)
         -> (gradient: Tensor<T>, trace: Tensor<T>, param: Tensor<T>) {
         precondition(p.shape == g.shape && p.shape == t.shape, "momentumStep: shapes \(p.shape), \(t.shape), \(g.shape)")
-        // Three outputs written in one pass: allocated unfilled, then every element set.
-        var g2 = Tensor<T>(shape: g.shape) { _ in }, t2 = Tensor<T>(shape: t.shape) { _ in }, p2 = Tensor<T>(shape: p.shape) { _ in }
-        p.scalars.withUnsafeBufferPointer { pp in t.scalars.withUnsafeBufferPointer { tp in g.scalars.withUnsafeBufferPointer { gp in
-        g2.scalars.withUnsafeMutableBufferPointer { go in t2.scalars.withUnsafeMutableBufferPointer { to in
-        p2.scalars.withUnsafeMutableBufferPointer { po in
-            let (go, to, po) = (go.baseAddress!, to.baseAddress!, po.baseAddress!)
-            Threads.forEachChunk(p.count) { r in
-                for i in r {
-                    let gi = gp[i] + wd * pp[i]
-                    let ti = gi + momentum * tp[i]
-                    go[i] = gi; to[i] = ti
-                    po[i] = pp[i] - lr * ti
+        // Three outputs written in one pass, allocated unfilled.
+        let out = Tensor<T>.making(3, shape: p.shape) { out in
+            Tensor<T>.withScalars(of: [p, t, g]) { input in
+                let (pp, tp, gp) = (input[0], input[1], input[2])
+                let (go, to, po) = (out[0], out[1], out[2])
+                Threads.forEachChunk(p.count) { r in
+                    for i in r {
+                        let gi = gp[i] + wd * pp[i]
+                        let ti = gi + momentum * tp[i]
+                        go[i] = gi; to[i] = ti
+                        po[i] = pp[i] - lr * ti
+                    }
                 }
             }
-        } } } } } }
-        return (g2, t2, p2)
+        }
+        return (out[0], out[1], out[2])
     }
 
     /// Sum of squares in Double, in a fixed order that no thread count changes:

@@ -4,7 +4,10 @@
 /// Storage is a Swift array, so copies are copy-on-write and a tensor is a value.
 public struct Tensor<Scalar: RefScalar>: Equatable, CustomStringConvertible, Sendable {
     public private(set) var shape: [Int]
-    public var scalars: [Scalar]
+    /// The elements in row-major order. Read-only outside this module, so the count
+    /// always matches the shape; change elements with `subscript(flat:)` or
+    /// `withUnsafeMutableScalars`.
+    public internal(set) var scalars: [Scalar]
 
     /// A tensor of `shape` holding `scalars` in row-major order.
     /// The count must equal the product of the shape (a precondition: this is
@@ -78,12 +81,15 @@ public struct Tensor<Scalar: RefScalar>: Equatable, CustomStringConvertible, Sen
         Tensor<U>(shape: shape, scalars: scalars.map { U(Double($0)) })
     }
 
-    /// Row-major strides, in elements.
-    public var strides: [Int] {
-        var s = [Int](repeating: 1, count: shape.count)
-        var acc = 1
-        for i in stride(from: shape.count - 1, through: 0, by: -1) { s[i] = acc; acc *= shape[i] }
-        return s
+    /// Element `index` in row-major order (0 ..< count).
+    public subscript(flat index: Int) -> Scalar {
+        get { scalars[index] }
+        set { scalars[index] = newValue }
+    }
+
+    /// Runs `body` on the elements, which it may change in place (never the count).
+    public mutating func withUnsafeMutableScalars<R>(_ body: (UnsafeMutableBufferPointer<Scalar>) throws -> R) rethrows -> R {
+        try scalars.withUnsafeMutableBufferPointer { try body($0) }
     }
 
     public subscript(index: [Int]) -> Scalar {

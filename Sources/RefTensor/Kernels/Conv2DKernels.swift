@@ -13,12 +13,12 @@
 ///
 /// Images are grouped by a fixed element budget (never by thread count), so the
 /// order of every sum, and hence every bit, is independent of `Threads.count`.
-extension Conv2DKernels {
+public enum Conv2DKernels {
     /// Elements of scratch per group of images (default 16 MiB of Float): the
     /// im2col matrix of the input gradient, the zero-padded copy of the forward
     /// and filter-gradient passes. Changing it changes memory use, not results:
     /// each group's GEMM continues the previous group's sums in order.
-    nonisolated(unsafe) public static var columnBudget = 1 << 22
+    nonisolated(unsafe) static var columnBudget = 1 << 22
 
     static func imagesPerGroup(_ g: ConvGeometry) -> Int {
         max(1, min(g.batch, columnBudget / max(1, g.pixelsPerImage * g.patchSize)))

@@ -1,7 +1,7 @@
 /// The definition of conv2d (cross-correlation, NHWC input, HWIO kernel) and its
 /// two gradients, as direct loops. The fast kernels in `Conv2D.swift` are tested
 /// against these.
-public enum Conv2DKernels {
+extension Conv2DKernels {
     /// y[n, oh, ow, o] = sum_{kh, kw, c} x[n, oh*sh - padTop + kh, ow*sw - padLeft + kw, c] * w[kh, kw, c, o]
     /// (terms outside the input are zero).
     public static func forwardNaive<T: RefScalar>(_ x: Tensor<T>, _ w: Tensor<T>, _ g: ConvGeometry) -> Tensor<T> {
