@@ -19,7 +19,9 @@ import Glibc
 /// this writes; this reads what the original JAX code writes (masks as bool arrays,
 /// `step` and `count` as int32 scalar arrays or plain ints).
 public enum Checkpoint {
+    /// File names are `checkpoint_<step>`, as Flax names them.
     public static let prefix = "checkpoint_"
+    /// Checkpoints kept per run directory (the newest), as the original keeps.
     public static let keep = 3
 
     // MARK: Writing
@@ -54,6 +56,7 @@ public enum Checkpoint {
         return .map(order.map { k in (.string(k), direct[k] ?? nest(children[k]!)) })
     }
 
+    /// The msgpack bytes of `s` in Flax's layout (see the type's documentation); masks as bool arrays.
     public static func encode<T: RefScalar>(_ s: TrainState<T>) -> [UInt8] {
         let tree = { (t: TensorTree<T>) in nest(t.entries.map { ($0.path, ndarray($0.tensor)) }) }
         let mask: MessagePack
@@ -246,6 +249,7 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     /// The file system refused a read or write.
     case io(file: String, reason: String)
 
+    /// The file, then what is wrong with it.
     public var description: String {
         switch self {
         case let .malformed(file, reason), let .modelMismatch(file, reason): return "\(file): \(reason)"

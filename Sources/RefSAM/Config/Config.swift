@@ -19,9 +19,13 @@ public struct Config: Equatable, Sendable {
 
     /// One accepted key: its type, its value in `Config()`, and a line of help.
     public struct Key: Sendable {
+        /// The key as config files spell it (`num_neurons`).
         public let name: String
+        /// The type its value must have.
         public let kind: Kind
+        /// The value in `Config()` (the original's MNIST settings).
         public let defaultValue: PythonLiteral
+        /// One line for `ref-run help train`.
         public let help: String
     }
 
@@ -77,18 +81,27 @@ public struct Config: Equatable, Sendable {
 
     /// Where a value came from, for error messages.
     public struct Origin: Equatable, Sendable {
+        /// The config file, or `--config.KEY=VALUE` for an override.
         public var file: String?
+        /// The line in the file, when it came from one.
         public var line: Int?
     }
 
     // MARK: Typed values (always consistent with `values`)
 
+    /// `config.model`.
     public private(set) var model: ModelName = .mlp
+    /// `config.dataset`.
     public private(set) var dataset: DatasetName = .mnist
+    /// `config.lr_scheduler`.
     public private(set) var lrScheduler: ScheduleKind = .stepMNIST
+    /// `config.optimizer`.
     public private(set) var optimizer: Optimizer = .sam
+    /// `config.pruner`.
     public private(set) var pruner: Pruner = .random
+    /// `config.dtype`.
     public private(set) var dtype: DType = .float32
+    /// `config.device`.
     public private(set) var device: Device = .cpu
 
     /// The original's MNIST settings (`configs/mnist_mlp.py`) and this reference's defaults.
@@ -215,26 +228,42 @@ public struct Config: Equatable, Sendable {
     }
     func bool(_ k: String) -> Bool { if case let .bool(b) = values[k]! { return b }; preconditionFailure("config.\(k) is not a bool") }
 
+    /// `config.learning_rate`: the schedule's base rate.
     public var learningRate: Double { number("learning_rate") }
+    /// `config.momentum` of optax.sgd.
     public var momentum: Double { number("momentum") }
+    /// `config.batch_size`.
     public var batchSize: Int { int("batch_size") }
+    /// `config.weight_decay`, added to the gradient.
     public var weightDecay: Double { number("weight_decay") }
+    /// `config.num_epochs`.
     public var numEpochs: Int { int("num_epochs") }
+    /// `config.log_every_steps`.
     public var logEverySteps: Int { int("log_every_steps") }
+    /// `config.rho`: SAM's radius.
     public var rho: Double { number("rho") }
+    /// `config.seed`.
     public var seed: Int { int("seed") }
+    /// `config.sparsity`: the fraction of kernel weights pruned.
     public var sparsity: Double { number("sparsity") }
     /// MLP hidden widths (`config.num_neurons`).
     public var numNeurons: [Int] {
         guard case let .list(items) = values["num_neurons"]! else { preconditionFailure("config.num_neurons is not a list") }
         return items.map { if case let .int(i) = $0 { return i }; preconditionFailure("config.num_neurons holds a non-int") }
     }
+    /// `config.num_filters`: ResNet width.
     public var numFilters: Int { int("num_filters") }
+    /// `config.warmup_steps` of `imagenet_cosine`.
     public var warmupSteps: Int { int("warmup_steps") }
+    /// `config.restore_checkpoint`.
     public var restoreCheckpoint: Bool { bool("restore_checkpoint") }
+    /// `config.steps_per_eval` (-1: the whole test set).
     public var stepsPerEval: Int { int("steps_per_eval") }
+    /// `config.label_noise`.
     public var labelNoise: Double { number("label_noise") }
+    /// `config.sam_shards`.
     public var samShards: Int { int("sam_shards") }
+    /// `config.data_dir`, or nil for the project's `data/`.
     public var dataDir: String? { if case let .string(s) = values["data_dir"]! { return s }; return nil }
 
     /// The original's output directory below the workdir:

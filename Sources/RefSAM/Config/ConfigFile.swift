@@ -7,12 +7,17 @@ import Foundation
 /// span lines inside brackets) and `return config`. Anything else is an error
 /// naming the file, the line and the text.
 public enum ConfigFile {
+    /// One `config.KEY = literal` statement of a file.
     public struct Assignment: Equatable, Sendable {
+        /// The key after `config.`.
         public var key: String
+        /// The literal on the right.
         public var value: PythonLiteral
+        /// The line the statement starts on (1-based).
         public var line: Int
     }
 
+    /// The assignments of the config file at `path`, in order.
     public static func read(_ path: String) throws -> [Assignment] {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(file: path, line: nil, key: nil, message: "cannot read the config file")
@@ -20,6 +25,7 @@ public enum ConfigFile {
         return try parse(text, file: path)
     }
 
+    /// The assignments of config-file `text`; `file` names it in errors.
     public static func parse(_ text: String, file: String) throws -> [Assignment] {
         let lines = text.components(separatedBy: "\n")
         var out: [Assignment] = []

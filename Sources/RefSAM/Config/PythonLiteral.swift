@@ -25,6 +25,7 @@ public enum PythonLiteral: Equatable, Sendable, CustomStringConvertible {
         return description
     }
 
+    /// Python's name of the value's type (`int`, `list`, ...), for error messages.
     public var typeName: String {
         switch self {
         case .string: return "string"
@@ -37,6 +38,7 @@ public enum PythonLiteral: Equatable, Sendable, CustomStringConvertible {
     }
 }
 
+/// Numbers spelled as Python spells them (run directories use these spellings).
 public enum PythonFormat {
     /// `str(float)` as Python 3 spells it: the shortest digits that round-trip,
     /// positional for exponents -4 ..< 16 (`0.0001`, `100.0`), scientific otherwise

@@ -11,6 +11,7 @@ public enum CIFAR10 {
         split == .train ? (1...5).map { "data_batch_\($0).bin" } : ["test_batch.bin"]
     }
 
+    /// The CIFAR-10 binary version from the first of `directories` that holds it (the `.tar.gz` as downloaded, or its extracted batches).
     public static func load(split: DatasetSplit, directories: [String]) throws -> ImageDataset {
         var looked: [String] = []
         let fm = FileManager.default

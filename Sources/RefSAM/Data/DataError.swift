@@ -8,6 +8,7 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
     /// The data cannot serve the request (a batch past the end, a wrong image shape, ...).
     case unusable(String)
 
+    /// One message naming the file or the places looked at.
     public var description: String {
         switch self {
         case let .malformed(file, reason): return "\(file): \(reason)"

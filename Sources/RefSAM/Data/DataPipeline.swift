@@ -12,18 +12,24 @@ import RefTensor
 ///   (0.4914, 0.4822, 0.4465), std (0.2023, 0.1994, 0.2010); ImageNet likewise with
 ///   (0.485, 0.456, 0.406), (0.229, 0.224, 0.225).
 public struct DataPipeline<T: RefScalar> {
+    /// The examples (pixels and original labels).
     public let dataset: ImageDataset
+    /// Examples per batch (the last batch of an epoch may hold fewer).
     public let batchSize: Int
+    /// Training (shuffled, augmented) or evaluation (in order, as is).
     public let train: Bool
+    /// Seeds the shuffle and the augmentation.
     public let seed: UInt64
     /// Labels used for training (after label noise).
     public let labels: [Int32]
 
+    /// A pipeline over `dataset`; `labels` replaces its labels (label noise) when given.
     public init(dataset: ImageDataset, batchSize: Int, train: Bool, seed: UInt64, labels: [Int32]? = nil) {
         self.dataset = dataset; self.batchSize = batchSize; self.train = train; self.seed = seed
         self.labels = labels ?? dataset.labels
     }
 
+    /// ceil(count / batchSize): a partial last batch is kept.
     public var batchesPerEpoch: Int { (dataset.count + batchSize - 1) / batchSize }
 
     /// The example order of `epoch` (0-based).

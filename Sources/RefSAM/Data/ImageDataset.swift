@@ -11,12 +11,14 @@ public struct ImageDataset: Sendable {
     public var labels: [Int32]
     /// [H, W, C] of one image.
     public var imageShape: [Int]
+    /// The number of classes labels range over.
     public var numClasses: Int
     /// The number of images.
     public var count: Int { labels.count }
     /// H * W * C.
     public var imageSize: Int { imageShape.reduce(1, *) }
 
+    /// A dataset of `labels.count` images; `pixels` must hold that many images of `imageShape`.
     public init(name: DatasetName, pixels: [UInt8], labels: [Int32], imageShape: [Int], numClasses: Int) {
         self.name = name; self.pixels = pixels; self.labels = labels; self.imageShape = imageShape; self.numClasses = numClasses
     }

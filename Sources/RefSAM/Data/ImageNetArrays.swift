@@ -6,6 +6,7 @@ import RefTensor
 /// `val_images.npy`, `val_labels.npy`. tools/imagenet_to_npy.py writes them from the
 /// usual class-folder layout (resize shorter side to 256, centre crop 224).
 public enum ImageNetArrays {
+    /// The pre-decoded ImageNet arrays (`tools/imagenet_to_npy.py`) from the first of `directories` that holds them.
     public static func load(split: DatasetSplit, directories: [String]) throws -> ImageDataset {
         let prefix = split == .train ? "train" : "val"
         var looked: [String] = []

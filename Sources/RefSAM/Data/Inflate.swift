@@ -4,7 +4,7 @@
 /// walk for longer codes. The gzip CRC-32 and length are checked.
 enum Inflate {
     struct Failure: Error, CustomStringConvertible {
-        public let description: String
+        let description: String
         init(_ d: String) { description = d }
     }
 

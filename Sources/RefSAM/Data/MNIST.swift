@@ -7,6 +7,7 @@ public enum MNIST {
         split == .train ? ("train-images-idx3-ubyte", "train-labels-idx1-ubyte") : ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
     }
 
+    /// The MNIST IDX files (raw or gzip) from the first of `directories` that holds them.
     public static func load(split: DatasetSplit, directories: [String]) throws -> ImageDataset {
         let (imagesName, labelsName) = files(split)
         var looked: [String] = []
@@ -32,6 +33,7 @@ public enum MNIST {
         Int(b[at]) << 24 | Int(b[at + 1]) << 16 | Int(b[at + 2]) << 8 | Int(b[at + 3])
     }
 
+    /// Decodes IDX image and label files, checking magic numbers, sizes, counts and labels; the paths name errors.
     public static func parse(images: [UInt8], imagesPath: String, labels: [UInt8], labelsPath: String) throws -> ImageDataset {
         guard images.count >= 16 else { throw DataError.malformed(file: imagesPath, reason: "too short for an IDX image header (\(images.count) bytes)") }
         guard bigEndian32(images, 0) == 0x0000_0803 else {

@@ -7,14 +7,22 @@ import RefTensor
 
 /// A train-step fixture (docs/FIXTURES.md): `fixture.json` plus `.npy` inputs and outputs.
 public struct Fixture: Sendable {
+    /// The `format` value of `fixture.json` this version reads and writes.
     public static let format = "sam-fixture/1"
 
+    /// The fixture's directory (holding fixture.json, inputs/, outputs/).
     public var directory: String
+    /// The dtype of every float input and output.
     public var dtype: DType
+    /// The model the step runs.
     public var model: Model
+    /// The step's hyperparameters.
     public var step: StepHyperparameters
+    /// Who wrote the fixture (free text).
     public var producer: String
+    /// Names of the input tensors (`image`, `label`, `params/...`, ...).
     public var inputs: [String]
+    /// Names of the output tensors to compare.
     public var outputs: [String]
 
     /// Loads and validates `fixture.json` in `directory`.
@@ -61,6 +69,7 @@ public struct Fixture: Sendable {
         }
     }
 
+    /// The `.npy` file of tensor `name` under `inputs` or `outputs`.
     public func tensorPath(_ kind: String, _ name: String) -> String {
         ((directory as NSString).appendingPathComponent(kind) as NSString).appendingPathComponent(name + ".npy")
     }

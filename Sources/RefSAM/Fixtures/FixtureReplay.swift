@@ -5,15 +5,21 @@ import RefTensor
 
 /// One output tensor compared with a fixture's.
 public struct TensorComparison: Sendable {
+    /// The output's name (`loss`, `grads/Dense_0/kernel`, ...).
     public var name: String
+    /// Its shape in the fixture.
     public var shape: [Int]
+    /// max |ours - fixture|.
     public var maxAbsoluteError: Double
+    /// max |ours - fixture| / |fixture| over nonzero fixture entries.
     public var maxRelativeError: Double
+    /// Every element within atol + rtol * |fixture|.
     public var passed: Bool
     /// Why it failed without a comparison (missing file, shape mismatch, unknown name).
     public var problem: String?
 }
 
+/// Replays fixtures: this reference's step on a fixture's inputs, compared with its outputs.
 public enum FixtureReplay {
     /// Default tolerances of docs/FIXTURES.md.
     public static func defaultTolerance(_ dtype: DType) -> (rtol: Double, atol: Double) {
@@ -71,8 +77,11 @@ public enum FixtureReplay {
 /// The result of replaying one fixture directory: what was compared, at which
 /// tolerance, and how each output came out.
 public struct ReplayOutcome: Sendable {
+    /// The fixture replayed.
     public var fixture: Fixture
+    /// The relative tolerance used.
     public var rtol: Double
+    /// The absolute tolerance used.
     public var atol: Double
     /// One comparison per output the fixture lists, in its order.
     public var results: [TensorComparison]

@@ -6,6 +6,7 @@ import RefTensor
 
 /// Writes one train step as a fixture (docs/FIXTURES.md), in the state's dtype.
 public enum FixtureWriter {
+    /// Writes the step from `state` on (`images`, `labels`) with `h`, whose result is `r`, as a fixture in `directory`.
     public static func write<T: RefScalar>(to directory: String, model: Model, step h: StepHyperparameters,
                                            state: TrainState<T>, images: Tensor<T>, labels: [Int32],
                                            result r: StepResult<T>, producer: String) throws {

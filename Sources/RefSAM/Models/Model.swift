@@ -6,6 +6,7 @@ import RefTensor
 /// (docs/PARAM_TREES.md). `forward` is the whole definition: `initialize` runs it
 /// in creation mode on a batch of ones, as Flax's `model.init` does.
 public struct Model: Equatable, Sendable, CustomStringConvertible {
+    /// The architecture and its width.
     public enum Architecture: Equatable, Sendable {
         /// Flatten, then Dense + ReLU per hidden width, then Dense to the classes.
         case mlp(numNeurons: [Int])
@@ -15,9 +16,12 @@ public struct Model: Equatable, Sendable, CustomStringConvertible {
         case resNet50ImageNet(numFilters: Int)
     }
 
+    /// Which network, and how wide.
     public var architecture: Architecture
+    /// Outputs of the last Dense layer.
     public var numClasses: Int
 
+    /// The model `architecture` with `numClasses` outputs.
     public init(_ architecture: Architecture, numClasses: Int) {
         self.architecture = architecture
         self.numClasses = numClasses
@@ -32,6 +36,7 @@ public struct Model: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The name and width, e.g. `MLP(num_neurons: [300, 100], classes: 10)`.
     public var description: String {
         switch architecture {
         case let .mlp(n): return "MLP(num_neurons: \(n), classes: \(numClasses))"

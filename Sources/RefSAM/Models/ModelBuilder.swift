@@ -7,6 +7,7 @@ import RefTensor
 /// up by path when applying. One forward function therefore defines the
 /// architecture, the parameter names, their shapes and their initialisation.
 public final class ModelBuilder<T: RefScalar> {
+    /// Whether a pass creates parameters or uses given ones.
     public enum Mode {
         /// Create parameters from the seeded generator (Flax's `model.init`).
         case initialize(RandomGenerator)
@@ -15,7 +16,9 @@ public final class ModelBuilder<T: RefScalar> {
         case apply(params: [String: Variable], masks: [String: Mask<T>])
     }
 
+    /// The tape the layers record on.
     public let tape: Tape<T>
+    /// Training mode (BatchNorm uses batch statistics) or evaluation mode (running statistics).
     public let train: Bool
     let mode: Mode
     /// Running statistics read in evaluation mode (and the base of the update in training mode).
@@ -30,6 +33,7 @@ public final class ModelBuilder<T: RefScalar> {
     private var scope: [String] = []
     private var counters: [[String: Int]] = [[:]]
 
+    /// A builder recording on `tape`; `batchStats` are the running statistics to read (apply mode).
     public init(tape: Tape<T>, mode: Mode, batchStats: TensorTree<T> = TensorTree(), train: Bool) {
         self.tape = tape
         self.mode = mode
@@ -136,6 +140,7 @@ public final class ModelBuilder<T: RefScalar> {
     }
 }
 
+/// Flax's parameter initialisers, drawn from this project's Philox streams.
 public enum Initializers {
     /// Standard deviation of a standard normal truncated to (-2, 2).
     public static let truncatedStd = 0.87962566103423978

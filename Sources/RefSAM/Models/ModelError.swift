@@ -7,6 +7,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     /// A layer name was used twice while initialising (a bug in a forward function).
     case duplicateParameter(path: String)
 
+    /// One line naming the parameter and the problem.
     public var description: String {
         switch self {
         case let .missingParameter(path): return "params: no tensor at '\(path)'"

@@ -4,15 +4,19 @@ import RefTensor
 /// to tensors, in creation order (Flax's order). One tree holds one collection:
 /// `params`, `batch_stats`, the momentum `trace`, or a pruning `mask`.
 public struct TensorTree<T: RefScalar>: Equatable, Sendable {
+    /// The paths, in creation order.
     public private(set) var paths: [String] = []
     @usableFromInline var storage: [String: Tensor<T>] = [:]
 
+    /// An empty tree.
     public init() {}
 
+    /// A tree of `pairs`, in their order (a repeated path keeps its first position and its last tensor).
     public init(_ pairs: [(String, Tensor<T>)]) {
         for (p, t) in pairs { self[p] = t }
     }
 
+    /// The tensor at `path`; setting nil removes it, setting a new path appends it.
     public subscript(path: String) -> Tensor<T>? {
         get { storage[path] }
         set {
@@ -24,7 +28,9 @@ public struct TensorTree<T: RefScalar>: Equatable, Sendable {
         }
     }
 
+    /// True when the tree holds no tensor.
     public var isEmpty: Bool { paths.isEmpty }
+    /// The number of tensors.
     public var count: Int { paths.count }
     /// (path, tensor) in order.
     public var entries: [(path: String, tensor: Tensor<T>)] { paths.map { ($0, storage[$0]!) } }
@@ -68,9 +74,11 @@ public struct TensorTree<T: RefScalar>: Equatable, Sendable {
     public var zeros: TensorTree<T> { map { _, t in Tensor.zeros(t.shape) } }
 }
 
+/// A tree lacks a path, or two trees differ in structure.
 public enum TreeError: Error, CustomStringConvertible, Equatable {
     case missing(path: String, in: String)
     case structure(String)
+    /// One line naming the path or the difference.
     public var description: String {
         switch self {
         case let .missing(path, what): return "\(what): no tensor at '\(path)'"

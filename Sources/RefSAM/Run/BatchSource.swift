@@ -7,6 +7,7 @@ import RefTensor
 public struct BatchSource<T: RefScalar> {
     /// Batches in one epoch (1 for synthetic batches).
     public let stepsPerEpoch: Int
+    /// Classes labels range over.
     public let numClasses: Int
     let make: (Int) throws -> (Tensor<T>, [Int32])
 

@@ -12,6 +12,7 @@ public enum RunError: Error, CustomStringConvertible, Equatable {
     /// A request that cannot be met (a count out of range, a batch past the end).
     case invalidRequest(String)
 
+    /// What went wrong, in one message.
     public var description: String {
         switch self {
         case let .nonFinite(epoch, step, loss, last):

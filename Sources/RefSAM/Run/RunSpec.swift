@@ -19,28 +19,41 @@ public struct RunSpec: Sendable {
     public let dataDirectory: String?
     /// [H, W, C] of one image: the one source of image shapes (data must match it).
     public let imageShape: [Int]
+    /// Examples per step.
     public let batchSize: Int
     /// Fraction of training labels replaced by another class.
     public let labelNoise: Double
     /// Seeds initialisation, pruning, shuffling, augmentation and label noise.
     public let seed: UInt64
+    /// Passes over the training set.
     public let numEpochs: Int
     /// Steps between progress lines of the log.
     public let logEverySteps: Int
     /// Test batches per evaluation, or nil for the whole test set.
     public let evaluationBatches: Int?
+    /// The learning-rate schedule.
     public let scheduleKind: ScheduleKind
+    /// The schedule's base rate.
     public let baseLearningRate: Double
+    /// Warm-up steps of `imagenet_cosine`.
     public let warmupSteps: Int
+    /// SGD or SAM.
     public let optimizer: Optimizer
+    /// SAM's radius.
     public let rho: Double
+    /// optax.sgd momentum.
     public let momentum: Double
+    /// Added to the gradient: g + weightDecay * params.
     public let weightDecay: Double
     /// m-sharpness shards per batch (see `StepHyperparameters.samShards`).
     public let samShards: Int
+    /// How kernel weights are scored for pruning.
     public let pruner: Pruner
+    /// Fraction of kernel weights pruned at initialisation.
     public let sparsity: Double
+    /// Float or Double.
     public let dtype: DType
+    /// Where the run computes.
     public let device: Device
     /// Resume from the newest checkpoint of the run directory.
     public let restoreCheckpoint: Bool

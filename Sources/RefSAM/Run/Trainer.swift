@@ -10,11 +10,15 @@ import RefTensor
 /// plus metrics.jsonl and atomic checkpoints. What it reports while running goes to
 /// `observer`; the files go to `runDirectory`.
 public final class Trainer<T: RefScalar> {
+    /// What the run is.
     public let spec: RunSpec
     /// WORKDIR/dataset_D/optimizer_O/.../seed_N, as the original names it.
     public let runDirectory: String
+    /// Shuffled, augmented batches of the training set (label noise applied).
     public let trainPipeline: DataPipeline<T>
+    /// The test set in order.
     public let testPipeline: DataPipeline<T>
+    /// The learning rate of each update.
     public let schedule: LearningRateSchedule
     /// Training labels that label noise changed (indices).
     public let noisyLabels: [Int]

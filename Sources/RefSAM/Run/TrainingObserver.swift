@@ -10,7 +10,10 @@ public protocol TrainingObserver: AnyObject {
 }
 
 extension TrainingObserver {
+    /// Ignores the line.
     public func log(_ line: String) {}
+    /// Ignores the step.
     public func stepEnded(epoch: Int, step: Int, of stepsPerEpoch: Int, seconds: Double) {}
+    /// Ignores the metrics.
     public func epochEnded(_ metrics: EpochMetrics) {}
 }

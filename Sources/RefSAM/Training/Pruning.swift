@@ -13,6 +13,7 @@ import RefTensor
 /// model for `snip` and `magnitude` (a global threshold). Ties at the threshold are
 /// all pruned.
 public enum Pruning {
+    /// Whether `path` names a kernel (the only parameters pruning touches).
     public static func isKernel(_ path: String) -> Bool { path.hasSuffix("/kernel") || path == "kernel" }
 
     /// The index of the threshold in an ascending list of n scores.

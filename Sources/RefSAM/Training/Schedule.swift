@@ -7,17 +7,24 @@ import RefSAMConfig
 /// ceil(train examples / batch size). As optax's `piecewise_constant_schedule`, a
 /// boundary's x0.1 applies from the update whose 0-based count equals it.
 public struct LearningRateSchedule: Equatable, Sendable {
+    /// Which schedule.
     public var kind: ScheduleKind
+    /// The rate before any decay.
     public var baseLearningRate: Double
+    /// Training length in epochs (sets the boundaries).
     public var numEpochs: Int
+    /// Updates per epoch.
     public var stepsPerEpoch: Int
+    /// Warm-up steps (imagenet_cosine only).
     public var warmupSteps: Int
 
+    /// A schedule of `kind` for `numEpochs` epochs of `stepsPerEpoch` updates.
     public init(kind: ScheduleKind, baseLearningRate: Double, numEpochs: Int, stepsPerEpoch: Int, warmupSteps: Int = 0) {
         self.kind = kind; self.baseLearningRate = baseLearningRate; self.numEpochs = numEpochs
         self.stepsPerEpoch = stepsPerEpoch; self.warmupSteps = warmupSteps
     }
 
+    /// ceil(examples / batchSize).
     public static func stepsPerEpoch(examples: Int, batchSize: Int) -> Int { (examples + batchSize - 1) / batchSize }
 
     /// The update counts at which the rate is multiplied by 0.1 (step schedules).
@@ -32,6 +39,7 @@ public struct LearningRateSchedule: Equatable, Sendable {
         return fractions.map { Int((Double(numEpochs) * $0 * Double(stepsPerEpoch)).rounded(.towardZero)) }
     }
 
+    /// numEpochs * stepsPerEpoch.
     public var totalSteps: Int { numEpochs * stepsPerEpoch }
 
     /// The rate of the update with 0-based count `count`.

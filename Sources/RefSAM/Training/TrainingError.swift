@@ -7,6 +7,7 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     /// SNIP scores need a training batch and none was given.
     case snipNeedsBatch
 
+    /// One line naming the step part and the problem.
     public var description: String {
         switch self {
         case let .shardsDoNotDivide(batch, shards): return "train step: batch of \(batch) cannot be split into \(shards) equal shards"

@@ -7,6 +7,7 @@
 /// Central differences have truncation error O(eps^2 f''') and rounding error
 /// O(ulp(f) / eps), about 1e-10 for f of order 1: far inside these tolerances.
 public enum GradientCheck {
+    /// The outcome of one check: the worst errors found and the first failures.
     public struct Report: CustomStringConvertible {
         /// Largest |analytic - numeric| over every element of every input.
         public var worstAbsoluteError = 0.0
@@ -14,8 +15,11 @@ public enum GradientCheck {
         public var worstRelativeError = 0.0
         /// Descriptions of the first failing elements (empty when the check passed).
         public var failures: [String] = []
+        /// How many input elements were perturbed and compared.
         public var checkedElements = 0
+        /// True when no element exceeded the tolerance.
         public var passed: Bool { failures.isEmpty }
+        /// One line: passed or failed, elements checked, worst errors.
         public var description: String {
             "gradcheck \(passed ? "passed" : "FAILED") over \(checkedElements) elements: worst abs \(worstAbsoluteError), worst rel \(worstRelativeError)"
                 + (failures.isEmpty ? "" : "; " + failures.prefix(3).joined(separator: "; "))

@@ -33,6 +33,7 @@ extension Tape {
         return record(r.y, .batchNorm(x: x, scale: scale, bias: bias, mean: runningMean, invStd: r.invStd, training: false))
     }
 
+    /// max(x, 0) elementwise.
     public func relu(_ x: Variable) throws -> Variable {
         try check(x, "relu")
         return record(ElementwiseOp.relu(self[x]), .relu(x))
@@ -74,6 +75,7 @@ extension Tape {
         return record(try ReduceOp.mean(self[x], axes: axes), .mean(x, axes: axes))
     }
 
+    /// The same values under `shape` (equal element count); the gradient is reshaped back.
     public func reshape(_ x: Variable, to shape: [Int]) throws -> Variable {
         try check(x, "reshape")
         return record(try self[x].reshaped(shape), .reshape(x))

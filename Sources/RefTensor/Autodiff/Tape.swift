@@ -3,8 +3,10 @@ import Foundation
 /// A value recorded on a `Tape`: an index into it, plus the tape's identity so a
 /// variable from another tape is refused rather than misread.
 public struct Variable: Hashable, Sendable, CustomStringConvertible {
+    /// Position of the value on its tape (recording order).
     public let index: Int
     let tapeID: Int
+    /// `Variable(#index on tape id)`, for error messages.
     public var description: String { "Variable(#\(index) on tape \(tapeID))" }
 }
 
@@ -51,6 +53,7 @@ public final class Tape<T: RefScalar> {
     private(set) var nodes: [Node] = []
     let id: Int
 
+    /// An empty tape with an identity of its own.
     public init() { id = TapeIdentity.next() }
 
     /// Number of recorded values.

@@ -18,14 +18,19 @@ public enum Npy {
         }
         /// Bytes per element.
         public var size: Int { switch self { case .float32, .int32: 4; case .float64, .int64: 8; case .uint8, .bool: 1 } }
+        /// True for float32 and float64.
         public var isFloat: Bool { self == .float32 || self == .float64 }
     }
 
     /// A decoded array: shape, dtype, and its bytes little-endian in C order.
     public struct Array: Sendable {
+        /// The array's shape (C order).
         public var shape: [Int]
+        /// The element type.
         public var dtype: DType
+        /// `count * dtype.size` bytes, little-endian, C order.
         public var bytes: [UInt8]
+        /// The number of elements (1 for a rank-0 array).
         public var count: Int { shape.reduce(1, *) }
 
         /// The elements as Double (exact for every supported dtype but int64 beyond 2^53).
@@ -61,6 +66,7 @@ public enum Npy {
 
     // MARK: Reading
 
+    /// Reads and decodes the `.npy` file at `path`; errors name it.
     public static func read(contentsOf path: String) throws -> Array {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw NpyError(path: path, reason: "cannot read the file (missing or unreadable)")
@@ -68,6 +74,7 @@ public enum Npy {
         return try decode([UInt8](data), name: path)
     }
 
+    /// Decodes `.npy` bytes (format 1.0-3.0; big-endian and Fortran order are converted); `name` labels errors.
     public static func decode(_ b: [UInt8], name: String) throws -> Array {
         func fail(_ r: String) -> NpyError { NpyError(path: name, reason: r) }
         guard b.count >= 10, b[0] == 0x93, Swift.Array(b[1..<6]) == Swift.Array("NUMPY".utf8) else {
@@ -166,11 +173,13 @@ public enum Npy {
         return [0x93] + Swift.Array("NUMPY".utf8) + [1, 0, UInt8(len & 0xff), UInt8(len >> 8)] + Swift.Array(header.utf8) + bytes
     }
 
+    /// The `.npy` bytes of a float tensor (`<f4` or `<f8`, C order).
     public static func encode<T: RefScalar>(_ t: Tensor<T>) -> [UInt8] {
         let bytes = t.scalars.withUnsafeBytes { Swift.Array($0) }
         return encode(shape: t.shape, dtype: DType(name: T.dtypeName)!, bytes: bytes)
     }
 
+    /// The `.npy` bytes of int32 values of `shape` (labels).
     public static func encode(int32s values: [Int32], shape: [Int]) -> [UInt8] {
         encode(shape: shape, dtype: .int32, bytes: values.withUnsafeBytes { Swift.Array($0) })
     }
@@ -186,11 +195,16 @@ public enum Npy {
         }
     }
 
+    /// Writes a float tensor as `.npy` to `path` atomically, creating parent directories.
     public static func write<T: RefScalar>(_ t: Tensor<T>, to path: String) throws { try write(encode(t), to: path) }
 }
 
+/// A `.npy` file that cannot be read or written: its path and why.
 public struct NpyError: Error, CustomStringConvertible, Equatable {
+    /// The file (or the name given to `decode`).
     public var path: String
+    /// What is wrong, in words.
     public var reason: String
+    /// `path: reason`.
     public var description: String { "\(path): \(reason)" }
 }

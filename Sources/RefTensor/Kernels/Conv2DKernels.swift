@@ -24,6 +24,7 @@ public enum Conv2DKernels {
         max(1, min(g.batch, columnBudget / max(1, g.pixelsPerImage * g.patchSize)))
     }
 
+    /// y = conv2d(x, w) with geometry `g`: x [N, H, W, C], w [kh, kw, C, O] -> y [N, OH, OW, O]. Matches `forwardNaive` up to summation order (bit for bit in the portable build).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public static func forward<T: RefScalar>(_ x: Tensor<T>, _ w: Tensor<T>, _ g: ConvGeometry) -> Tensor<T> {
@@ -45,6 +46,7 @@ public enum Conv2DKernels {
         return y
     }
 
+    /// dx from dy [N, OH, OW, O] and w: the gradient of `forward` with respect to its input. Matches `inputGradientNaive` within rounding.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public static func inputGradient<T: RefScalar>(_ dy: Tensor<T>, _ w: Tensor<T>, _ g: ConvGeometry) -> Tensor<T> {
@@ -71,6 +73,7 @@ public enum Conv2DKernels {
         return dx
     }
 
+    /// dw from x and dy: the gradient of `forward` with respect to its kernel. Matches `filterGradientNaive` within rounding.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public static func filterGradient<T: RefScalar>(_ x: Tensor<T>, _ dy: Tensor<T>, _ g: ConvGeometry) -> Tensor<T> {

@@ -8,6 +8,7 @@ public enum Padding: Equatable, Sendable {
     /// Explicit (low, high) padding for height and width.
     case explicit(height: (low: Int, high: Int), width: (low: Int, high: Int))
 
+    /// Equal cases with equal amounts (tuples keep `Padding` from synthesising this).
     public static func == (l: Padding, r: Padding) -> Bool {
         switch (l, r) {
         case (.valid, .valid), (.same, .same): return true
@@ -36,14 +37,20 @@ public enum Padding: Equatable, Sendable {
 /// Every size of a 2-D convolution (or pooling window) over NHWC input with an
 /// HWIO kernel, checked once so kernels can trust it.
 public struct ConvGeometry: Equatable, Sendable {
+    /// Input: images, height, width, channels.
     public var batch, inH, inW, inC: Int
+    /// Window height and width, output channels.
     public var kH, kW, outC: Int
+    /// Strides along height and width.
     public var strideH, strideW: Int
+    /// Zero padding on each side, in pixels.
     public var padTop, padBottom, padLeft, padRight: Int
+    /// Output height and width.
     public var outH, outW: Int
 
     /// Rows of the im2col matrix per image, and its width.
     public var pixelsPerImage: Int { outH * outW }
+    /// Terms in one output value: kh * kw * C (the GEMM's k).
     public var patchSize: Int { kH * kW * inC }
 
     /// - Throws: `TensorError` naming the op and shapes when input and kernel do not fit.
@@ -85,8 +92,11 @@ public struct ConvGeometry: Equatable, Sendable {
         outW = spanW / strideW + 1
     }
 
+    /// [N, OH, OW, O].
     public var outputShape: [Int] { [batch, outH, outW, outC] }
+    /// [N, H, W, C].
     public var inputShape: [Int] { [batch, inH, inW, inC] }
+    /// [kh, kw, C, O] (HWIO).
     public var kernelShape: [Int] { [kH, kW, inC, outC] }
     /// True when the convolution is a plain matrix product over pixels.
     public var isPointwise: Bool {

@@ -2,10 +2,14 @@
 /// A transposed operand is the same memory with the strides swapped, so no kernel
 /// ever needs a transposed copy.
 public struct StridedMatrix<T> {
+    /// Element (0, 0).
     public var base: UnsafePointer<T>
+    /// Distance in elements between rows.
     public var rowStride: Int
+    /// Distance in elements between columns.
     public var colStride: Int
 
+    /// The matrix at `base` with element (i, p) at `base[i * rowStride + p * colStride]`.
     @inlinable public init(_ base: UnsafePointer<T>, rowStride: Int, colStride: Int) {
         self.base = base; self.rowStride = rowStride; self.colStride = colStride
     }

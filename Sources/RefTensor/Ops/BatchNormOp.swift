@@ -7,6 +7,7 @@
 /// Statistics are accumulated in Double over fixed row chunks summed in order
 /// (accurate for Float, and deterministic for any thread count).
 public enum BatchNormOp {
+    /// Flax's `nn.BatchNorm` epsilon.
     public static let defaultEpsilon = 1e-5
 
     static func check<T: RefScalar>(_ x: Tensor<T>, _ scale: Tensor<T>, _ bias: Tensor<T>) throws -> (rows: Int, channels: Int) {

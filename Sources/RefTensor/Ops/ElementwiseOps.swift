@@ -10,6 +10,7 @@ public enum ElementwiseOp {
         }
     }
 
+    /// dx = dy where x > 0, else 0 (the subgradient 0 at x = 0, as JAX takes it).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public static func reluBackward<T: RefScalar>(_ dy: Tensor<T>, x: Tensor<T>) -> Tensor<T> {

@@ -12,6 +12,7 @@
 ///   listed entries are overwritten in place.
 /// A mask with many non-ones (high sparsity) is applied densely, as before.
 public struct Mask<T: RefScalar>: Sendable {
+    /// The 0/1 mask itself.
     public let dense: Tensor<T>
     /// Indices where `dense` is not 1, ascending; nil when listing them would not pay.
     public let nonOnes: [Int]?
@@ -19,6 +20,7 @@ public struct Mask<T: RefScalar>: Sendable {
     /// Masks with more than this fraction of non-ones are applied densely.
     @usableFromInline static var sparseFraction: Int { 16 }
 
+    /// Prepares `mask` (any values; usually 0/1) for repeated use.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public init(_ mask: Tensor<T>) {
@@ -52,6 +54,7 @@ public struct Mask<T: RefScalar>: Sendable {
         return fits ? list : nil
     }
 
+    /// The mask's shape.
     public var shape: [Int] { dense.shape }
     /// Whether multiplying by this mask changes nothing (all ones).
     public var isIdentity: Bool { nonOnes?.isEmpty == true }

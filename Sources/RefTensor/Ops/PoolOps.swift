@@ -71,6 +71,7 @@ public enum PoolOp {
         return (y, argmax)
     }
 
+    /// dx of max pooling: each dy entry added to the input position `argmax` recorded for it (-1: none).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public static func maxPoolBackward<T: RefScalar>(_ dy: Tensor<T>, inputShape: [Int], argmax: [Int]) -> Tensor<T> {

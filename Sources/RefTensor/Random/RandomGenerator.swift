@@ -6,12 +6,15 @@
 /// initialisation, shuffling and augmentation are reproducible from one seed and
 /// do not shift when another consumer draws more or fewer numbers.
 public struct RandomGenerator: Sendable {
+    /// The Philox key: the generator's seed.
     public let seed: UInt64
+    /// The Philox stream (high half of the counter), chosen by `derived`.
     public let stream: UInt64
     private var position: UInt64 = 0
     private var buffer = SIMD4<UInt32>()
     private var buffered = 0
 
+    /// The generator at the start of `stream` for `seed`.
     public init(seed: UInt64, stream: UInt64 = 0) {
         self.seed = seed
         self.stream = stream
@@ -35,6 +38,7 @@ public struct RandomGenerator: Sendable {
         return derived(h)
     }
 
+    /// The next 32 random bits (Philox4x32-10, four words per counter value).
     public mutating func nextUInt32() -> UInt32 {
         if buffered == 0 {
             buffer = Philox.block(counter: SIMD4(UInt32(truncatingIfNeeded: position), UInt32(truncatingIfNeeded: position >> 32),
@@ -47,6 +51,7 @@ public struct RandomGenerator: Sendable {
         return buffer[3 - buffered]
     }
 
+    /// The next 64 random bits (two words, low first).
     public mutating func nextUInt64() -> UInt64 { UInt64(nextUInt32()) | UInt64(nextUInt32()) << 32 }
 
     /// Uniform on [0, 1) with 53 random bits.
@@ -92,14 +97,17 @@ public struct RandomGenerator: Sendable {
         return p
     }
 
+    /// A tensor of `shape` with entries uniform in `range`, drawn in row-major order.
     public mutating func uniformTensor<T: RefScalar>(_ shape: [Int], in range: ClosedRange<Double> = 0...1) -> Tensor<T> {
         Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in T(range.lowerBound + (range.upperBound - range.lowerBound) * uniform()) })
     }
 
+    /// A tensor of `shape` with entries normal(0, std^2), drawn in row-major order.
     public mutating func normalTensor<T: RefScalar>(_ shape: [Int], std: Double = 1) -> Tensor<T> {
         Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in T(std * normal()) })
     }
 
+    /// A tensor of `shape` with entries std * (a standard normal truncated to (lower, upper)).
     public mutating func truncatedNormalTensor<T: RefScalar>(_ shape: [Int], std: Double = 1,
                                                              lower: Double = -2, upper: Double = 2) -> Tensor<T> {
         Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in T(std * truncatedNormal(lower: lower, upper: upper)) })

@@ -32,22 +32,32 @@ import Darwin
 
 extension Float: RefScalar {
     #if REF_FMA || !arch(x86_64)
+    /// Sixteen floats: two AVX registers.
     public typealias TileRow = SIMD16<Float>
     #else
+    /// Eight floats: two SSE registers.
     public typealias TileRow = SIMD8<Float>
     #endif
+    /// `float32`.
     public static var dtypeName: String { "float32" }
+    /// e^x (libm's `expf`).
     @inlinable public static func exp(_ x: Float) -> Float { expf(x) }
+    /// ln x (libm's `logf`).
     @inlinable public static func log(_ x: Float) -> Float { logf(x) }
 }
 
 extension Double: RefScalar {
     #if REF_FMA || !arch(x86_64)
+    /// Eight doubles: two AVX registers.
     public typealias TileRow = SIMD8<Double>
     #else
+    /// Four doubles: two SSE registers.
     public typealias TileRow = SIMD4<Double>
     #endif
+    /// `float64`.
     public static var dtypeName: String { "float64" }
+    /// e^x (libm's `exp`).
     @inlinable public static func exp(_ x: Double) -> Double { Glibc.exp(x) }
+    /// ln x (libm's `log`).
     @inlinable public static func log(_ x: Double) -> Double { Glibc.log(x) }
 }

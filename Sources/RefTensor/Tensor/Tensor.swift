@@ -3,6 +3,7 @@
 /// Images are NHWC, Dense kernels `[in, out]`, Conv kernels HWIO, as in Flax.
 /// Storage is a Swift array, so copies are copy-on-write and a tensor is a value.
 public struct Tensor<Scalar: RefScalar>: Equatable, CustomStringConvertible, Sendable {
+    /// The size of each axis, outermost first.
     public private(set) var shape: [Int]
     /// The elements in row-major order. Read-only outside this module, so the count
     /// always matches the shape; change elements with `subscript(flat:)` or
@@ -27,7 +28,9 @@ public struct Tensor<Scalar: RefScalar>: Equatable, CustomStringConvertible, Sen
         self.init(shape: shape, scalars: Array(repeating: value, count: shape.reduce(1, *)))
     }
 
+    /// A tensor of `shape` filled with 0.
     @inlinable public static func zeros(_ shape: [Int]) -> Tensor { Tensor(repeating: 0, shape: shape) }
+    /// A tensor of `shape` filled with 1.
     @inlinable public static func ones(_ shape: [Int]) -> Tensor { Tensor(repeating: 1, shape: shape) }
 
     /// A tensor whose every element `body` writes (no zero-fill first). `body` must
@@ -56,7 +59,9 @@ public struct Tensor<Scalar: RefScalar>: Equatable, CustomStringConvertible, Sen
     /// A rank-0 tensor.
     public init(scalar: Scalar) { self.init(shape: [], scalars: [scalar]) }
 
+    /// The number of axes.
     public var rank: Int { shape.count }
+    /// The number of elements (the product of the shape).
     public var count: Int { scalars.count }
 
     /// The only element of a tensor with one element (a scalar loss).
@@ -92,6 +97,7 @@ public struct Tensor<Scalar: RefScalar>: Equatable, CustomStringConvertible, Sen
         try scalars.withUnsafeMutableBufferPointer { try body($0) }
     }
 
+    /// The element at a multi-index (one index per axis, each in range: a precondition).
     public subscript(index: [Int]) -> Scalar {
         get { scalars[flatIndex(index)] }
         set { scalars[flatIndex(index)] = newValue }
@@ -107,6 +113,7 @@ public struct Tensor<Scalar: RefScalar>: Equatable, CustomStringConvertible, Sen
         return flat
     }
 
+    /// The type, shape and first eight elements.
     public var description: String {
         let head = scalars.prefix(8).map { "\($0)" }.joined(separator: ", ")
         return "Tensor<\(Scalar.self)>(shape: \(shape), [\(head)\(count > 8 ? ", ..." : "")])"

@@ -10,6 +10,7 @@ public enum TensorError: Error, CustomStringConvertible, Equatable {
     /// Autodiff misuse: non-scalar loss, a variable from another tape, ...
     case autodiff(String)
 
+    /// The op, the problem and the shapes involved, in one line.
     public var description: String {
         switch self {
         case let .shapeMismatch(op, expected, got, detail):
