@@ -78,6 +78,13 @@ final class OpsTests: XCTestCase {
         XCTAssertEqual(y.scalars, [5.5, 2, -1, 11.5, 4, -3])
     }
 
+    /// NaN propagates (jax.nn.relu(nan) and torch.relu(nan) are nan); infinities map as max(x, 0) does.
+    func testReLUPropagatesNaN() {
+        let y = ElementwiseOp.relu(Tensor<Double>(shape: [5], scalars: [.nan, -.infinity, .infinity, -2, 3]))
+        XCTAssertTrue(y.scalars[0].isNaN)
+        XCTAssertEqual(Array(y.scalars.dropFirst()), [0, .infinity, 0, 3])
+    }
+
     func testReLUGradientIsZeroAtZero() {
         let g = ElementwiseOp.reluBackward(Tensor<Float>.ones([3]), x: Tensor(shape: [3], scalars: [-1, 0, 1]))
         XCTAssertEqual(g.scalars, [0, 0, 1])

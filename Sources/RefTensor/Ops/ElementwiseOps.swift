@@ -1,12 +1,14 @@
 /// Elementwise ops. Operands must have identical shapes: nothing broadcasts silently.
 /// Every element depends on its own index only, so the chunks run in parallel.
 public enum ElementwiseOp {
-    /// y = max(x, 0). Gradient: dy where x > 0, else 0 (0 at x == 0, as JAX).
+    /// y = max(x, 0), with NaN propagated as JAX and PyTorch do (a NaN weight must not
+    /// evaluate to a plausible loss). Gradient: dy where x > 0, else 0 (0 at x == 0, as JAX).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public static func relu<T: RefScalar>(_ x: Tensor<T>) -> Tensor<T> {
+        // !(x <= 0) holds for x > 0 and for NaN: one comparison.
         x.scalars.withUnsafeBufferPointer { xp in
-            Tensor(shape: x.shape, eachChunk: { r, y in for i in r { y[i] = xp[i] > 0 ? xp[i] : 0 } })
+            Tensor(shape: x.shape, eachChunk: { r, y in for i in r { y[i] = !(xp[i] <= 0) ? xp[i] : 0 } })
         }
     }
 
