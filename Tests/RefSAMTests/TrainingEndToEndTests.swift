@@ -63,6 +63,16 @@ final class TrainingEndToEndTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: straight + suffix)), try Data(contentsOf: URL(fileURLWithPath: interrupted + suffix)))
     }
 
+    /// Images of another size than the config's dataset are refused up front, naming both shapes.
+    func testImagesOfAnotherShapeAreNamed() throws {
+        let small = ImageDataset(name: .mnist, pixels: [UInt8](repeating: 0, count: 4 * 100), labels: [0, 1, 2, 3],
+                                 imageShape: [10, 10, 1], numClasses: 10)
+        XCTAssertThrowsError(try Trainer<Float>(spec: RunSpec(config: try config()), workdir: try tempDir(), train: small, test: small)) { e in
+            XCTAssertEqual(e as? RunError, .dataMismatch(dataset: "mnist", expected: [28, 28, 1], got: [10, 10, 1]))
+            XCTAssertTrue("\(e)".contains("[10, 10, 1]") && "\(e)".contains("[28, 28, 1]"), "\(e)")
+        }
+    }
+
     func testRefusesToStartOverExistingCheckpointsUnlessOverwrite() throws {
         let workdir = try tempDir()
         let c = try config([("num_epochs", "1")])

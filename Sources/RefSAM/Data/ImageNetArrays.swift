@@ -19,7 +19,7 @@ public enum ImageNetArrays {
             do {
                 images = try Npy.read(contentsOf: ip)
                 labels = try Npy.read(contentsOf: lp).int32s(name: lp)
-            } catch let e as NpyError { throw DataError.malformed(file: e.path, reason: e.reason) }
+            } catch let TensorError.file(path, reason) { throw DataError.malformed(file: path, reason: reason) }
             guard images.dtype == .uint8, images.shape.count == 4, images.shape[3] == 3 else {
                 throw DataError.malformed(file: ip, reason: "expected uint8 [N, H, W, 3], got \(images.dtype) \(images.shape)")
             }

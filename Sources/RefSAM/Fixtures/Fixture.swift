@@ -76,8 +76,8 @@ public struct Fixture: Sendable {
 
     /// Reads an input; a missing or unreadable input makes the fixture malformed.
     func input(_ name: String) throws -> Npy.Array {
-        do { return try Npy.read(contentsOf: tensorPath("inputs", name)) } catch let e as NpyError {
-            throw FixtureError.malformed(path: e.path, reason: e.reason)
+        do { return try Npy.read(contentsOf: tensorPath("inputs", name)) } catch let TensorError.file(path, reason) {
+            throw FixtureError.malformed(path: path, reason: reason)
         }
     }
 

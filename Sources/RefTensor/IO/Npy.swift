@@ -50,15 +50,15 @@ public enum Npy {
 
         /// A float tensor; refuses integer data (a label file read as a tensor is a mistake).
         public func tensor<T: RefScalar>(_: T.Type = T.self, name: String = "array") throws -> Tensor<T> {
-            guard dtype.isFloat else { throw NpyError(path: name, reason: "dtype \(dtype) is not a float type") }
+            guard dtype.isFloat else { throw TensorError.file(path: name, reason: "dtype \(dtype) is not a float type") }
             return Tensor(shape: shape, scalars: doubles().map { T($0) })
         }
 
         /// Integer elements (labels); refuses floats and values outside Int32.
         public func int32s(name: String = "array") throws -> [Int32] {
-            guard !dtype.isFloat else { throw NpyError(path: name, reason: "dtype \(dtype) is not an integer type") }
+            guard !dtype.isFloat else { throw TensorError.file(path: name, reason: "dtype \(dtype) is not an integer type") }
             return try doubles().map { v in
-                guard let i = Int32(exactly: v) else { throw NpyError(path: name, reason: "value \(v) does not fit in int32") }
+                guard let i = Int32(exactly: v) else { throw TensorError.file(path: name, reason: "value \(v) does not fit in int32") }
                 return i
             }
         }
@@ -69,14 +69,14 @@ public enum Npy {
     /// Reads and decodes the `.npy` file at `path`; errors name it.
     public static func read(contentsOf path: String) throws -> Array {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw NpyError(path: path, reason: "cannot read the file (missing or unreadable)")
+            throw TensorError.file(path: path, reason: "cannot read the file (missing or unreadable)")
         }
         return try decode([UInt8](data), name: path)
     }
 
     /// Decodes `.npy` bytes (format 1.0-3.0; big-endian and Fortran order are converted); `name` labels errors.
     public static func decode(_ b: [UInt8], name: String) throws -> Array {
-        func fail(_ r: String) -> NpyError { NpyError(path: name, reason: r) }
+        func fail(_ r: String) -> TensorError { TensorError.file(path: name, reason: r) }
         guard b.count >= 10, b[0] == 0x93, Swift.Array(b[1..<6]) == Swift.Array("NUMPY".utf8) else {
             throw fail("not a .npy file (bad magic)")
         }
@@ -111,7 +111,7 @@ public enum Npy {
     }
 
     /// Parses `{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }`.
-    static func parseHeader(_ h: String, fail: (String) -> NpyError) throws
+    static func parseHeader(_ h: String, fail: (String) -> TensorError) throws
         -> (dtype: DType, bigEndian: Bool, fortranOrder: Bool, shape: [Int]) {
         func value(of key: String) throws -> Substring {
             guard let k = h.range(of: "'\(key)'") ?? h.range(of: "\"\(key)\"") else { throw fail("header has no '\(key)': \(h)") }
@@ -191,20 +191,10 @@ public enum Npy {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try Data(bytes).write(to: url, options: .atomic)
         } catch {
-            throw NpyError(path: path, reason: "cannot write: \(error.localizedDescription)")
+            throw TensorError.file(path: path, reason: "cannot write: \(error.localizedDescription)")
         }
     }
 
     /// Writes a float tensor as `.npy` to `path` atomically, creating parent directories.
     public static func write<T: RefScalar>(_ t: Tensor<T>, to path: String) throws { try write(encode(t), to: path) }
-}
-
-/// A `.npy` file that cannot be read or written: its path and why.
-public struct NpyError: Error, CustomStringConvertible, Equatable {
-    /// The file (or the name given to `decode`).
-    public var path: String
-    /// What is wrong, in words.
-    public var reason: String
-    /// `path: reason`.
-    public var description: String { "\(path): \(reason)" }
 }

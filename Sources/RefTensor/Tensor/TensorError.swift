@@ -9,6 +9,8 @@ public enum TensorError: Error, CustomStringConvertible, Equatable {
     case invalidArgument(op: String, detail: String)
     /// Autodiff misuse: non-scalar loss, a variable from another tape, ...
     case autodiff(String)
+    /// A file (`.npy`) that cannot be read or written: its path and why.
+    case file(path: String, reason: String)
 
     /// The op, the problem and the shapes involved, in one line.
     public var description: String {
@@ -21,6 +23,8 @@ public enum TensorError: Error, CustomStringConvertible, Equatable {
             return "\(op): \(detail)"
         case let .autodiff(detail):
             return "autodiff: \(detail)"
+        case let .file(path, reason):
+            return "\(path): \(reason)"
         }
     }
 }
