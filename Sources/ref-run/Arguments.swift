@@ -55,6 +55,13 @@ struct Arguments {
         return i
     }
 
+    /// `--name` as an integer in `range` (a usage error naming the range otherwise), or nil when absent.
+    func int(_ name: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let v = try int(name) else { return nil }
+        guard range.contains(v) else { throw UsageError("--\(name) must be in \(range.lowerBound)...\(range.upperBound), got \(v)") }
+        return v
+    }
+
     func double(_ name: String) throws -> Double? {
         guard let v = options[name] else { return nil }
         guard let d = Double(v) else { throw UsageError("--\(name) expects a number, got '\(v)'") }

@@ -38,7 +38,7 @@ enum BenchCommand {
 
     static func gemm(_ args: Arguments) throws {
         try args.check(known: ["m", "n", "k", "threads", "repeat", "layout"], command: "bench")
-        let m = try args.int("m") ?? 1024, n = try args.int("n") ?? 1024, k = try args.int("k") ?? 1024
+        let m = try args.int("m", in: 1...65_536) ?? 1024, n = try args.int("n", in: 1...65_536) ?? 1024, k = try args.int("k", in: 1...65_536) ?? 1024
         // NN: A [m,k] and B [k,n] row-major; TN: A stored as [k,m] (x^T in dW = x^T dy); NT: B stored as [n,k] (W^T in dx = dy W^T).
         let layout = args.options["layout"] ?? "NN"
         guard ["NN", "TN", "NT", "TT"].contains(layout) else { throw UsageError("--layout must be NN, TN, NT or TT, got '\(layout)'") }
@@ -46,7 +46,7 @@ enum BenchCommand {
         var rng = RandomGenerator(seed: 1)
         let a: Tensor<Float> = rng.uniformTensor([m, k]), b: Tensor<Float> = rng.uniformTensor([k, n])
         var c = Tensor<Float>.zeros([m, n])
-        let ms = time(try args.int("repeat") ?? 10) {
+        let ms = time(try args.int("repeat", in: 1...100_000) ?? 10) {
             a.scalars.withUnsafeBufferPointer { ap in b.scalars.withUnsafeBufferPointer { bp in c.withUnsafeMutableScalars { cp in
                 let am: StridedMatrix<Float> = transA ? .transposed(ap.baseAddress!, columns: m) : .rowMajor(ap.baseAddress!, columns: k)
                 let bm: StridedMatrix<Float> = transB ? .transposed(bp.baseAddress!, columns: k) : .rowMajor(bp.baseAddress!, columns: n)
@@ -59,14 +59,14 @@ enum BenchCommand {
 
     static func conv(_ args: Arguments) throws {
         try args.check(known: ["batch", "size", "cin", "cout", "kernel", "stride", "threads", "repeat"], command: "bench")
-        let nb = try args.int("batch") ?? 128, s = try args.int("size") ?? 32, cin = try args.int("cin") ?? 16
-        let cout = try args.int("cout") ?? 16, kk = try args.int("kernel") ?? 3, st = try args.int("stride") ?? 1
+        let nb = try args.int("batch", in: 1...4096) ?? 128, s = try args.int("size", in: 1...4096) ?? 32, cin = try args.int("cin", in: 1...65_536) ?? 16
+        let cout = try args.int("cout", in: 1...65_536) ?? 16, kk = try args.int("kernel", in: 1...64) ?? 3, st = try args.int("stride", in: 1...64) ?? 1
         let g = try Conv2DOp.geometry(input: [nb, s, s, cin], kernel: [kk, kk, cin, cout], strides: (st, st), padding: .same)
         var rng = RandomGenerator(seed: 1)
         let x: Tensor<Float> = rng.uniformTensor(g.inputShape), w: Tensor<Float> = rng.uniformTensor(g.kernelShape)
         let dy: Tensor<Float> = rng.uniformTensor(g.outputShape)
         let flops = 2 * Double(g.batch * g.outH * g.outW) * Double(g.patchSize * g.outC)
-        let repeats = try args.int("repeat") ?? 5
+        let repeats = try args.int("repeat", in: 1...100_000) ?? 5
         for (pass, body) in [("forward", { _ = Conv2DKernels.forward(x, w, g) }), ("input_gradient", { _ = Conv2DKernels.inputGradient(dy, w, g) }),
                              ("filter_gradient", { _ = Conv2DKernels.filterGradient(x, dy, g) })] as [(String, () -> Void)] {
             let ms = time(repeats, body)
@@ -85,7 +85,7 @@ enum BenchCommand {
         overrides.append(("dataset", args.options["dataset"] ?? (model == "MLP" ? "mnist" : model == "ResNet18" ? "cifar10" : "imagenet2012")))
         let config = try Config.load(file: nil, overrides: overrides)
         let spec = RunSpec(config: config)
-        let steps = try args.int("steps") ?? 10
+        let steps = try args.int("steps", in: 1...1_000_000) ?? 10
         guard steps >= 1 else { throw UsageError("--steps must be >= 1, got \(steps)") }
         func run<T: RefScalar>(_: T.Type) throws {
             let source = BatchSource<T>.synthetic(spec)

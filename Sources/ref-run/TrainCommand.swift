@@ -60,6 +60,14 @@ enum EvalCommand {
                 throw CommandError("\(e)\nGive the config the checkpoint was trained with: --config=FILE, "
                                    + "or --config.model / num_neurons / num_filters / dataset as in its run")
             }
+            // A NaN weight would evaluate to a number that looks like a result.
+            for (path, t) in state.params.entries {
+                let bad = t.scalars.filter { !$0.isFinite }.count
+                if bad > 0 {
+                    throw CommandError("\(checkpoint): params/\(path) holds \(bad) NaN or infinite values of \(t.count); "
+                                       + "the checkpoint comes from a run that diverged and cannot be evaluated")
+                }
+            }
             let pipeline: DataPipeline<T> = spec.testPipeline(test)
             let r = try spec.model.evaluate(params: state.params, batchStats: state.batchStats, pipeline: pipeline,
                                             maxBatches: spec.evaluationBatches)

@@ -63,6 +63,30 @@ final class TrainingEndToEndTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: straight + suffix)), try Data(contentsOf: URL(fileURLWithPath: interrupted + suffix)))
     }
 
+    /// A resume keeps every metrics line whatever its values (NaN is written as null and
+    /// read back as NaN) and removes the temporary files a killed write left.
+    func testResumeKeepsNullMetricsAndRemovesStaleTemporaries() throws {
+        let workdir = try tempDir()
+        let t = try trainer(try config([("num_epochs", "2")]), workdir)
+        t.stopAfterEpochs = 1
+        try t.run()
+        let run = workdir + "/" + (try config()).runDirectorySuffix
+        let metrics = run + "/metrics.jsonl"
+        var text = try String(contentsOfFile: metrics, encoding: .utf8)
+        text = text.replacingOccurrences(of: #""test_loss":[0-9.e+-]+"#, with: #""test_loss":null"#, options: .regularExpression)
+        try text.write(toFile: metrics, atomically: false, encoding: .utf8)
+        for stale in ["checkpoint_20.tmp-4242", ".dat.nosync1a2b", "metrics.jsonl.tmp-77"] {
+            FileManager.default.createFile(atPath: run + "/" + stale, contents: Data([1, 2, 3]))
+        }
+        let history = try trainer(try config([("num_epochs", "2"), ("restore_checkpoint", "True")]), workdir).run()
+        XCTAssertEqual(history.count, 2)
+        XCTAssertTrue(history[0].testLoss.isNaN, "the null test loss of epoch 1 survives as NaN")
+        XCTAssertTrue(try String(contentsOfFile: metrics, encoding: .utf8).hasPrefix(#"{"epoch":1,"learning_rate""#))
+        XCTAssertTrue(try String(contentsOfFile: metrics, encoding: .utf8).contains(#""test_loss":null"#))
+        let left = try FileManager.default.contentsOfDirectory(atPath: run).filter { $0.contains(".tmp-") || $0.contains("nosync") }
+        XCTAssertEqual(left, [])
+    }
+
     /// Images of another size than the config's dataset are refused up front, naming both shapes.
     func testImagesOfAnotherShapeAreNamed() throws {
         let small = ImageDataset(name: .mnist, pixels: [UInt8](repeating: 0, count: 4 * 100), labels: [0, 1, 2, 3],

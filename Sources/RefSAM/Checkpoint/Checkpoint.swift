@@ -81,18 +81,47 @@ public enum Checkpoint {
     /// rename, fsync of the directory), then deletes all but the newest `keep`.
     @discardableResult
     public static func save<T: RefScalar>(_ s: TrainState<T>, directory: String, keep: Int = Checkpoint.keep) throws -> String {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let final = (directory as NSString).appendingPathComponent(prefix + String(s.step))
-        let temp = final + ".tmp-\(getpid())"
-        try writeDurably(encode(s), to: temp)
-        guard rename(temp, final) == 0 else {
-            unlink(temp)
-            throw CheckpointError.io(file: temp, reason: "cannot rename to \(final): \(String(cString: strerror(errno)))")
+        do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+            throw CheckpointError.io(file: directory, reason: "cannot create the directory: \(error.localizedDescription)")
         }
-        let dfd = open(directory, O_RDONLY)
-        if dfd >= 0 { fsync(dfd); close(dfd) }
+        let final = (directory as NSString).appendingPathComponent(prefix + String(s.step))
+        try writeFile(encode(s), to: final)
         for old in try list(directory).dropLast(keep) { try? FileManager.default.removeItem(atPath: old.path) }
         return final
+    }
+
+    /// Marks the temporary files `writeFile` makes; `removeTemporaries` deletes what a
+    /// killed process left.
+    public static let temporaryMarker = ".tmp-"
+
+    /// Writes `bytes` to `path` so that a crash at any moment leaves either the old file
+    /// or the new one: a temporary file beside it (`path.tmp-PID`), fsync, rename, fsync
+    /// of the directory. On failure (a full disk) the temporary file is removed.
+    public static func writeFile(_ bytes: [UInt8], to path: String) throws {
+        let temp = path + temporaryMarker + String(getpid())
+        do {
+            try writeDurably(bytes, to: temp)
+        } catch {
+            unlink(temp)
+            throw error
+        }
+        guard rename(temp, path) == 0 else {
+            let why = String(cString: strerror(errno))
+            unlink(temp)
+            throw CheckpointError.io(file: temp, reason: "cannot rename to \(path): \(why)")
+        }
+        let dfd = open((path as NSString).deletingLastPathComponent, O_RDONLY)
+        if dfd >= 0 { fsync(dfd); close(dfd) }
+    }
+
+    /// Deletes the temporary files an interrupted `writeFile` left in `directory`
+    /// (and Foundation's `.dat.nosync` ones from earlier versions); returns their names.
+    @discardableResult
+    public static func removeTemporaries(in directory: String) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        let stale = names.filter { $0.contains(temporaryMarker) || $0.hasPrefix(".dat.nosync") }
+        for n in stale { try? FileManager.default.removeItem(atPath: (directory as NSString).appendingPathComponent(n)) }
+        return stale
     }
 
     static func writeDurably(_ bytes: [UInt8], to path: String) throws {
@@ -129,13 +158,13 @@ public enum Checkpoint {
         func fail(_ why: String) -> CheckpointError { CheckpointError.malformed(file: path, reason: "\(why)") }
         guard case .map = root else { throw fail("the top level is not a map") }
         guard let paramsNode = root["params"] else { throw fail("no 'params'") }
-        let params: TensorTree<T> = try tree(paramsNode, path: path)
-        let batchStats: TensorTree<T> = try root["batch_stats"].map { try tree($0, path: path) } ?? TensorTree()
+        let params: TensorTree<T> = try tree(paramsNode, path: path, collection: "params")
+        let batchStats: TensorTree<T> = try root["batch_stats"].map { try tree($0, path: path, collection: "batch_stats") } ?? TensorTree()
         var trace = params.zeros
-        if let t = root["opt_state"]?["0"]?["trace"] { trace = try tree(t, path: path) }
+        if let t = root["opt_state"]?["0"]?["trace"] { trace = try tree(t, path: path, collection: "opt_state/0/trace") }
         var mask: TensorTree<T>? = nil
         if let m = root["mask"], case .map = m {
-            let mt: TensorTree<T> = try tree(m, path: path)
+            let mt: TensorTree<T> = try tree(m, path: path, collection: "mask")
             if !mt.isEmpty && mt.entries.contains(where: { $0.tensor.scalars.contains(0) }) { mask = mt }
         }
         guard let stepNode = root["step"] else { throw fail("no 'step'") }
@@ -146,11 +175,17 @@ public enum Checkpoint {
 
     static func integer(_ v: MessagePack, path: String) throws -> Int {
         switch v {
-        case let .int(i): return Int(i)
+        case let .int(i):
+            guard i >= 0, i <= Int64(Int32.max) else { throw CheckpointError.malformed(file: path, reason: "step \(i) is not in 0...\(Int32.max)") }
+            return Int(i)
         case .ext:
             let a = try array(v, path: path)
             guard a.shape.isEmpty || a.shape == [1] else { throw CheckpointError.malformed(file: path, reason: "step is not a scalar") }
-            return Int(a.values[0])
+            let s = a.values[0]
+            guard s >= 0, s <= Double(Int32.max), s == s.rounded() else {
+                throw CheckpointError.malformed(file: path, reason: "step \(s) is not a whole number in 0...\(Int32.max)")
+            }
+            return Int(s)
         default: throw CheckpointError.malformed(file: path, reason: "step is neither an int nor an array")
         }
     }
@@ -163,8 +198,13 @@ public enum Checkpoint {
               case let .array(dims) = parts[0], case let .string(dtype) = parts[1], case let .binary(raw) = parts[2] else {
             throw CheckpointError.malformed(file: path, reason: "malformed ndarray payload")
         }
-        let shape = try dims.map { d -> Int in guard case let .int(i) = d, i >= 0 else { throw CheckpointError.malformed(file: path, reason: "bad shape") }; return Int(i) }
-        let n = shape.reduce(1, *)
+        let shape = try dims.map { d -> Int in
+            guard case let .int(i) = d, i >= 0 else { throw CheckpointError.malformed(file: path, reason: "bad shape \(dims)") }
+            return Int(i)
+        }
+        guard let n = ElementCount.of(shape), n <= raw.count else {
+            throw CheckpointError.malformed(file: path, reason: "array of shape \(shape) is larger than its \(raw.count) bytes")
+        }
         let size: Int
         switch dtype {
         case "float32", "int32", "uint32": size = 4
@@ -190,25 +230,28 @@ public enum Checkpoint {
     }
 
     /// Flattens nested maps of arrays into a tree of T.
-    static func tree<T: RefScalar>(_ node: MessagePack, path: String, prefix: String = "") throws -> TensorTree<T> {
+    /// `collection` (`params`, `batch_stats`, ...) names the tree in errors.
+    static func tree<T: RefScalar>(_ node: MessagePack, path: String, collection: String) throws -> TensorTree<T> {
         var out = TensorTree<T>()
         func walk(_ n: MessagePack, _ at: String) throws {
+            let location = at.isEmpty ? collection : collection + "/" + at
             switch n {
             case let .map(pairs):
                 for (k, v) in pairs {
-                    guard case let .string(key) = k else { throw CheckpointError.malformed(file: path, reason: "non-string key under '\(at)'") }
+                    guard case let .string(key) = k else { throw CheckpointError.malformed(file: path, reason: "non-string key under '\(location)'") }
                     try walk(v, at.isEmpty ? key : at + "/" + key)
                 }
             case .ext:
-                let a = try array(n, path: path + " at " + at)
+                let a = try array(n, path: path + " at " + location)
                 out[at] = Tensor(shape: a.shape, scalars: a.values.map { T($0) })
             case .nil_:
                 break
             default:
-                throw CheckpointError.malformed(file: path, reason: "unexpected value at '\(at)'")
+                throw CheckpointError.malformed(file: path, reason: "'\(location)' holds \(n.kindName), where a tree of arrays "
+                                                + "(nested maps with ndarray leaves) belongs")
             }
         }
-        try walk(node, prefix)
+        try walk(node, "")
         return out
     }
 }

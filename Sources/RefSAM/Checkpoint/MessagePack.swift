@@ -81,16 +81,35 @@ indirect enum MessagePack: Equatable, Sendable {
 
     // MARK: Decoding
 
-    struct DecodeError: Error, CustomStringConvertible { public let description: String }
+    struct DecodeError: Error, CustomStringConvertible { let description: String }
+
+    /// Deepest nesting of arrays and maps accepted (a checkpoint tree is about 6 deep);
+    /// bounded so a hostile file cannot exhaust the stack.
+    static let maxDepth = 256
+
+    /// The kind of value, for error messages ("an int", "a map", ...).
+    var kindName: String {
+        switch self {
+        case .nil_: return "nil"
+        case .bool: return "a bool"
+        case .int: return "an int"
+        case .float: return "a float"
+        case .string: return "a string"
+        case .binary: return "binary data"
+        case .array: return "an array"
+        case .map: return "a map"
+        case .ext: return "an extension value"
+        }
+    }
 
     static func decode(_ bytes: [UInt8]) throws -> MessagePack {
         var p = 0
-        let v = try bytes.withUnsafeBufferPointer { try decodeValue($0, &p) }
+        let v = try bytes.withUnsafeBufferPointer { try decodeValue($0, &p, depth: 0) }
         guard p == bytes.count else { throw DecodeError(description: "\(bytes.count - p) bytes after the end of the data") }
         return v
     }
 
-    static func decodeValue(_ b: UnsafeBufferPointer<UInt8>, _ p: inout Int) throws -> MessagePack {
+    static func decodeValue(_ b: UnsafeBufferPointer<UInt8>, _ p: inout Int, depth: Int) throws -> MessagePack {
         func need(_ n: Int) throws { if p + n > b.count { throw DecodeError(description: "truncated data at byte \(p)") } }
         func be(_ n: Int) throws -> UInt64 {
             try need(n)
@@ -99,8 +118,28 @@ indirect enum MessagePack: Equatable, Sendable {
             return v
         }
         func bytes(_ n: Int) throws -> [UInt8] { try need(n); defer { p += n }; return Array(b[p..<(p + n)]) }
-        func array(_ n: Int) throws -> MessagePack { .array(try (0..<n).map { _ in try decodeValue(b, &p) }) }
-        func map(_ n: Int) throws -> MessagePack { .map(try (0..<n).map { _ in (try decodeValue(b, &p), try decodeValue(b, &p)) }) }
+        // Counts are checked against the bytes left (an element takes at least one byte)
+        // before anything is reserved, and nesting is bounded.
+        func container(_ n: Int, bytesPerItem: Int) throws {
+            guard depth < maxDepth else { throw DecodeError(description: "arrays and maps nested deeper than \(maxDepth) at byte \(p)") }
+            guard n <= (b.count - p) / bytesPerItem else {
+                throw DecodeError(description: "a container of \(n) items at byte \(p) is longer than the \(b.count - p) bytes left")
+            }
+        }
+        func array(_ n: Int) throws -> MessagePack {
+            try container(n, bytesPerItem: 1)
+            var items: [MessagePack] = []
+            items.reserveCapacity(n)
+            for _ in 0..<n { items.append(try decodeValue(b, &p, depth: depth + 1)) }
+            return .array(items)
+        }
+        func map(_ n: Int) throws -> MessagePack {
+            try container(n, bytesPerItem: 2)
+            var pairs: [(MessagePack, MessagePack)] = []
+            pairs.reserveCapacity(n)
+            for _ in 0..<n { pairs.append((try decodeValue(b, &p, depth: depth + 1), try decodeValue(b, &p, depth: depth + 1))) }
+            return .map(pairs)
+        }
         func ext(_ n: Int) throws -> MessagePack { let t = Int8(bitPattern: UInt8(try be(1))); return .ext(type: t, data: try bytes(n)) }
         func string(_ n: Int) throws -> MessagePack { .string(String(decoding: try bytes(n), as: UTF8.self)) }
         try need(1)

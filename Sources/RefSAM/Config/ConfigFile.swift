@@ -55,7 +55,11 @@ public enum ConfigFile {
             let key = String(s[s.index(s.startIndex, offsetBy: 7)..<s.index(before: m.upperBound)]).trimmingCharacters(in: .whitespaces)
             // The value, plus continuation lines while brackets are open.
             var valueText = String(s[m.upperBound...])
-            while bracketDepth(valueText) > 0 && n < lines.count { valueText += "\n" + lines[n]; n += 1 }
+            var brackets = BracketCounter()
+            brackets.scan(valueText)
+            var continuation: [String] = []
+            while brackets.depth > 0 && n < lines.count { brackets.scan("\n" + lines[n]); continuation.append(lines[n]); n += 1 }
+            if !continuation.isEmpty { valueText += "\n" + continuation.joined(separator: "\n") }
             var parser = LiteralParser(valueText)
             do {
                 let v = try parser.parse()
@@ -68,15 +72,20 @@ public enum ConfigFile {
         return out
     }
 
-    /// Open brackets minus closed ones, outside strings and comments.
-    static func bracketDepth(_ s: String) -> Int {
-        var depth = 0, quote: Character? = nil, comment = false
-        for c in s {
-            if comment { if c == "\n" { comment = false }; continue }
-            if let q = quote { if c == q { quote = nil }; continue }
-            if c == "#" { comment = true; continue }
-            if c == "'" || c == "\"" { quote = c } else if c == "[" || c == "(" { depth += 1 } else if c == "]" || c == ")" { depth -= 1 }
+    /// Open brackets minus closed ones, outside strings and comments, counted as text
+    /// arrives (so a value over many lines is scanned once, not once per line).
+    struct BracketCounter {
+        var depth = 0
+        var quote: Character? = nil
+        var comment = false
+
+        mutating func scan(_ s: String) {
+            for c in s {
+                if comment { if c == "\n" { comment = false }; continue }
+                if let q = quote { if c == q { quote = nil }; continue }
+                if c == "#" { comment = true; continue }
+                if c == "'" || c == "\"" { quote = c } else if c == "[" || c == "(" { depth += 1 } else if c == "]" || c == ")" { depth -= 1 }
+            }
         }
-        return depth
     }
 }

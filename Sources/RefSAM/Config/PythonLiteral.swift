@@ -88,6 +88,11 @@ public enum PythonFormat {
 struct LiteralParser {
     let text: [Character]
     var i = 0
+    /// Lists open around the current position.
+    var depth = 0
+    /// Deepest list nesting accepted (configs use one level); bounded so a hostile
+    /// value cannot exhaust the stack.
+    static let maxDepth = 32
 
     init(_ s: String) { text = Array(s) }
 
@@ -141,6 +146,9 @@ struct LiteralParser {
     }
 
     mutating func list(close: Character) throws -> [PythonLiteral] {
+        guard depth < Self.maxDepth else { throw LiteralError("lists nested deeper than \(Self.maxDepth)") }
+        depth += 1
+        defer { depth -= 1 }
         i += 1
         var items: [PythonLiteral] = []
         while true {

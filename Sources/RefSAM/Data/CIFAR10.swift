@@ -75,10 +75,12 @@ enum Tar {
             if b[p..<(p + 512)].allSatisfy({ $0 == 0 }) { break }
             let name = String(decoding: b[p..<(p + 100)].prefix { $0 != 0 }, as: UTF8.self)
             let sizeText = String(decoding: b[(p + 124)..<(p + 136)].prefix { $0 != 0 && $0 != 32 }, as: UTF8.self)
-            guard let size = Int(sizeText, radix: 8) else { throw DataError.malformed(file: path, reason: "corrupt tar header at byte \(p)") }
+            guard let size = Int(sizeText, radix: 8), size >= 0 else {
+                throw DataError.malformed(file: path, reason: "corrupt tar header at byte \(p) (member size '\(sizeText.prefix(12))')")
+            }
             let type = b[p + 156]
             let start = p + 512
-            guard start + size <= b.count else { throw DataError.malformed(file: path, reason: "tar member \(name) is cut short") }
+            guard size <= b.count - start else { throw DataError.malformed(file: path, reason: "tar member \(name) is cut short") }
             if type == UInt8(ascii: "0") || type == 0 { out.append((name, Array(b[start..<(start + size)]))) }
             p = start + (size + 511) / 512 * 512
         }

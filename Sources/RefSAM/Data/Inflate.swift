@@ -1,3 +1,8 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// gzip (RFC 1952) and DEFLATE (RFC 1951) decoding, written here so reading the
 /// datasets needs no library. Huffman codes are decoded with a lookup table
 /// indexed by the next `fastBits` bits, falling back to a canonical bit-by-bit
@@ -7,6 +12,16 @@ enum Inflate {
         let description: String
         init(_ d: String) { description = d }
     }
+
+    /// The most bytes one file may inflate to: half of what this process may allocate
+    /// (physical memory, or the address-space limit when one is set). A "gzip bomb"
+    /// is refused when it reaches this, before it exhausts memory.
+    nonisolated(unsafe) static var outputLimit: Int = {
+        var limit = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+        var r = rlimit()
+        if getrlimit(Int32(RLIMIT_AS.rawValue), &r) == 0, r.rlim_cur != rlim_t.max { limit = min(limit, Int(clamping: r.rlim_cur)) }
+        return limit / 2
+    }()
 
     /// True when `bytes` starts with the gzip magic number.
     static func isGzip(_ bytes: [UInt8]) -> Bool { bytes.count >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b }
@@ -45,7 +60,8 @@ enum Inflate {
 
     /// Inflates a raw DEFLATE stream starting at `start`; returns the bytes consumed.
     static func inflate(_ input: [UInt8], from start: Int, into result: inout [UInt8]) throws -> Int {
-        var out = OutputBuffer(capacity: max(1 << 16, (input.count - start) * 4))
+        let limit = outputLimit - result.count
+        var out = OutputBuffer(capacity: min(max(1 << 16, (input.count - start) * 4), max(limit, 1)), limit: limit)
         defer { result.append(contentsOf: UnsafeBufferPointer(start: out.base, count: out.count)); out.free() }
         return try input.withUnsafeBufferPointer { inp in
             var r = BitReader(data: inp, pos: start)
@@ -61,7 +77,7 @@ enum Inflate {
                     guard len == (~nlen & 0xffff) else { throw Failure("corrupt stored block length") }
                     r.pos += 4
                     guard r.pos + len <= inp.count else { throw Failure("truncated stored block") }
-                    out.append(UnsafeBufferPointer(rebasing: inp[r.pos..<(r.pos + len)]))
+                    try out.append(UnsafeBufferPointer(rebasing: inp[r.pos..<(r.pos + len)]))
                     r.pos += len
                 case 1:
                     try block(&r, &out, Huffman.fixedLiteral, Huffman.fixedDistance)
@@ -85,7 +101,7 @@ enum Inflate {
     static func block(_ r: inout BitReader, _ out: inout OutputBuffer, _ lit: Huffman, _ dist: Huffman) throws {
         while true {
             let sym = try lit.decode(&r)
-            if sym < 256 { out.append(UInt8(sym)); continue }
+            if sym < 256 { try out.append(UInt8(sym)); continue }
             if sym == 256 { return }
             let li = sym - 257
             guard li < 29 else { throw Failure("invalid length symbol \(sym)") }
@@ -94,7 +110,7 @@ enum Inflate {
             guard ds < 30 else { throw Failure("invalid distance symbol \(ds)") }
             let distance = distBase[ds] + (try r.bits(distExtra[ds]))
             guard distance <= out.count else { throw Failure("distance \(distance) reaches before the start of the data") }
-            out.copyMatch(distance: distance, length: length)
+            try out.copyMatch(distance: distance, length: length)
         }
     }
 
@@ -127,35 +143,41 @@ struct OutputBuffer {
     var base: UnsafeMutablePointer<UInt8>
     var capacity: Int
     var count = 0
+    /// Growing past this many bytes is an error (see `Inflate.outputLimit`).
+    let limit: Int
 
-    init(capacity: Int) { self.capacity = capacity; base = .allocate(capacity: capacity) }
+    init(capacity: Int, limit: Int) { self.capacity = capacity; self.limit = limit; base = .allocate(capacity: capacity) }
     func free() { base.deallocate() }
 
-    mutating func reserve(_ extra: Int) {
+    mutating func reserve(_ extra: Int) throws {
         guard count + extra > capacity else { return }
+        guard count + extra <= limit else {
+            throw Inflate.Failure("the data inflates to more than \(limit) bytes, more than this process can hold (a gzip bomb?)")
+        }
         var c = capacity * 2
         while c < count + extra { c *= 2 }
+        c = min(c, limit)
         let nb = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
         nb.update(from: base, count: count)
         base.deallocate()
         base = nb; capacity = c
     }
 
-    @inline(__always) mutating func append(_ b: UInt8) {
-        if count == capacity { reserve(1) }
+    @inline(__always) mutating func append(_ b: UInt8) throws {
+        if count == capacity { try reserve(1) }
         base[count] = b
         count += 1
     }
 
-    mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
-        reserve(bytes.count)
+    mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) throws {
+        try reserve(bytes.count)
         (base + count).update(from: bytes.baseAddress!, count: bytes.count)
         count += bytes.count
     }
 
     /// Appends `length` bytes starting `distance` back (overlapping copies repeat the pattern).
-    @inline(__always) mutating func copyMatch(distance: Int, length: Int) {
-        reserve(length)
+    @inline(__always) mutating func copyMatch(distance: Int, length: Int) throws {
+        try reserve(length)
         var src = base + (count - distance), dst = base + count
         for _ in 0..<length { dst.pointee = src.pointee; dst += 1; src += 1 }
         count += length

@@ -40,8 +40,10 @@ public enum MNIST {
             throw DataError.malformed(file: imagesPath, reason: "bad magic \(String(bigEndian32(images, 0), radix: 16)) (expected 803: IDX uint8 images)")
         }
         let n = bigEndian32(images, 4), rows = bigEndian32(images, 8), cols = bigEndian32(images, 12)
-        guard images.count == 16 + n * rows * cols else {
-            throw DataError.malformed(file: imagesPath, reason: "header says \(n) images of \(rows)x\(cols) (\(16 + n * rows * cols) bytes), file has \(images.count) bytes")
+        // The header's sizes are untrusted: their product is computed without overflow.
+        guard let pixels = ElementCount.of([n, rows, cols]), pixels == images.count - 16 else {
+            let claimed = ElementCount.of([n, rows, cols]).map { "\($0 + 16) bytes" } ?? "more bytes than can exist"
+            throw DataError.malformed(file: imagesPath, reason: "header says \(n) images of \(rows)x\(cols) (\(claimed)), file has \(images.count) bytes")
         }
         guard labels.count >= 8 else { throw DataError.malformed(file: labelsPath, reason: "too short for an IDX label header (\(labels.count) bytes)") }
         guard bigEndian32(labels, 0) == 0x0000_0801 else {

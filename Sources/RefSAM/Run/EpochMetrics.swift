@@ -22,4 +22,29 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
         case trainLoss = "train_loss", trainAccuracy = "train_accuracy", testLoss = "test_loss"
         case testAccuracy = "test_accuracy", learningRate = "learning_rate"
     }
+
+    /// Metrics of one epoch.
+    public init(epoch: Int, step: Int, trainLoss: Double, trainAccuracy: Double, testLoss: Double, testAccuracy: Double,
+                learningRate: Double, seconds: Double) {
+        self.epoch = epoch; self.step = step; self.trainLoss = trainLoss; self.trainAccuracy = trainAccuracy
+        self.testLoss = testLoss; self.testAccuracy = testAccuracy; self.learningRate = learningRate; self.seconds = seconds
+    }
+
+    /// Reads a metrics.jsonl line; `null` (a NaN or infinite value when written) reads as NaN.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func number(_ k: CodingKeys) throws -> Double { try c.decodeIfPresent(Double.self, forKey: k) ?? .nan }
+        self.init(epoch: try c.decode(Int.self, forKey: .epoch), step: try c.decode(Int.self, forKey: .step),
+                  trainLoss: try number(.trainLoss), trainAccuracy: try number(.trainAccuracy), testLoss: try number(.testLoss),
+                  testAccuracy: try number(.testAccuracy), learningRate: try number(.learningRate), seconds: try number(.seconds))
+    }
+
+    /// Writes the metrics as JSON; a NaN or infinite value is written as `null` (JSON has no NaN).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        func put(_ v: Double, _ k: CodingKeys) throws { if v.isFinite { try c.encode(v, forKey: k) } else { try c.encodeNil(forKey: k) } }
+        try c.encode(epoch, forKey: .epoch); try c.encode(step, forKey: .step)
+        try put(trainLoss, .trainLoss); try put(trainAccuracy, .trainAccuracy); try put(testLoss, .testLoss)
+        try put(testAccuracy, .testAccuracy); try put(learningRate, .learningRate); try put(seconds, .seconds)
+    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import RefSAMCheckpoint
 import RefSAMModels
 import RefSAMParams
@@ -13,6 +14,21 @@ public enum StateOrigin: Sendable {
 }
 
 extension RunSpec {
+    /// Copies of the parameters a SAM step holds at once (parameters, momentum, the two
+    /// gradients, the ascent point, the new parameters and trace, the mask).
+    static let parameterCopiesPerStep = 8
+
+    /// Throws `RunError.tooLarge` when the parameters alone, times the copies a step
+    /// holds, would not fit in physical memory: checked before anything is allocated.
+    public func checkSize<T: RefScalar>(_: T.Type) throws {
+        let available = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+        let count = model.parameterCountWithoutAllocating(imageShape: imageShape)
+        let bytes = count.flatMap { ElementCount.of([$0, Self.parameterCopiesPerStep], times: MemoryLayout<T>.size) }
+        guard let bytes, bytes <= available else {
+            throw RunError.tooLarge(model: "\(model)", parameters: count, bytesNeeded: bytes, bytesAvailable: available)
+        }
+    }
+
     /// The state a run starts from.
     ///
     /// - `.fresh`: parameters from the seed, then the pruning mask (SNIP scores
@@ -23,6 +39,7 @@ extension RunSpec {
     ///   the first difference).
     public func initialState<T: RefScalar>(_: T.Type, from origin: StateOrigin,
                                            firstBatch: () throws -> (images: Tensor<T>, labels: [Int32])) throws -> TrainState<T> {
+        try checkSize(T.self)
         let (params, stats) = try model.initialize(seed: seed, imageShape: imageShape, T.self)
         switch origin {
         case .fresh:

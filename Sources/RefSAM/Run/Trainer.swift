@@ -53,6 +53,7 @@ public final class Trainer<T: RefScalar> {
     /// (after removing an earlier run's files, which only `overwrite` allows).
     func startingState(overwrite: Bool) throws -> (state: TrainState<T>, history: [EpochMetrics]) {
         let fm = FileManager.default
+        Checkpoint.removeTemporaries(in: runDirectory)
         let existing = try Checkpoint.list(runDirectory)
         if spec.restoreCheckpoint, let newest = existing.last {
             let state = try spec.initialState(T.self, from: .checkpoint(newest.path)) { throw RunError.invalidRequest("unused") }
@@ -78,7 +79,9 @@ public final class Trainer<T: RefScalar> {
     @discardableResult
     public func run(overwrite: Bool = false) throws -> [EpochMetrics] {
         let fm = FileManager.default
-        try fm.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+        do { try fm.createDirectory(atPath: runDirectory, withIntermediateDirectories: true) } catch {
+            throw CheckpointError.io(file: runDirectory, reason: "cannot create the run directory: \(error.localizedDescription)")
+        }
         var (state, history) = try startingState(overwrite: overwrite)
         if !fm.fileExists(atPath: logPath) { _ = fm.createFile(atPath: logPath, contents: nil) }
         let stepsPerEpoch = trainPipeline.batchesPerEpoch
@@ -167,6 +170,6 @@ public final class Trainer<T: RefScalar> {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         let text = try all.map { String(decoding: try enc.encode($0), as: UTF8.self) }.joined(separator: "\n") + (all.isEmpty ? "" : "\n")
-        try text.write(toFile: metricsPath, atomically: true, encoding: .utf8)
+        try Checkpoint.writeFile(Array(text.utf8), to: metricsPath)
     }
 }

@@ -95,7 +95,9 @@ public enum Npy {
         }
         let fields = try parseHeader(header, fail: fail)
         let dataStart = headerStart + headerLength
-        let need = fields.shape.reduce(1, *) * fields.dtype.size
+        guard let need = ElementCount.of(fields.shape, times: fields.dtype.size) else {
+            throw fail("shape \(fields.shape) of \(fields.dtype) is too large to exist")
+        }
         guard b.count - dataStart == need else {
             throw fail("data holds \(b.count - dataStart) bytes, shape \(fields.shape) of \(fields.dtype) needs \(need)")
         }
@@ -138,7 +140,9 @@ public enum Npy {
             .filter { !$0.isEmpty }
         var shape: [Int] = []
         for dim in dims {
-            guard let v = Int(dim), v >= 0 else { throw fail("bad dimension '\(dim)' in shape: \(h)") }
+            guard let v = Int(dim), v >= 0 else {
+                throw fail("shape dimension '\(dim.prefix(40))' is not a non-negative integer (shape \(s.prefix(80)))")
+            }
             shape.append(v)
         }
         return (dtype, order == ">", fortran, shape)
