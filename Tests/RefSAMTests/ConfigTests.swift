@@ -151,7 +151,7 @@ final class ConfigTests: XCTestCase {
         let p = try write(text)
         let line = text.components(separatedBy: "\n").firstIndex { $0.contains("batch_size = -4") }! + 1
         XCTAssertThrowsError(try Config.load(file: p)) { e in
-            XCTAssertEqual(e as? ConfigError, ConfigError(file: p, line: line, key: "batch_size", message: "must be >= 1, got -4"))
+            XCTAssertEqual(e as? ConfigError, ConfigError(file: p, line: line, key: "batch_size", message: "must be in 1...16777216, got -4"))
         }
         XCTAssertThrowsError(try Config.load(file: path("mnist_mlp.py"), overrides: [("rho", "1e999")])) { e in
             XCTAssertTrue("\(e)".hasPrefix("--config.rho=1e999: config.rho: must be finite"), "\(e)")
