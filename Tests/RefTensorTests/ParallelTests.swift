@@ -36,6 +36,31 @@ final class ParallelTests: XCTestCase {
         }
     }
 
+    /// Thousands of short regions back to back, with worker counts changing between
+    /// them: pool threads that arrive after a region closed must take nothing, and
+    /// those inside must finish before the next region's job replaces the closure.
+    func testManyShortRegionsEachRunEveryTaskOnce() {
+        var byPoolThreads = 0
+        withThreads(4) {
+            for round in 0..<2_000 {
+                let tasks = 1 + round % 7, workers = 1 + round % 4
+                var hits = [Int](repeating: 0, count: tasks), ranOn = [Int](repeating: 0, count: tasks)
+                hits.withUnsafeMutableBufferPointer { h in ranOn.withUnsafeMutableBufferPointer { w in
+                    let (h, w) = (h.baseAddress!, w.baseAddress!)
+                    Threads.parallelFor(tasks, workers: workers) { t, worker in
+                        var x = UInt64(t)                  // a few microseconds of work, so pool threads join in
+                        for _ in 0..<(round % 3 == 0 ? 20_000 : 10) { x = x &* 6364136223846793005 &+ 1 }
+                        h[t] += 1 + Int(x & 0)
+                        w[t] = worker
+                    }
+                } }
+                if hits != [Int](repeating: 1, count: tasks) { return XCTFail("round \(round): \(hits)") }
+                byPoolThreads += ranOn.filter { $0 > 0 }.count
+            }
+        }
+        XCTAssertGreaterThan(byPoolThreads, 0, "no task ran on a pool thread: the test did not exercise the pool")
+    }
+
     func testNestedRegionRunsSerially() {
         let sums = withThreads(2) { () -> [Int] in
             var sums = [Int](repeating: 0, count: 4)

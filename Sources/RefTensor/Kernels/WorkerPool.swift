@@ -12,10 +12,18 @@ import Glibc
 /// parallel regions (two per GEMM, one per elementwise pass) lasting 20 to 500 us
 /// each. A worker spinning on an atomic sees a new region within a microsecond.
 ///
-/// Protocol: the caller (worker 0) publishes a job, then bumps `generation`; every
-/// pool thread takes tasks from a shared counter until none is left (or takes
-/// none, when the job wants fewer workers) and decrements `pending`; the caller
-/// takes tasks too, then spins until `pending` is 0.
+/// Protocol: the caller (worker 0) publishes a job and opens it (`open` = its
+/// generation), then bumps `generation`. A pool thread that sees the bump *enters*
+/// (`active` + 1), and only if the job is still open takes tasks from a shared
+/// counter until none is left; then it leaves (`active` - 1). The caller takes tasks
+/// too; when none is left it closes the job and waits until `active` is 0, i.e.
+/// only for threads still running a task they took. A pool thread the machine has
+/// not scheduled (another process holds the core) is never waited for: it finds
+/// the job closed when it wakes and takes nothing. This is what keeps several
+/// processes on a shared machine from waiting on each other's descheduled threads.
+///
+/// Waiting threads spin, yielding the core every few polls (so another process's
+/// threads run), for up to `spinNanoseconds`, then sleep.
 ///
 /// Only one region runs at a time: a call made while another is in flight (from
 /// a task, or another thread) gets `false` and runs its tasks serially, which
@@ -28,17 +36,18 @@ final class WorkerPool: @unchecked Sendable {
     static let spinNanoseconds: UInt64 = 1_000_000
 
     private let generation = Atomic<Int>(0)
+    /// The generation of the job pool threads may still join, or -1 once it is closed.
+    private let open = Atomic<Int>(-1)
     /// The next task of the region in flight nobody has taken yet.
     private let nextTask = Atomic<Int>(0)
-    private let pending = Atomic<Int>(0)
+    /// Pool threads inside the job (entered and not yet left).
+    private let active = Atomic<Int>(0)
     private let sleepers = Atomic<Int>(0)
     private let busy = Atomic<Bool>(false)
     private let wake = NSCondition()
     /// Pool threads started so far (they are workers 1...threadCount). Grows only
     /// while `busy` is held.
     private var threadCount = 0
-    /// More pool threads (plus the caller) than cores: spinning threads must yield.
-    private nonisolated(unsafe) var oversubscribed = false
 
     // The job in flight: written by the caller before `generation` is bumped
     // (release) and read by pool threads after they see the bump (acquire).
@@ -58,17 +67,20 @@ final class WorkerPool: @unchecked Sendable {
             self.body = body
             self.tasks = tasks
             self.workers = workers
-            pending.store(threadCount, ordering: .relaxed)
             nextTask.store(0, ordering: .relaxed)
-            generation.wrappingAdd(1, ordering: .sequentiallyConsistent)
+            let g = generation.load(ordering: .relaxed) &+ 1
+            open.store(g, ordering: .sequentiallyConsistent)
+            generation.store(g, ordering: .sequentiallyConsistent)
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
                 wake.lock(); wake.broadcast(); wake.unlock()
             }
             takeTasks(worker: 0, body)
+            // Every task is taken: close the job, then wait only for threads still inside it.
+            open.store(-1, ordering: .sequentiallyConsistent)
             var polls = 0
-            while pending.load(ordering: .acquiring) > 0 {
+            while active.load(ordering: .sequentiallyConsistent) > 0 {
                 polls += 1
-                if oversubscribed && polls > 1000 { sched_yield() }
+                if polls & 63 == 0 { sched_yield() }
             }
             self.body = nil
         }
@@ -79,7 +91,6 @@ final class WorkerPool: @unchecked Sendable {
     /// Starts worker `index`; it waits for the region after generation `seen`.
     private func startThread(index: Int, seen: Int) {
         threadCount = index
-        oversubscribed = index + 1 > ProcessInfo.processInfo.activeProcessorCount
         let thread = Thread { [unowned self] in self.workerLoop(index: index, seen: seen) }
         thread.name = "RefTensor worker \(index)"
         thread.start()
@@ -89,10 +100,13 @@ final class WorkerPool: @unchecked Sendable {
         var seen = start
         while true {
             seen = waitForRegion(after: seen)
-            runShare(index: index)
+            active.wrappingAdd(1, ordering: .sequentiallyConsistent)
+            // Still open: the caller has not closed it, so it is waiting for us and the
+            // job's closure and sizes stay valid until we leave.
+            if open.load(ordering: .sequentiallyConsistent) == seen { runShare(index: index) }
             // Every reference to the job's closure is gone by now (runShare returned),
             // as `withoutActuallyEscaping` in `run` requires.
-            pending.wrappingSubtract(1, ordering: .releasing)
+            active.wrappingSubtract(1, ordering: .sequentiallyConsistent)
         }
     }
 
@@ -123,10 +137,11 @@ final class WorkerPool: @unchecked Sendable {
             let g = generation.load(ordering: .acquiring)
             if g != seen { return g }
             polls += 1
-            if polls & 255 == 0 {
+            if polls & 63 == 0 {
                 if DispatchTime.now().uptimeNanoseconds - start > Self.spinNanoseconds { break }
-                // With more threads than cores, let the others run; otherwise keep the core.
-                if oversubscribed { sched_yield() }
+                // Let any other runnable thread (another process's) have the core; alone
+                // on the machine this returns at once.
+                sched_yield()
             }
         }
         wake.lock()
