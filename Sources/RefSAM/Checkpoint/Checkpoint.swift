@@ -153,8 +153,13 @@ public enum Checkpoint {
     /// Reads a checkpoint into a state of T (float arrays are converted).
     public static func load<T: RefScalar>(_ path: String, _: T.Type = T.self) throws -> TrainState<T> {
         guard let data = FileManager.default.contents(atPath: path) else { throw CheckpointError.malformed(file: path, reason: "cannot read the file") }
+        return try decode([UInt8](data), path: path)
+    }
+
+    /// Decodes the bytes of a checkpoint file; `path` names it in errors.
+    public static func decode<T: RefScalar>(_ bytes: [UInt8], path: String, _: T.Type = T.self) throws -> TrainState<T> {
         let root: MessagePack
-        do { root = try MessagePack.decode([UInt8](data)) } catch { throw CheckpointError.malformed(file: path, reason: "not a msgpack checkpoint (\(error))") }
+        do { root = try MessagePack.decode(bytes) } catch { throw CheckpointError.malformed(file: path, reason: "not a msgpack checkpoint (\(error))") }
         func fail(_ why: String) -> CheckpointError { CheckpointError.malformed(file: path, reason: "\(why)") }
         guard case .map = root else { throw fail("the top level is not a map") }
         guard let paramsNode = root["params"] else { throw fail("no 'params'") }

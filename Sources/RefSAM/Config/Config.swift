@@ -190,9 +190,18 @@ public struct Config: Equatable, Sendable {
     /// Reads a config file (or starts from `Config()` when `file` is nil), applies the
     /// overrides in order, checks that a file set every required key, then validates.
     public static func load(file: String?, overrides: [(String, String)] = []) throws -> Config {
+        try load(assignments: file.map { try ConfigFile.read($0) }, file: file, overrides: overrides)
+    }
+
+    /// `load(file:overrides:)` on the text of a config file named `file`.
+    public static func load(text: String, file: String, overrides: [(String, String)] = []) throws -> Config {
+        try load(assignments: ConfigFile.parse(text, file: file), file: file, overrides: overrides)
+    }
+
+    static func load(assignments: [ConfigFile.Assignment]?, file: String?, overrides: [(String, String)]) throws -> Config {
         var c = Config()
-        if let file {
-            for a in try ConfigFile.read(file) { try c.set(a.key, a.value, file: file, line: a.line) }
+        if let file, let assignments {
+            for a in assignments { try c.set(a.key, a.value, file: file, line: a.line) }
         }
         for (k, v) in overrides { try c.override(k, text: v) }
         if let file {

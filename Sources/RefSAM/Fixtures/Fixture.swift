@@ -28,8 +28,14 @@ public struct Fixture: Sendable {
     /// Loads and validates `fixture.json` in `directory`.
     public static func load(_ directory: String) throws -> Fixture {
         let path = (directory as NSString).appendingPathComponent("fixture.json")
+        guard let data = FileManager.default.contents(atPath: path) else { throw FixtureError.malformed(path: path, reason: "cannot read the file") }
+        return try parse(data, directory: directory)
+    }
+
+    /// Parses and validates the bytes of a `fixture.json` belonging to `directory`.
+    public static func parse(_ data: Data, directory: String) throws -> Fixture {
+        let path = (directory as NSString).appendingPathComponent("fixture.json")
         func bad(_ why: String) -> FixtureError { .malformed(path: path, reason: why) }
-        guard let data = FileManager.default.contents(atPath: path) else { throw bad("cannot read the file") }
         guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { throw bad("not a JSON object") }
         guard let format = root["format"] as? String, format == Fixture.format else {
             throw bad("format must be \"\(Fixture.format)\", got \(root["format"].map { "\($0)" } ?? "nothing")")
@@ -45,9 +51,11 @@ public struct Fixture: Sendable {
             throw bad("step.\(key) is missing or not a number")
         }
         guard let o = s["optimizer"] as? String, let optimizer = Optimizer(rawValue: o) else { throw bad("step.optimizer must be sgd or sam") }
+        let shards = try number("sam_shards", default: 1)
+        guard shards >= 1, shards <= 4096, shards == shards.rounded() else { throw bad("step.sam_shards must be a whole number in 1...4096, got \(shards)") }
         let step = StepHyperparameters(optimizer: optimizer, rho: try number("rho", default: 0), learningRate: try number("learning_rate"),
                                        momentum: try number("momentum"), weightDecay: try number("weight_decay"),
-                                       samShards: Int(try number("sam_shards", default: 1)))
+                                       samShards: Int(shards))
         guard let inputs = root["inputs"] as? [String], let outputs = root["outputs"] as? [String] else {
             throw bad("inputs and outputs must be lists of names")
         }
@@ -57,14 +65,20 @@ public struct Fixture: Sendable {
 
     static func parseModel(_ m: [String: Any], _ bad: (String) -> FixtureError) throws -> Model {
         guard let name = m["name"] as? String else { throw bad("model.name is missing") }
-        guard let classes = (m["num_classes"] as? NSNumber)?.intValue, classes >= 1 else { throw bad("model.num_classes is missing") }
+        guard let classes = (m["num_classes"] as? NSNumber)?.intValue, (1...1 << 20).contains(classes) else {
+            throw bad("model.num_classes must be a whole number in 1...\(1 << 20)")
+        }
         guard let model = ModelName(rawValue: name) else { throw bad("unknown model \(name) (MLP, ResNet18, ResNet50_ImageNet)") }
         switch model {
         case .mlp:
-            guard let n = m["num_neurons"] as? [NSNumber] else { throw bad("model.num_neurons is missing") }
+            guard let n = m["num_neurons"] as? [NSNumber], (1...64).contains(n.count), n.allSatisfy({ (1...1 << 31).contains($0.intValue) }) else {
+                throw bad("model.num_neurons must be a list of 1 to 64 widths in 1...\(1 << 31)")
+            }
             return Model(.mlp(numNeurons: n.map(\.intValue)), numClasses: classes)
         case .resNet18, .resNet50ImageNet:
-            guard let f = (m["num_filters"] as? NSNumber)?.intValue, f >= 1 else { throw bad("model.num_filters is missing") }
+            guard let f = (m["num_filters"] as? NSNumber)?.intValue, (1...1 << 20).contains(f) else {
+                throw bad("model.num_filters must be a whole number in 1...\(1 << 20)")
+            }
             return Model(model == .resNet18 ? .resNet18(numFilters: f) : .resNet50ImageNet(numFilters: f), numClasses: classes)
         }
     }
