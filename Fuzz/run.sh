@@ -23,14 +23,14 @@ flags=(-Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing)
 echo "building the libraries with -sanitize=fuzzer,address (release)"
 swift build -c release --scratch-path "$out" --target RefSAMFixtures "${flags[@]}" > "$out.log" 2>&1 || { cat "$out.log"; exit 1; }
 bin="$out/release"
-objects=$(find "$bin" -name '*.o' \( -path '*/RefTensor.build/*' -o -path '*/RefSAM*.build/*' \))
+objects=$(find -L "$bin" -name '*.o' \( -path '*/RefTensor.build/*' -o -path '*/RefSAM*.build/*' \))
 swiftc -sanitize=fuzzer,address -parse-as-library -O -enable-testing -I "$bin/Modules" -I "$bin" \
     Fuzz/FuzzTargets.swift $objects -o "$out/ref-fuzz" 2> >(grep -v 'Cannot export local symbol' >&2)
 
 seed() {   # seed TARGET FILE...: copies each file (first 64 kB) into the target's corpus
     local dir="$out/corpus/$1"; shift
     mkdir -p "$dir"
-    for f in "$@"; do head -c 65536 "$f" > "$dir/$(basename "$f").seed"; done
+    for f in "$@"; do head -c 65536 "$f" > "$dir/$(printf %s "$f" | tr / _).seed"; done
 }
 rm -rf "$out/corpus"; mkdir -p "$out/corpus" "$out/artifacts"
 seed config configs/*.py
@@ -43,8 +43,8 @@ gzip -dc data/mnist/t10k-images-idx3-ubyte.gz | head -c $((16 + 784 * 3)) > "$ou
 gzip -dc data/mnist/t10k-labels-idx1-ubyte.gz | head -c 20 > "$out/corpus/idx-labels/twelve_labels" || true
 seed gzip data/mnist/t10k-labels-idx1-ubyte.gz Tests/RefSAMTests/Resources/gzip/*.gz
 seed cifar-tar Fuzz/seeds/cifar-tar/*
-seed npy Tests/RefTensorTests/Resources/*.npy Tests/RefSAMTests/Resources/flax/resnet18/*.npy
-seed imagenet Tests/RefTensorTests/Resources/*.npy
+seed npy Tests/RefTensorTests/Resources/npy/*.npy Fixtures/mlp_sgd_f64/step_000/inputs/label.npy
+seed imagenet Tests/RefTensorTests/Resources/npy/*.npy
 seed fixture $(find Fixtures -name fixture.json | head -20)
 seed msgpack Fuzz/seeds/msgpack/*
 
