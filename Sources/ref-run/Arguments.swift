@@ -75,8 +75,10 @@ struct UsageError: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
-/// A failure the command line words itself (a library error plus the flags that fix it): exit status 1.
+/// A failure the command line words itself (a library error plus the flags that fix
+/// it), with the exit status it calls for (2: the input is at fault, 1: the run failed).
 struct CommandError: Error, CustomStringConvertible {
     let description: String
-    init(_ d: String) { description = d }
+    let status: Int32
+    init(_ d: String, status: Int32 = 2) { description = d; self.status = status }
 }

@@ -15,6 +15,11 @@ enum Help {
 
     Flags take --flag=value or --flag value. --threads N (every subcommand) sets the
     worker threads (default: all cores); results are bit-identical for any N.
+
+    Exit status: 0 success; 2 the input is at fault (usage, a config, data file,
+    checkpoint or fixture that is wrong, sizes too large for this machine); 1 a valid
+    run failed (the loss diverged, a write was refused). Errors name the file, line,
+    key or value, and what would be valid. See docs/RELIABILITY.md.
     """
 
     static let pages: [String: String] = [

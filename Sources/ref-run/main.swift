@@ -47,7 +47,21 @@ enum RefRun {
             return 2
         } catch {
             printError("\(error)")
-            return 1
+            return exitStatus(for: error)
+        }
+    }
+
+    /// 2 when the input is at fault (a config, data file, checkpoint or fixture that is
+    /// wrong, or a request it cannot meet), 1 when a valid run failed (it diverged, the
+    /// disk refused a write).
+    static func exitStatus(for error: Error) -> Int32 {
+        switch error {
+        case let e as CommandError: return e.status
+        case is ConfigError, is DataError, is FixtureError, is ModelError, is TreeError: return 2
+        case let e as TensorError: if case .file = e { return 2 } else { return 1 }
+        case let e as CheckpointError: if case .io = e { return 1 } else { return 2 }
+        case let e as RunError: if case .nonFinite = e { return 1 } else { return 2 }
+        default: return 1
         }
     }
 }

@@ -21,6 +21,18 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(try TrainCommand.run(try arguments(args + ["--overwrite"])), 0)
     }
 
+    /// 2 when the input is at fault, 1 when a valid run failed.
+    func testExitStatusSaysWhoIsAtFault() {
+        XCTAssertEqual(RefRun.exitStatus(for: ConfigError(file: nil, line: nil, key: "k", message: "m")), 2)
+        XCTAssertEqual(RefRun.exitStatus(for: DataError.unusable("x")), 2)
+        XCTAssertEqual(RefRun.exitStatus(for: TensorError.file(path: "p", reason: "r")), 2)
+        XCTAssertEqual(RefRun.exitStatus(for: CheckpointError.malformed(file: "f", reason: "r")), 2)
+        XCTAssertEqual(RefRun.exitStatus(for: RunError.tooLarge(model: "m", parameters: 1, bytesNeeded: 2, bytesAvailable: 1)), 2)
+        XCTAssertEqual(RefRun.exitStatus(for: CommandError("over an existing run")), 2)
+        XCTAssertEqual(RefRun.exitStatus(for: RunError.nonFinite(epoch: 1, step: 0, loss: .nan, lastCheckpoint: nil)), 1)
+        XCTAssertEqual(RefRun.exitStatus(for: CheckpointError.io(file: "f", reason: "No space left on device")), 1)
+    }
+
     /// Counts below 1 are usage errors naming the flag.
     func testExampleCountsMustBePositive() throws {
         let workdir = try makeTemporaryDirectory("cli")

@@ -81,13 +81,26 @@ public enum Checkpoint {
     /// rename, fsync of the directory), then deletes all but the newest `keep`.
     @discardableResult
     public static func save<T: RefScalar>(_ s: TrainState<T>, directory: String, keep: Int = Checkpoint.keep) throws -> String {
-        do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-            throw CheckpointError.io(file: directory, reason: "cannot create the directory: \(error.localizedDescription)")
-        }
+        try makeDirectory(directory)
         let final = (directory as NSString).appendingPathComponent(prefix + String(s.step))
         try writeFile(encode(s), to: final)
         for old in try list(directory).dropLast(keep) { try? FileManager.default.removeItem(atPath: old.path) }
         return final
+    }
+
+    /// Creates `path` and any missing parents (`mkdir -p`); a failure names the
+    /// component that could not be made and the system's reason.
+    public static func makeDirectory(_ path: String) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw CheckpointError.io(file: path, reason: "cannot create the directory: a file is in the way") }
+            return
+        }
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty && parent != path { try makeDirectory(parent) }
+        guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
+            throw CheckpointError.io(file: path, reason: "cannot create the directory: \(String(cString: strerror(errno)))")
+        }
     }
 
     /// Marks the temporary files `writeFile` makes; `removeTemporaries` deletes what a

@@ -79,9 +79,7 @@ public final class Trainer<T: RefScalar> {
     @discardableResult
     public func run(overwrite: Bool = false) throws -> [EpochMetrics] {
         let fm = FileManager.default
-        do { try fm.createDirectory(atPath: runDirectory, withIntermediateDirectories: true) } catch {
-            throw CheckpointError.io(file: runDirectory, reason: "cannot create the run directory: \(error.localizedDescription)")
-        }
+        try Checkpoint.makeDirectory(runDirectory)
         var (state, history) = try startingState(overwrite: overwrite)
         if !fm.fileExists(atPath: logPath) { _ = fm.createFile(atPath: logPath, contents: nil) }
         let stepsPerEpoch = trainPipeline.batchesPerEpoch

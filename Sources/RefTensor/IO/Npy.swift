@@ -195,7 +195,24 @@ public enum Npy {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try Data(bytes).write(to: url, options: .atomic)
         } catch {
-            throw TensorError.file(path: path, reason: "cannot write: \(error.localizedDescription)")
+            throw TensorError.file(path: path, reason: "cannot write: \(systemReason(error))")
+        }
+    }
+
+    /// The operating system's words for a Foundation file error (its POSIX cause),
+    /// rather than Foundation's generic "The operation could not be completed".
+    static func systemReason(_ error: Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+        switch ns.code {
+        case NSFileWriteNoPermissionError: return "permission denied"
+        case NSFileWriteOutOfSpaceError: return "no space left on device"
+        case NSFileWriteVolumeReadOnlyError: return "read-only file system"
+        case NSFileWriteFileExistsError: return "a file is in the way"
+        default: return "the file system refused the write (\(ns.domain) \(ns.code))"
         }
     }
 
