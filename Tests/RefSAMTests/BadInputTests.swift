@@ -139,6 +139,17 @@ final class BadInputTests: XCTestCase {
                      mentions: ["config.num_neurons", "1...2147483648"])
     }
 
+    /// A batch that cannot fit is refused the same way (2^24 MNIST images: about 105 GB).
+    func testHugeBatchIsRefusedBeforeAllocating() throws {
+        let spec = RunSpec(config: try Config.load(file: nil, overrides: [("batch_size", "16777216")]))
+        XCTAssertThrowsError(try spec.checkSize(Float.self)) { e in
+            guard case let RunError.tooLarge(_, _, needed, _) = e else { return XCTFail("\(e)") }
+            XCTAssertGreaterThan(needed ?? .max, 16_777_216 * 2 * 784 * 4 - 1)
+            XCTAssertTrue("\(e)".contains("batch_size"), "\(e)")
+        }
+        XCTAssertNoThrow(try RunSpec(config: try Config.load(file: nil)).checkSize(Double.self))
+    }
+
     /// The size formula agrees with the parameters `initialize` creates.
     func testParameterCountWithoutAllocatingMatchesInitialize() throws {
         let cases: [(Model, [Int])] = [(Model(.mlp(numNeurons: [7, 5]), numClasses: 10), [28, 28, 1]),

@@ -11,7 +11,7 @@ public enum RunError: Error, CustomStringConvertible, Equatable {
     case emptyDataset(dataset: String, split: String)
     /// A request that cannot be met (a count out of range, a batch past the end).
     case invalidRequest(String)
-    /// The model's parameters alone would not fit in this machine's memory.
+    /// The model's parameters and one batch would not fit in this machine's memory.
     case tooLarge(model: String, parameters: Int?, bytesNeeded: Int?, bytesAvailable: Int)
 
     /// What went wrong, in one message.
@@ -32,8 +32,8 @@ public enum RunError: Error, CustomStringConvertible, Equatable {
         case let .tooLarge(model, parameters, needed, available):
             func gb(_ b: Int) -> String { String(format: "%.1f GB", Double(b) / 1e9) }
             let count = parameters.map { "\($0) parameters" } ?? "more parameters than an Int can count"
-            return "\(model) has \(count); a step needs about \(needed.map(gb) ?? "more than any machine has") for them, "
-                + "this machine has \(gb(available)) of memory. Choose smaller widths (num_neurons / num_filters)."
+            return "\(model) has \(count); a step needs at least \(needed.map(gb) ?? "more than any machine has") for them and one batch, "
+                + "this machine has \(gb(available)) of memory. Choose smaller widths (num_neurons / num_filters) or batch_size."
         }
     }
 }

@@ -18,12 +18,16 @@ extension RunSpec {
     /// gradients, the ascent point, the new parameters and trace, the mask).
     static let parameterCopiesPerStep = 8
 
-    /// Throws `RunError.tooLarge` when the parameters alone, times the copies a step
-    /// holds, would not fit in physical memory: checked before anything is allocated.
+    /// Throws `RunError.tooLarge` when the parameters, times the copies a step holds,
+    /// plus two copies of one batch of images, would not fit in physical memory: a lower
+    /// bound on what a step needs, checked before anything is allocated.
     public func checkSize<T: RefScalar>(_: T.Type) throws {
         let available = Int(clamping: ProcessInfo.processInfo.physicalMemory)
         let count = model.parameterCountWithoutAllocating(imageShape: imageShape)
-        let bytes = count.flatMap { ElementCount.of([$0, Self.parameterCopiesPerStep], times: MemoryLayout<T>.size) }
+        let parameterBytes = count.flatMap { ElementCount.of([$0, Self.parameterCopiesPerStep], times: MemoryLayout<T>.size) }
+        let batchBytes = ElementCount.of([batchSize, 2] + imageShape, times: MemoryLayout<T>.size)
+        var bytes: Int? = nil
+        if let p = parameterBytes, let b = batchBytes, case let (sum, false) = p.addingReportingOverflow(b) { bytes = sum }
         guard let bytes, bytes <= available else {
             throw RunError.tooLarge(model: "\(model)", parameters: count, bytesNeeded: bytes, bytesAvailable: available)
         }
