@@ -7,14 +7,6 @@ import XCTest
 /// interrupted, and leaves no temporary file behind. Runs the `ref-run` binary built
 /// beside this test bundle.
 final class CrashResumeTests: XCTestCase {
-    /// The build products directory holds the test bundle (or, on Linux, is its bundle URL) and ref-run.
-    var refRun: URL {
-        let bundle = Bundle(for: Self.self).bundleURL
-        let beside = bundle.appendingPathComponent("ref-run")
-        return FileManager.default.isExecutableFile(atPath: beside.path) ? beside
-            : bundle.deletingLastPathComponent().appendingPathComponent("ref-run")
-    }
-
     func arguments(_ workdir: String, resume: Bool) -> [String] {
         ["--workdir=\(workdir)", "--config=\(Repo.config("mnist_mlp_small.py"))", "--config.num_neurons=[8]",
          "--config.num_epochs=6", "--config.log_every_steps=1000", "--train_examples", "384", "--test_examples", "64",

@@ -5,13 +5,6 @@ import XCTest
 /// Bad inputs through the real `ref-run` binary: the exit status (2: the input is at
 /// fault) and a message on standard error that names the file, key or value.
 final class ExitStatusTests: XCTestCase {
-    var refRun: URL {
-        let bundle = Bundle(for: Self.self).bundleURL
-        let beside = bundle.appendingPathComponent("ref-run")
-        return FileManager.default.isExecutableFile(atPath: beside.path) ? beside
-            : bundle.deletingLastPathComponent().appendingPathComponent("ref-run")
-    }
-
     /// Runs ref-run with `args`; returns (exit status, standard error).
     func run(_ args: [String]) throws -> (Int32, String) {
         let p = Process(), err = Pipe()

@@ -33,6 +33,15 @@ extension XCTestCase {
         return dir
     }
 
+    /// The `ref-run` executable of this build: in the build products directory, which
+    /// holds the test bundle (or, on Linux, is the bundle's URL).
+    var refRun: URL {
+        let bundle = Bundle(for: Self.self).bundleURL
+        let beside = bundle.appendingPathComponent("ref-run")
+        return FileManager.default.isExecutableFile(atPath: beside.path) ? beside
+            : bundle.deletingLastPathComponent().appendingPathComponent("ref-run")
+    }
+
     /// The bytes of the file at `path`.
     func readBytes(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }
 }
