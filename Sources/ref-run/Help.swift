@@ -55,12 +55,22 @@ enum Help {
         PATH may be a checkpoint file or a directory (its newest checkpoint_*).
         """,
         "verify": """
-        ref-run verify FIXTURE_DIR [--rtol R] [--atol A]
+        ref-run verify FIXTURE_DIR... [--rtol R] [--atol A] [--failures-only] [--json]
 
-        Replays a train-step fixture (docs/FIXTURES.md) written by any backend and prints,
-        per output tensor, shape, largest absolute and relative error, pass/fail.
+        Replays train-step fixtures (docs/FIXTURES.md) written by any backend and prints,
+        per output tensor in the order the step computes them (loss, logits, first-pass
+        gradients from the input side, SAM gradients, trace, params, batch_stats): pass or
+        FAIL, error/tolerance (at most 1 passes), largest absolute and relative error,
+        shape; NaN and infinities are counted and named. The last line names the first
+        failing output and the failures per collection. A directory without fixture.json
+        stands for its step_* subdirectories (a golden run).
         Defaults: float64 rtol 1e-9 atol 1e-12; float32 rtol 1e-4 atol 1e-6.
-        Exit status: 0 all pass; 1 an output fails or is missing; 2 the fixture is malformed.
+        --failures-only prints only failing outputs; --json prints one JSON object per
+        output and one summary object per fixture.
+        Strict: a fixture with no outputs, a tensor whose dtype is not the fixture's, or
+        trace/ inputs missing for some parameter (or all, without "trace": "zero") is
+        malformed.
+        Exit status: 0 all pass; 1 an output fails or is missing; 2 a fixture is malformed.
         """,
         "golden": """
         ref-run golden --config=FILE [--config.KEY=VALUE ...] --out DIR [--dtype float64] [--steps K]

@@ -62,7 +62,7 @@ final class GoldenAndVerifyTests: XCTestCase {
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(r.lines.contains { $0.hasPrefix("params/Dense_1/bias") && $0.contains("FAIL") }, r.lines.joined(separator: "\n"))
         // ... but passes with a looser tolerance.
-        XCTAssertEqual(VerifyCommand.report(d, rtol: 1e-3, atol: 1e-5).status, 0)
+        XCTAssertEqual(VerifyCommand.report(d, .init(rtol: 1e-3, atol: 1e-5)).status, 0)
         try FileManager.default.removeItem(atPath: d + "/outputs/logits.npy")
         r = VerifyCommand.report(d)
         XCTAssertEqual(r.status, 1)

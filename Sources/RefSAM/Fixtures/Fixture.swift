@@ -22,8 +22,11 @@ public struct Fixture: Sendable {
     public var producer: String
     /// Names of the input tensors (`image`, `label`, `params/...`, ...).
     public var inputs: [String]
-    /// Names of the output tensors to compare.
+    /// Names of the output tensors to compare (never empty).
     public var outputs: [String]
+    /// `"trace": "zero"` in fixture.json: the fixture gives no `trace/` inputs because the
+    /// momentum trace is zero (a first step). Without it every parameter needs its trace.
+    public var traceIsZero: Bool = false
 
     /// Loads and validates `fixture.json` in `directory`.
     public static func load(_ directory: String) throws -> Fixture {
@@ -59,8 +62,14 @@ public struct Fixture: Sendable {
         guard let inputs = root["inputs"] as? [String], let outputs = root["outputs"] as? [String] else {
             throw bad("inputs and outputs must be lists of names")
         }
+        guard !outputs.isEmpty else { throw bad("outputs is empty: a fixture must name the tensors it checks") }
+        var traceIsZero = false
+        if let t = root["trace"] {
+            guard t as? String == "zero" else { throw bad("trace, when given, must be \"zero\" (no trace/ inputs: the trace is zero)") }
+            traceIsZero = true
+        }
         return Fixture(directory: directory, dtype: dtype, model: model, step: step,
-                       producer: root["producer"] as? String ?? "", inputs: inputs, outputs: outputs)
+                       producer: root["producer"] as? String ?? "", inputs: inputs, outputs: outputs, traceIsZero: traceIsZero)
     }
 
     static func parseModel(_ m: [String: Any], _ bad: (String) -> FixtureError) throws -> Model {
@@ -95,24 +104,48 @@ public struct Fixture: Sendable {
         }
     }
 
+    /// A float input or output must be in the fixture's dtype: a float32 tensor in a
+    /// float64 fixture would be upcast silently and fail as values instead.
+    func checkDtype(_ a: Npy.Array, _ kind: String, _ name: String, alsoAllowed: [Npy.DType] = []) throws {
+        guard a.dtype.name == dtype.rawValue || alsoAllowed.contains(a.dtype) else {
+            throw FixtureError.malformed(path: tensorPath(kind, name),
+                                         reason: "\(kind)/\(name) is \(a.dtype.name), the fixture's dtype is \(dtype.rawValue)")
+        }
+    }
+
+    /// Reads a float input, checking its dtype.
+    func floatInput<T: RefScalar>(_ name: String, _: T.Type, alsoAllowed: [Npy.DType] = []) throws -> Tensor<T> {
+        let a = try input(name)
+        try checkDtype(a, "inputs", name, alsoAllowed: alsoAllowed)
+        return try a.tensor(T.self, name: tensorPath("inputs", name))
+    }
+
     /// The step's initial state, batch, as tensors of T.
     func loadInputs<T: RefScalar>(_: T.Type) throws -> (state: TrainState<T>, images: Tensor<T>, labels: [Int32]) {
-        func tree(_ prefix: String) throws -> TensorTree<T> {
+        func tree(_ prefix: String, alsoAllowed: [Npy.DType] = []) throws -> TensorTree<T> {
             var t = TensorTree<T>()
             for name in inputs where name.hasPrefix(prefix + "/") {
-                t[String(name.dropFirst(prefix.count + 1))] = try input(name).tensor(T.self, name: tensorPath("inputs", name))
+                t[String(name.dropFirst(prefix.count + 1))] = try floatInput(name, T.self, alsoAllowed: alsoAllowed)
             }
             return t
         }
         guard inputs.contains("image"), inputs.contains("label") else {
             throw FixtureError.malformed(path: directory, reason: "inputs must include image and label")
         }
-        let images = try input("image").tensor(T.self, name: tensorPath("inputs", "image"))
+        let images = try floatInput("image", T.self)
         let labels = try input("label").int32s(name: tensorPath("inputs", "label"))
         let params = try tree("params")
         var trace = try tree("trace")
-        if trace.isEmpty { trace = params.zeros }
-        let mask = try tree("mask")
+        if trace.isEmpty {
+            guard traceIsZero else {
+                throw FixtureError.malformed(path: directory, reason: "no trace/ inputs: give the momentum trace of every parameter, "
+                                             + "or set \"trace\": \"zero\" in fixture.json when it is zero")
+            }
+            trace = params.zeros
+        } else if let missing = params.paths.first(where: { trace[$0] == nil }) {
+            throw FixtureError.malformed(path: directory, reason: "trace/ inputs are partial: trace/\(missing) is missing")
+        }
+        let mask = try tree("mask", alsoAllowed: [.bool])
         return (TrainState(params: params, batchStats: try tree("batch_stats"), trace: trace, mask: mask.isEmpty ? nil : mask),
                 images, labels)
     }

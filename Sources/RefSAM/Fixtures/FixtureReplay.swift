@@ -13,10 +13,17 @@ public struct TensorComparison: Sendable {
     public var maxAbsoluteError: Double
     /// max |ours - fixture| / |fixture| over nonzero fixture entries.
     public var maxRelativeError: Double
+    /// max |ours - fixture| / (atol + rtol * |fixture|): at most 1 when the output passes,
+    /// and how far outside the tolerance it is when not; NaN when an element of either
+    /// side is NaN (no distance is defined), infinite for a missing or unreadable output.
+    public var errorToTolerance: Double = .nan
     /// Every element within atol + rtol * |fixture|.
     public var passed: Bool
     /// Why it failed without a comparison (missing file, shape mismatch, unknown name).
     public var problem: String?
+    /// Elements where one side is NaN or infinite and the other is not, described
+    /// ("2 NaN here where the fixture is finite"); nil when there are none.
+    public var nonFinite: String? = nil
 }
 
 /// Replays fixtures: this reference's step on a fixture's inputs, compared with its outputs.
@@ -45,31 +52,77 @@ public enum FixtureReplay {
     }
 
     /// Replays `f` in its dtype and compares every listed output: |a - b| <= atol + rtol |b|.
+    /// Results come in the order the step computes them (`computationOrder`).
     public static func verify(_ f: Fixture, rtol: Double? = nil, atol: Double? = nil) throws -> [TensorComparison] {
         let tol = defaultTolerance(f.dtype)
+        let results: [TensorComparison], order: [String]
         switch f.dtype {
-        case .float32: return try compare(f, compute(f, Float.self), rtol ?? tol.rtol, atol ?? tol.atol)
-        case .float64: return try compare(f, compute(f, Double.self), rtol ?? tol.rtol, atol ?? tol.atol)
+        case .float32: (results, order) = try compareInOrder(f, Float.self, rtol ?? tol.rtol, atol ?? tol.atol)
+        case .float64: (results, order) = try compareInOrder(f, Double.self, rtol ?? tol.rtol, atol ?? tol.atol)
         }
+        let rank = Dictionary(order.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { a, _ in a })
+        return results.enumerated().sorted { (rank[$0.element.name] ?? order.count + $0.offset, $0.offset)
+            < (rank[$1.element.name] ?? order.count + $1.offset, $1.offset) }.map(\.element)
     }
 
-    static func compare<T: RefScalar>(_ f: Fixture, _ ours: [String: Tensor<T>], _ rtol: Double, _ atol: Double) -> [TensorComparison] {
-        f.outputs.map { name in
+    static func compareInOrder<T: RefScalar>(_ f: Fixture, _: T.Type, _ rtol: Double, _ atol: Double) throws
+        -> ([TensorComparison], [String]) {
+        let results = try compare(f, compute(f, T.self), rtol, atol)
+        let image = try f.input("image")
+        guard image.shape.count == 4 else { return (results, []) }
+        let (params, stats) = try f.model.initialize(seed: 0, imageShape: Array(image.shape.dropFirst()), T.self)
+        return (results, computationOrder(parameters: params.paths, statistics: stats.paths))
+    }
+
+    /// Output names in the order a step computes them: loss, logits, the first pass's
+    /// gradients from the input side, SAM's gradients, the trace, the parameters, the
+    /// BatchNorm statistics. A bug shows first where it starts.
+    public static func computationOrder(parameters: [String], statistics: [String]) -> [String] {
+        ["loss", "logits"] + ["grads_first", "grads", "trace", "params"].flatMap { c in parameters.map { c + "/" + $0 } }
+            + statistics.map { "batch_stats/" + $0 }
+    }
+
+    /// Counts the elements where exactly one side is NaN, or the sides are different infinities.
+    static func nonFiniteMismatch(ours: Tensor<Double>, fixture: Tensor<Double>) -> String? {
+        var nanHere = 0, nanThere = 0, infinite = 0
+        for (a, b) in zip(ours.scalars, fixture.scalars) {
+            if a.isNaN != b.isNaN { if a.isNaN { nanHere += 1 } else { nanThere += 1 } }
+            else if (a.isInfinite || b.isInfinite) && a != b { infinite += 1 }
+        }
+        var parts: [String] = []
+        if nanHere > 0 { parts.append("\(nanHere) NaN here where the fixture has a number") }
+        if nanThere > 0 { parts.append("\(nanThere) NaN in the fixture where this reference has a number") }
+        if infinite > 0 { parts.append("\(infinite) infinities that differ") }
+        return parts.isEmpty ? nil : parts.joined(separator: ", ")
+    }
+
+    static func compare<T: RefScalar>(_ f: Fixture, _ ours: [String: Tensor<T>], _ rtol: Double, _ atol: Double) throws -> [TensorComparison] {
+        try f.outputs.map { name in
             func failed(_ why: String, _ shape: [Int] = []) -> TensorComparison {
-                TensorComparison(name: name, shape: shape, maxAbsoluteError: .nan, maxRelativeError: .nan, passed: false, problem: why)
+                TensorComparison(name: name, shape: shape, maxAbsoluteError: .nan, maxRelativeError: .nan, errorToTolerance: .infinity,
+                                 passed: false, problem: why)
             }
             let path = f.tensorPath("outputs", name)
             guard FileManager.default.fileExists(atPath: path) else { return failed("missing file \(path)") }
-            guard let expected = try? Npy.read(contentsOf: path).tensor(Double.self, name: path) else {
+            guard let array = try? Npy.read(contentsOf: path), let expected = try? array.tensor(Double.self, name: path) else {
                 return failed("unreadable or not float: \(path)")
             }
+            try f.checkDtype(array, "outputs", name)
             guard let mine = ours[name]?.converted(to: Double.self) else { return failed("not an output of a train step", expected.shape) }
             guard mine.shape == expected.shape else {
                 return failed("shape \(mine.shape) here, \(expected.shape) in the fixture", expected.shape)
             }
             let d = mine.maxDifference(expected)
+            var ratio = 0.0, sawNaN = false
+            for (a, b) in zip(mine.scalars, expected.scalars) {
+                if a.isNaN || b.isNaN { sawNaN = true; continue }
+                let error = abs(a - b), tolerance = atol + rtol * abs(b)
+                ratio = max(ratio, error == 0 ? 0 : error.isNaN ? .infinity : error / tolerance)
+            }
+            if sawNaN { ratio = .nan }
             return TensorComparison(name: name, shape: expected.shape, maxAbsoluteError: d.absolute, maxRelativeError: d.relative,
-                                    passed: mine.isClose(to: expected, rtol: rtol, atol: atol), problem: nil)
+                                    errorToTolerance: ratio, passed: mine.isClose(to: expected, rtol: rtol, atol: atol), problem: nil,
+                                    nonFinite: nonFiniteMismatch(ours: mine, fixture: expected))
         }
     }
 }
