@@ -16,9 +16,10 @@ enum GoldenCommand {
         guard steps >= 1 else { throw UsageError("--steps must be >= 1") }
         let synthetic = args.switches.contains("synthetic")
         let producer = "ref-run golden \(RefRun.version)"
+        let mask = !args.switches.contains("no-mask")
         let written = spec.dtype == .float64
-            ? try Golden.write(Double.self, spec: spec, steps: steps, synthetic: synthetic, out: out, producer: producer)
-            : try Golden.write(Float.self, spec: spec, steps: steps, synthetic: synthetic, out: out, producer: producer)
+            ? try Golden.write(Double.self, spec: spec, steps: steps, synthetic: synthetic, out: out, producer: producer, mask: mask)
+            : try Golden.write(Float.self, spec: spec, steps: steps, synthetic: synthetic, out: out, producer: producer, mask: mask)
         for (dir, loss) in written { print("\(dir): loss \(loss)") }
         return 0
     }

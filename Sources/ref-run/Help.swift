@@ -74,12 +74,16 @@ enum Help {
         """,
         "golden": """
         ref-run golden --config=FILE [--config.KEY=VALUE ...] --out DIR [--dtype float64] [--steps K]
-                       [--batch N] [--synthetic]
+                       [--batch N] [--synthetic] [--no-mask]
 
         Writes K consecutive one-step fixtures of this reference, DIR/step_000 ... , from
         the config's model, seeded initialisation, pruning mask and first training
         batches (with --synthetic: seeded random images of the dataset's shape, so no
-        data is needed). --batch overrides batch_size, --dtype the config's dtype.
+        data is needed). --batch overrides batch_size; --dtype sets the dtype the fixtures
+        are written in (default float32, or config.dtype when the config sets it).
+        The mask follows the original's pruning rule, which prunes the lowest-scoring
+        weight of every kernel even at sparsity 0, so mask/ inputs are written then too;
+        --no-mask writes no mask (parameters as initialised) for backends without pruning.
         """,
         "bench": """
         ref-run bench gemm --m M --n N --k K [--layout NN|TN|NT|TT] [--threads T] [--repeat R]

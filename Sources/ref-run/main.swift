@@ -4,7 +4,7 @@ import RefSAM
 
 enum RefRun {
     static let version = "0.1.0"
-    static let booleans: Set<String> = ["overwrite", "synthetic", "help", "failures-only", "json"]
+    static let booleans: Set<String> = ["overwrite", "synthetic", "help", "failures-only", "json", "no-mask"]
 
     static func main() -> Int32 {
         Allocator.retainFreedMemory()

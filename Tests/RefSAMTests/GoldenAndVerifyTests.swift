@@ -46,6 +46,19 @@ final class GoldenAndVerifyTests: XCTestCase {
         XCTAssertTrue(image.scalars.allSatisfy { $0 >= 0 && $0 <= 1 }, "MNIST pixels / 255")
     }
 
+    /// At sparsity 0 golden still writes masks (one pruned weight per kernel, the original's
+    /// rule); with mask: false (--no-mask) it writes none, and the fixture replays.
+    func testGoldenWithoutMask() throws {
+        let c = try Config.load(file: nil, overrides: [("num_neurons", "[8]"), ("batch_size", "4"), ("dtype", "float64")])
+        let masked = try tempDir(), plain = try tempDir()
+        try Golden.write(Double.self, spec: RunSpec(config: c), steps: 1, synthetic: true, out: masked, producer: "test")
+        try Golden.write(Double.self, spec: RunSpec(config: c), steps: 1, synthetic: true, out: plain, producer: "test", mask: false)
+        let m = try Npy.read(contentsOf: masked + "/step_000/inputs/mask/Dense_0/kernel.npy").tensor(Double.self)
+        XCTAssertEqual(m.scalars.filter { $0 == 0 }.count, 1)
+        XCTAssertFalse(try Fixture.load(plain + "/step_000").inputs.contains { $0.hasPrefix("mask/") })
+        XCTAssertEqual(VerifyCommand.report(plain + "/step_000").status, 0)
+    }
+
     func testVerifyExitsZeroOnAPassingFixture() throws {
         let (lines, status) = VerifyCommand.report(Self.fixtures + "/mlp_sam_f64/step_001")
         XCTAssertEqual(status, 0)

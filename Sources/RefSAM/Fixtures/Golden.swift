@@ -10,11 +10,18 @@ import RefTensor
 public enum Golden {
     /// Writes OUT/step_000 ... and returns (directory, loss) per step.
     @discardableResult
+    /// With `mask: false` no pruning mask is made (no `mask/` inputs, parameters as
+    /// initialised): for backends without pruning. By default the mask follows the
+    /// original's rule, which prunes one weight per kernel even at sparsity 0.
     public static func write<T: RefScalar>(_: T.Type, spec: RunSpec, steps: Int, synthetic: Bool, out: String,
-                                           producer: String) throws -> [(String, Double)] {
+                                           producer: String, mask: Bool = true) throws -> [(String, Double)] {
         let model = spec.model
         let source: BatchSource<T> = synthetic ? .synthetic(spec) : try .dataset(spec)
         var state = try spec.initialState(T.self, from: .fresh) { try source.batch(0) }
+        if !mask {
+            let (params, stats) = try model.initialize(seed: spec.seed, imageShape: spec.imageShape, T.self)
+            state = TrainState(params: params, batchStats: stats)
+        }
         let schedule = spec.schedule(stepsPerEpoch: source.stepsPerEpoch)
         var written: [(String, Double)] = []
         for k in 0..<steps {
