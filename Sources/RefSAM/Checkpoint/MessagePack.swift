@@ -109,6 +109,31 @@ indirect enum MessagePack: Equatable, Sendable {
         return v
     }
 
+    /// Counts are checked against the bytes left (an element takes at least one byte)
+    /// before anything is reserved, and nesting is bounded.
+    static func checkContainer(_ b: UnsafeBufferPointer<UInt8>, _ p: Int, count n: Int, bytesPerItem: Int, depth: Int) throws {
+        guard depth < maxDepth else { throw DecodeError(description: "arrays and maps nested deeper than \(maxDepth) at byte \(p)") }
+        guard n <= (b.count - p) / bytesPerItem else {
+            throw DecodeError(description: "a container of \(n) items at byte \(p) is longer than the \(b.count - p) bytes left")
+        }
+    }
+
+    static func decodeArray(_ b: UnsafeBufferPointer<UInt8>, _ p: inout Int, count n: Int, depth: Int) throws -> MessagePack {
+        try checkContainer(b, p, count: n, bytesPerItem: 1, depth: depth)
+        var items: [MessagePack] = []
+        items.reserveCapacity(n)
+        for _ in 0..<n { items.append(try decodeValue(b, &p, depth: depth + 1)) }
+        return .array(items)
+    }
+
+    static func decodeMap(_ b: UnsafeBufferPointer<UInt8>, _ p: inout Int, count n: Int, depth: Int) throws -> MessagePack {
+        try checkContainer(b, p, count: n, bytesPerItem: 2, depth: depth)
+        var pairs: [(MessagePack, MessagePack)] = []
+        pairs.reserveCapacity(n)
+        for _ in 0..<n { pairs.append((try decodeValue(b, &p, depth: depth + 1), try decodeValue(b, &p, depth: depth + 1))) }
+        return .map(pairs)
+    }
+
     static func decodeValue(_ b: UnsafeBufferPointer<UInt8>, _ p: inout Int, depth: Int) throws -> MessagePack {
         func need(_ n: Int) throws { if p + n > b.count { throw DecodeError(description: "truncated data at byte \(p)") } }
         func be(_ n: Int) throws -> UInt64 {
@@ -118,28 +143,8 @@ indirect enum MessagePack: Equatable, Sendable {
             return v
         }
         func bytes(_ n: Int) throws -> [UInt8] { try need(n); defer { p += n }; return Array(b[p..<(p + n)]) }
-        // Counts are checked against the bytes left (an element takes at least one byte)
-        // before anything is reserved, and nesting is bounded.
-        func container(_ n: Int, bytesPerItem: Int) throws {
-            guard depth < maxDepth else { throw DecodeError(description: "arrays and maps nested deeper than \(maxDepth) at byte \(p)") }
-            guard n <= (b.count - p) / bytesPerItem else {
-                throw DecodeError(description: "a container of \(n) items at byte \(p) is longer than the \(b.count - p) bytes left")
-            }
-        }
-        func array(_ n: Int) throws -> MessagePack {
-            try container(n, bytesPerItem: 1)
-            var items: [MessagePack] = []
-            items.reserveCapacity(n)
-            for _ in 0..<n { items.append(try decodeValue(b, &p, depth: depth + 1)) }
-            return .array(items)
-        }
-        func map(_ n: Int) throws -> MessagePack {
-            try container(n, bytesPerItem: 2)
-            var pairs: [(MessagePack, MessagePack)] = []
-            pairs.reserveCapacity(n)
-            for _ in 0..<n { pairs.append((try decodeValue(b, &p, depth: depth + 1), try decodeValue(b, &p, depth: depth + 1))) }
-            return .map(pairs)
-        }
+        func array(_ n: Int) throws -> MessagePack { try decodeArray(b, &p, count: n, depth: depth) }
+        func map(_ n: Int) throws -> MessagePack { try decodeMap(b, &p, count: n, depth: depth) }
         func ext(_ n: Int) throws -> MessagePack { let t = Int8(bitPattern: UInt8(try be(1))); return .ext(type: t, data: try bytes(n)) }
         func string(_ n: Int) throws -> MessagePack { .string(String(decoding: try bytes(n), as: UTF8.self)) }
         try need(1)
