@@ -21,7 +21,8 @@ out=.build-fuzz
 flags=(-Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing)
 
 echo "building the libraries with -sanitize=fuzzer,address (release)"
-swift build -c release --scratch-path "$out" --target RefSAMFixtures "${flags[@]}" > "$out.log" 2>&1 || { cat "$out.log"; exit 1; }
+mkdir -p "$out"
+swift build -c release --scratch-path "$out" --target RefSAMFixtures "${flags[@]}" > "$out/build.log" 2>&1 || { cat "$out/build.log"; exit 1; }
 bin="$out/release"
 objects=$(find -L "$bin" -name '*.o' \( -path '*/RefTensor.build/*' -o -path '*/RefSAM*.build/*' \))
 swiftc -sanitize=fuzzer,address -parse-as-library -O -enable-testing -I "$bin/Modules" -I "$bin" \
