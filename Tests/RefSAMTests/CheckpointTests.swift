@@ -75,6 +75,30 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(asDouble.params["conv_init/kernel"]!.scalars, state.params["conv_init/kernel"]!.scalars.map(Double.init))
     }
 
+    /// msgpack written back after reading is byte-identical to what Flax wrote (minimal
+    /// integer forms, key order kept), for the three Flax-written checkpoints.
+    func testFlaxCheckpointBytesRoundTrip() throws {
+        for name in ["mlp/checkpoint_200", "resnet18/checkpoint_3", "resnet50/checkpoint_3"] {
+            let bytes = try readBytes(Repo.resource("flax/" + name))
+            let value = try MessagePack.decode(bytes)
+            XCTAssertTrue(value.encoded() == bytes, "\(name): re-encoded bytes differ from Flax's")
+            // The ndarray payloads inside (extension type 1) round-trip too.
+            func payloads(_ v: MessagePack) -> [[UInt8]] {
+                switch v {
+                case let .map(pairs): return pairs.flatMap { payloads($0.1) }
+                case let .ext(_, data): return [data]
+                default: return []
+                }
+            }
+            for p in payloads(value) { XCTAssertTrue(try MessagePack.decode(p).encoded() == p, "\(name): an ndarray payload differs") }
+        }
+        // Minimal forms at the boundaries (msgpack spec).
+        let cases: [(Int64, [UInt8])] = [(127, [0x7f]), (128, [0xcc, 0x80]), (255, [0xcc, 0xff]), (256, [0xcd, 0x01, 0x00]),
+                                         (784, [0xcd, 0x03, 0x10]), (65536, [0xce, 0, 1, 0, 0]), (1 << 32, [0xcf, 0, 0, 0, 1, 0, 0, 0, 0]),
+                                         (-32, [0xe0]), (-33, [0xd0, 0xdf]), (-129, [0xd1, 0xff, 0x7f]), (-32769, [0xd2, 0xff, 0xff, 0x7f, 0xff])]
+        for (v, expected) in cases { XCTAssertEqual(MessagePack.int(v).encoded(), expected, "\(v)") }
+    }
+
     func testMalformedCheckpointsAreNamed() throws {
         let dir = try tempDir()
         let path = dir + "/checkpoint_1"

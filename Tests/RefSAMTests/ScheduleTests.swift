@@ -34,6 +34,19 @@ final class ScheduleTests: XCTestCase {
         XCTAssertEqual(LearningRateSchedule(kind: .stepMNIST, baseLearningRate: 1, numEpochs: 3, stepsPerEpoch: 10).boundaries, [7, 15, 22])
     }
 
+    /// Boundaries that truncate to the same step decay once, as optax does with the
+    /// original's dict literal {b1: 0.1, b2: 0.1}: 2 epochs of 1 step, `step` schedule,
+    /// boundaries int(1.0) = int(1.5) = 1, so the rate at step 1 is 0.1 * 0.1 (not 0.1^3).
+    func testCoincidingBoundariesDecayOnce() {
+        let s = LearningRateSchedule(kind: .step, baseLearningRate: 0.1, numEpochs: 2, stepsPerEpoch: 1)
+        XCTAssertEqual(s.boundaries, [1, 1])
+        XCTAssertEqual(s(0), 0.1)
+        XCTAssertEqual(s(1), 0.1 * 0.1, accuracy: 1e-18)
+        let m = LearningRateSchedule(kind: .stepMNIST, baseLearningRate: 1, numEpochs: 2, stepsPerEpoch: 1)   // {0, 1, 1}
+        XCTAssertEqual(m(0), 0.1, accuracy: 1e-17)
+        XCTAssertEqual(m(1), 0.01, accuracy: 1e-17)
+    }
+
     func testCosineWithWarmup() {
         let s = LearningRateSchedule(kind: .imagenetCosine, baseLearningRate: 0.2, numEpochs: 10, stepsPerEpoch: 100, warmupSteps: 100)
         XCTAssertEqual(s(0), 0)

@@ -42,9 +42,20 @@ indirect enum MessagePack: Equatable, Sendable {
         case .nil_: o.append(0xc0)
         case let .bool(b): o.append(b ? 0xc3 : 0xc2)
         case let .int(i):
-            if i >= 0 && i < 128 { o.append(UInt8(i)) } else if i < 0 && i >= -32 { o.append(UInt8(bitPattern: Int8(i))) } else if i >= 0 {
-                o.append(0xcf); be(UInt64(i), 8)
-            } else { o.append(0xd3); be(UInt64(bitPattern: i), 8) }
+            // The smallest form that holds the value, as msgpack-python (and so Flax) writes it.
+            if i >= 0 {
+                if i < 128 { o.append(UInt8(i)) }
+                else if i <= Int64(UInt8.max) { o.append(0xcc); be(UInt64(i), 1) }
+                else if i <= Int64(UInt16.max) { o.append(0xcd); be(UInt64(i), 2) }
+                else if i <= Int64(UInt32.max) { o.append(0xce); be(UInt64(i), 4) }
+                else { o.append(0xcf); be(UInt64(i), 8) }
+            } else {
+                if i >= -32 { o.append(UInt8(bitPattern: Int8(i))) }
+                else if i >= Int64(Int8.min) { o.append(0xd0); be(UInt64(bitPattern: i), 1) }
+                else if i >= Int64(Int16.min) { o.append(0xd1); be(UInt64(bitPattern: i), 2) }
+                else if i >= Int64(Int32.min) { o.append(0xd2); be(UInt64(bitPattern: i), 4) }
+                else { o.append(0xd3); be(UInt64(bitPattern: i), 8) }
+            }
         case let .float(d): o.append(0xcb); be(d.bitPattern, 8)
         case let .string(s):
             let b = Array(s.utf8)

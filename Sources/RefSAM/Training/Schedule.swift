@@ -46,8 +46,10 @@ public struct LearningRateSchedule: Equatable, Sendable {
     public func callAsFunction(_ count: Int) -> Double {
         switch kind {
         case .step, .stepMNIST:
+            // The original passes the boundaries to optax as a dict literal, so boundaries
+            // that truncate to the same step are one key: the rate decays once there.
             var v = baseLearningRate
-            for b in boundaries where count >= b { v *= 0.1 }
+            for b in Set(boundaries) where count >= b { v *= 0.1 }
             return v
         case .imagenetCosine:
             let w = Double(warmupSteps)
