@@ -7,7 +7,7 @@ indirect enum MessagePack: Equatable, Sendable {
     case string(String)
     case binary([UInt8])
     case array([MessagePack])
-    /// Key order is kept (Flax writes dicts in insertion order).
+    /// Key order is kept as read (Checkpoint writes keys sorted, as Flax does).
     case map([(MessagePack, MessagePack)])
     case ext(type: Int8, data: [UInt8])
 
