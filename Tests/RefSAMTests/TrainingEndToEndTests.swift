@@ -62,6 +62,10 @@ final class TrainingEndToEndTests: XCTestCase {
         XCTAssertEqual(a.map(\.trainLoss), b.map(\.trainLoss))
         let suffix = "/" + c.runDirectorySuffix + "/checkpoint_40"
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: straight + suffix)), try Data(contentsOf: URL(fileURLWithPath: interrupted + suffix)))
+        // "Best test acc" after the resume counts the epochs before it too (the original restarts from -1).
+        let best = b.max { $0.testAccuracy < $1.testAccuracy }!
+        let log = try String(contentsOfFile: interrupted + "/" + c.runDirectorySuffix + "/log.txt", encoding: .utf8)
+        XCTAssertTrue(log.hasSuffix(String(format: "Best test acc %.4f at epoch %d\n", best.testAccuracy, best.epoch)), log)
     }
 
     /// A resume keeps every metrics line whatever its values (NaN is written as null and
