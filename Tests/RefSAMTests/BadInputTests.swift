@@ -161,6 +161,17 @@ final class BadInputTests: XCTestCase {
         }
     }
 
+    /// A NaN test loss (a step that diverged at the end of an epoch) is written as null, not an encoding error.
+    func testNonFiniteMetricsEncodeAsNull() throws {
+        let m = EpochMetrics(epoch: 1, step: 10, trainLoss: 2, trainAccuracy: 0.1, testLoss: .nan, testAccuracy: 0.1,
+                             learningRate: .infinity, seconds: 1)
+        let text = String(decoding: try JSONEncoder().encode(m), as: UTF8.self)
+        XCTAssertTrue(text.contains(#""test_loss":null"#) && text.contains(#""learning_rate":null"#), text)
+        let back = try JSONDecoder().decode(EpochMetrics.self, from: Data(text.utf8))
+        XCTAssertTrue(back.testLoss.isNaN && back.learningRate.isNaN)
+        XCTAssertEqual(back.trainLoss, 2)
+    }
+
     // MARK: Command line
 
     func testBenchSizesMustBePositive() throws {

@@ -44,6 +44,17 @@ final class ExitStatusTests: XCTestCase {
         try Data([0xdd, 0xff, 0xff, 0xff, 0xff]).write(to: URL(fileURLWithPath: bomb))
         try assertRefused(["eval", "--config=\(mnist)", "--checkpoint=\(bomb)", "--test_examples", "8"], mentions: [bomb, "longer than"])
         try assertRefused(["verify", dir], mentions: ["fixture.json"])
+        try assertRefused(["eval", "--config=\(mnist)", "--checkpoint=\(bomb)", "--test_examples", "-3"], mentions: ["--test_examples"])
+    }
+
+    /// eval of a checkpoint of another model names the mismatch and the remedy.
+    func testEvalOfAnotherModelNamesTheRemedy() throws {
+        let dir = try makeTemporaryDirectory("exit")
+        let model = Model(.mlp(numNeurons: [4]), numClasses: 10)
+        let (params, stats) = try model.initialize(seed: 0, imageShape: [28, 28, 1], Float.self)
+        let path = try Checkpoint.save(TrainState(params: params, batchStats: stats), directory: dir)
+        try assertRefused(["eval", "--checkpoint=\(path)", "--test_examples", "8"],
+                          mentions: [path, "Dense_2/kernel", "Give the config the checkpoint was trained with"])
     }
 
     /// A workdir that cannot be created is a failed run (1), worded without a Foundation dump.
