@@ -58,7 +58,10 @@ struct Arguments {
     /// `--name` as an integer in `range` (a usage error naming the range otherwise), or nil when absent.
     func int(_ name: String, in range: ClosedRange<Int>) throws -> Int? {
         guard let v = try int(name) else { return nil }
-        guard range.contains(v) else { throw UsageError("--\(name) must be in \(range.lowerBound)...\(range.upperBound), got \(v)") }
+        guard range.contains(v) else {
+            let valid = range.upperBound == .max ? ">= \(range.lowerBound)" : "in \(range.lowerBound)...\(range.upperBound)"
+            throw UsageError("--\(name) must be \(valid), got \(v)")
+        }
         return v
     }
 

@@ -1,7 +1,6 @@
 import Foundation
 import RefSAM
 
-
 /// `ref-run bench gemm|conv|step`: timings as JSON lines (see `ref-run help bench`).
 enum BenchCommand {
     static func run(_ args: Arguments) throws -> Int32 {
@@ -86,7 +85,6 @@ enum BenchCommand {
         let config = try Config.load(file: nil, overrides: overrides)
         let spec = RunSpec(config: config)
         let steps = try args.int("steps", in: 1...1_000_000) ?? 10
-        guard steps >= 1 else { throw UsageError("--steps must be >= 1, got \(steps)") }
         func run<T: RefScalar>(_: T.Type) throws {
             let source = BatchSource<T>.synthetic(spec)
             var state = try spec.initialState(T.self, from: .fresh) { try source.batch(0) }

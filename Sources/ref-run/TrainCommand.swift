@@ -8,13 +8,9 @@ enum TrainCommand {
         guard let workdir = args.options["workdir"] else { throw UsageError("train needs --workdir=DIR") }
         guard let configPath = args.options["config"] else { throw UsageError("train needs --config=FILE") }
         let spec = RunSpec(config: try Config.load(file: configPath, overrides: args.configOverrides))
-        let stop = try args.int("stop_after_epochs")
-        if let stop, stop < 1 { throw UsageError("--stop_after_epochs must be >= 1, got \(stop)") }
-        let trainExamples = try args.int("train_examples"), testExamples = try args.int("test_examples")
-        if let n = trainExamples, n < 1 { throw UsageError("--train_examples must be >= 1, got \(n)") }
-        if let n = testExamples, n < 1 { throw UsageError("--test_examples must be >= 1, got \(n)") }
-        let train = try spec.loadData(.train, examples: trainExamples)
-        let test = try spec.loadData(.test, examples: testExamples)
+        let stop = try args.int("stop_after_epochs", in: 1...Int.max)
+        let train = try spec.loadData(.train, examples: try args.int("train_examples", in: 1...Int.max))
+        let test = try spec.loadData(.test, examples: try args.int("test_examples", in: 1...Int.max))
         let overwrite = args.switches.contains("overwrite")
         func runTraining<T: RefScalar>(_: T.Type) throws {
             let trainer = try Trainer<T>(spec: spec, workdir: workdir, train: train, test: test)
@@ -43,9 +39,7 @@ enum EvalCommand {
         try args.check(known: ["config", "checkpoint", "threads", "test_examples"], command: "eval")
         guard let path = args.options["checkpoint"] else { throw UsageError("eval needs --checkpoint=PATH") }
         let spec = RunSpec(config: try Config.load(file: args.options["config"], overrides: args.configOverrides))
-        let testExamples = try args.int("test_examples")
-        if let n = testExamples, n < 1 { throw UsageError("--test_examples must be >= 1, got \(n)") }
-        let test = try spec.loadData(.test, examples: testExamples)
+        let test = try spec.loadData(.test, examples: try args.int("test_examples", in: 1...Int.max))
         var checkpoint = path
         if isDirectory(path) {
             guard let newest = try Checkpoint.list(path).last else { throw UsageError("no checkpoint_* in \(path)") }
@@ -54,7 +48,7 @@ enum EvalCommand {
         func evaluate<T: RefScalar>(_: T.Type) throws {
             let state: TrainState<T>
             do {
-                state = try spec.initialState(T.self, from: .checkpoint(checkpoint)) { throw UsageError("unused") }
+                state = try spec.initialState(T.self, from: .checkpoint(checkpoint))
             } catch let e as CheckpointError {
                 guard case .modelMismatch = e else { throw e }
                 throw CommandError("\(e)\nGive the config the checkpoint was trained with: --config=FILE, "

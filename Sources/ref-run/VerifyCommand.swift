@@ -12,7 +12,7 @@ enum VerifyCommand {
         let options = Options(rtol: try args.double("rtol"), atol: try args.double("atol"),
                               failuresOnly: args.switches.contains("failures-only"), json: args.switches.contains("json"))
         var status: Int32 = 0
-        for dir in try expand(args.positional) {
+        for dir in expand(args.positional) {
             let (lines, s) = report(dir, options)
             for line in lines { if s == 2 { printError(line) } else { print(line) } }
             status = max(status, s)
@@ -28,8 +28,8 @@ enum VerifyCommand {
     }
 
     /// Each directory, or its `step_*` subdirectories in order when it holds no fixture.json.
-    static func expand(_ dirs: [String]) throws -> [String] {
-        try dirs.flatMap { dir -> [String] in
+    static func expand(_ dirs: [String]) -> [String] {
+        dirs.flatMap { dir -> [String] in
             let fm = FileManager.default
             if fm.fileExists(atPath: (dir as NSString).appendingPathComponent("fixture.json")) { return [dir] }
             let steps = ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasPrefix("step_") }.sorted()

@@ -1,7 +1,6 @@
 import Foundation
 import RefSAM
 
-
 enum RefRun {
     static let version = "0.1.0"
     static let booleans: Set<String> = ["overwrite", "synthetic", "help", "failures-only", "json", "no-mask"]
@@ -29,10 +28,7 @@ enum RefRun {
                 }
                 return 0
             }
-            if let t = try args.int("threads") {
-                guard t >= 1 else { throw UsageError("--threads must be >= 1") }
-                try Threads.use(threads: t)
-            }
+            if let t = try args.int("threads", in: 1...Int.max) { try Threads.use(threads: t) }
             switch command {
             case "eval": return try EvalCommand.run(args)
             case "verify": return try VerifyCommand.run(args)

@@ -58,7 +58,7 @@ final class CrashResumeTests: XCTestCase {
         XCTAssertGreaterThan(kills, 2, "the run ended before most kill points; the test did not interrupt it")
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: killed + final)), expected, "final checkpoint after \(kills) kills")
         let left = try FileManager.default.contentsOfDirectory(atPath: killed + "/" + suffix)
-            .filter { $0.contains(Checkpoint.temporaryMarker) || $0.contains("nosync") }
+            .filter { $0.contains(DurableFile.temporaryMarker) || $0.contains("nosync") }
         XCTAssertEqual(left, [], "temporary files left behind")
         // The metrics of every epoch are there once, in order.
         let lines = try String(contentsOfFile: killed + "/" + suffix + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
@@ -74,12 +74,12 @@ final class CrashResumeTests: XCTestCase {
         XCTAssertEqual(try run(args, killAfter: nil), 0)
         let dir = workdir + "/dataset_mnist/optimizer_sam/model_MLP/lr_0.1/wd_0.0001/rho_0.05/pruner_random/sparsity_0.0/seed_1"
         let good = try Data(contentsOf: URL(fileURLWithPath: dir + "/checkpoint_6"))
-        FileManager.default.createFile(atPath: dir + "/checkpoint_9" + Checkpoint.temporaryMarker + "31337", contents: good.prefix(100))
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/checkpoint_9" + DurableFile.temporaryMarker + "31337", contents: good.prefix(100)))
         args = arguments(workdir, resume: true)
         args[3] = "--config.num_epochs=3"
         XCTAssertEqual(try run(args, killAfter: nil), 0)
         XCTAssertEqual(try Checkpoint.list(dir).map(\.step), [3, 6, 9])
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(Checkpoint.temporaryMarker) }, [])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(DurableFile.temporaryMarker) }, [])
         XCTAssertEqual(try Checkpoint.load(dir + "/checkpoint_9", Float.self).step, 9)
     }
 }

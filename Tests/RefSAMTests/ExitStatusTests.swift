@@ -61,7 +61,7 @@ final class ExitStatusTests: XCTestCase {
     func testUnwritableWorkdirIsWorded() throws {
         let dir = try makeTemporaryDirectory("exit")
         let blocker = dir + "/file"
-        FileManager.default.createFile(atPath: blocker, contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: blocker, contents: Data()))
         try assertRefused(["--workdir=\(blocker)/sub", "--config=\(Repo.config("mnist_mlp_small.py"))", "--train_examples", "8",
                            "--test_examples", "8"], status: 1, mentions: [blocker, "cannot create"])
     }

@@ -107,7 +107,7 @@ final class VerifyStrictnessTests: XCTestCase {
 
     /// Several directories in one call, and a golden run's step_* directories.
     func testSeveralFixturesInOneCall() throws {
-        XCTAssertEqual(try VerifyCommand.expand([Repo.fixtures + "/mlp_sam_f64"]).map { ($0 as NSString).lastPathComponent },
+        XCTAssertEqual(VerifyCommand.expand([Repo.fixtures + "/mlp_sam_f64"]).map { ($0 as NSString).lastPathComponent },
                        ["step_000", "step_001", "step_002"])
         let args = try Arguments(["verify", Repo.fixtures + "/mlp_sgd_f64", Repo.fixtures + "/mlp_sam_f32/step_000", "--failures-only"],
                                  booleans: RefRun.booleans)

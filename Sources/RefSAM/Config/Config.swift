@@ -190,7 +190,7 @@ public struct Config: Equatable, Sendable {
     /// Reads a config file (or starts from `Config()` when `file` is nil), applies the
     /// overrides in order, checks that a file set every required key, then validates.
     public static func load(file: String?, overrides: [(String, String)] = []) throws -> Config {
-        try load(assignments: file.map { try ConfigFile.read($0) }, file: file, overrides: overrides)
+        try load(assignments: file.map { try ConfigFile.read($0) } ?? [], file: file, overrides: overrides)
     }
 
     /// `load(file:overrides:)` on the text of a config file named `file`.
@@ -198,11 +198,9 @@ public struct Config: Equatable, Sendable {
         try load(assignments: ConfigFile.parse(text, file: file), file: file, overrides: overrides)
     }
 
-    static func load(assignments: [ConfigFile.Assignment]?, file: String?, overrides: [(String, String)]) throws -> Config {
+    static func load(assignments: [ConfigFile.Assignment], file: String?, overrides: [(String, String)]) throws -> Config {
         var c = Config()
-        if let file, let assignments {
-            for a in assignments { try c.set(a.key, a.value, file: file, line: a.line) }
-        }
+        for a in assignments { try c.set(a.key, a.value, file: file, line: a.line) }
         for (k, v) in overrides { try c.override(k, text: v) }
         if let file {
             let missing = c.requiredKeys.filter { !c.setKeys.contains($0) }

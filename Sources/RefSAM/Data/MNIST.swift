@@ -41,8 +41,9 @@ public enum MNIST {
         }
         let n = bigEndian32(images, 4), rows = bigEndian32(images, 8), cols = bigEndian32(images, 12)
         // The header's sizes are untrusted: their product is computed without overflow.
-        guard let pixels = ElementCount.of([n, rows, cols]), pixels == images.count - 16 else {
-            let claimed = ElementCount.of([n, rows, cols]).map { "\($0 + 16) bytes" } ?? "more bytes than can exist"
+        let pixels = ElementCount.of([n, rows, cols])
+        guard pixels == images.count - 16 else {
+            let claimed = pixels.map { "\($0 + 16) bytes" } ?? "more bytes than can exist"
             throw DataError.malformed(file: imagesPath, reason: "header says \(n) images of \(rows)x\(cols) (\(claimed)), file has \(images.count) bytes")
         }
         guard labels.count >= 8 else { throw DataError.malformed(file: labelsPath, reason: "too short for an IDX label header (\(labels.count) bytes)") }

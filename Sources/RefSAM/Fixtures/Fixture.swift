@@ -106,26 +106,26 @@ public struct Fixture: Sendable {
 
     /// A float input or output must be in the fixture's dtype: a float32 tensor in a
     /// float64 fixture would be upcast silently and fail as values instead.
-    func checkDtype(_ a: Npy.Array, _ kind: String, _ name: String, alsoAllowed: [Npy.DType] = []) throws {
-        guard a.dtype.name == dtype.rawValue || alsoAllowed.contains(a.dtype) else {
+    func checkDtype(_ a: Npy.Array, _ kind: String, _ name: String) throws {
+        guard a.dtype.name == dtype.rawValue else {
             throw FixtureError.malformed(path: tensorPath(kind, name),
                                          reason: "\(kind)/\(name) is \(a.dtype.name), the fixture's dtype is \(dtype.rawValue)")
         }
     }
 
     /// Reads a float input, checking its dtype.
-    func floatInput<T: RefScalar>(_ name: String, _: T.Type, alsoAllowed: [Npy.DType] = []) throws -> Tensor<T> {
+    func floatInput<T: RefScalar>(_ name: String, _: T.Type) throws -> Tensor<T> {
         let a = try input(name)
-        try checkDtype(a, "inputs", name, alsoAllowed: alsoAllowed)
+        try checkDtype(a, "inputs", name)
         return try a.tensor(T.self, name: tensorPath("inputs", name))
     }
 
     /// The step's initial state, batch, as tensors of T.
     func loadInputs<T: RefScalar>(_: T.Type) throws -> (state: TrainState<T>, images: Tensor<T>, labels: [Int32]) {
-        func tree(_ prefix: String, alsoAllowed: [Npy.DType] = []) throws -> TensorTree<T> {
+        func tree(_ prefix: String) throws -> TensorTree<T> {
             var t = TensorTree<T>()
             for name in inputs where name.hasPrefix(prefix + "/") {
-                t[String(name.dropFirst(prefix.count + 1))] = try floatInput(name, T.self, alsoAllowed: alsoAllowed)
+                t[String(name.dropFirst(prefix.count + 1))] = try floatInput(name, T.self)
             }
             return t
         }
@@ -145,7 +145,7 @@ public struct Fixture: Sendable {
         } else if let missing = params.paths.first(where: { trace[$0] == nil }) {
             throw FixtureError.malformed(path: directory, reason: "trace/ inputs are partial: trace/\(missing) is missing")
         }
-        let mask = try tree("mask", alsoAllowed: [.bool])
+        let mask = try tree("mask")
         return (TrainState(params: params, batchStats: try tree("batch_stats"), trace: trace, mask: mask.isEmpty ? nil : mask),
                 images, labels)
     }

@@ -17,11 +17,7 @@ public enum Golden {
                                            producer: String, mask: Bool = true) throws -> [(String, Double)] {
         let model = spec.model
         let source: BatchSource<T> = synthetic ? .synthetic(spec) : try .dataset(spec)
-        var state = try spec.initialState(T.self, from: .fresh) { try source.batch(0) }
-        if !mask {
-            let (params, stats) = try model.initialize(seed: spec.seed, imageShape: spec.imageShape, T.self)
-            state = TrainState(params: params, batchStats: stats)
-        }
+        var state = try spec.initialState(T.self, from: mask ? .fresh : .unpruned) { try source.batch(0) }
         let schedule = spec.schedule(stepsPerEpoch: source.stepsPerEpoch)
         var written: [(String, Double)] = []
         for k in 0..<steps {

@@ -10,17 +10,18 @@ extension RunSpec {
             throw RunError.invalidRequest("\(split.rawValue) examples must be >= 1, got \(examples)")
         }
         var data = try Datasets.load(dataset, split: split, dataDir: dataDirectory)
-        try checkImages(data)
         if let examples { data = data.prefix(examples) }
-        guard data.count > 0 else { throw RunError.emptyDataset(dataset: dataset.rawValue, split: split.rawValue) }
+        try checkData(data, split)
         return data
     }
 
-    /// Throws unless `data` holds images of `imageShape` and labels of this dataset's classes.
-    public func checkImages(_ data: ImageDataset) throws {
+    /// Throws unless `data`, the `split` of this run's dataset, holds at least one image,
+    /// images of `imageShape` and labels of this dataset's classes.
+    public func checkData(_ data: ImageDataset, _ split: DatasetSplit) throws {
         guard data.imageShape == imageShape, data.numClasses == dataset.numClasses else {
             throw RunError.dataMismatch(dataset: dataset.rawValue, expected: imageShape, got: data.imageShape)
         }
+        guard data.count > 0 else { throw RunError.emptyDataset(dataset: dataset.rawValue, split: split.rawValue) }
     }
 
     /// The training pipeline over `data`, with this run's label noise applied; also

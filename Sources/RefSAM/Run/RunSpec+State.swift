@@ -9,6 +9,9 @@ import RefTensor
 public enum StateOrigin: Sendable {
     /// Step 0: seeded initialisation, then the pruning mask.
     case fresh
+    /// Step 0 without pruning: the seeded initialisation, no mask (for backends
+    /// without pruning; the original's rule prunes one weight per kernel even at sparsity 0).
+    case unpruned
     /// A checkpoint file (this reference's or the original's), checked against the model.
     case checkpoint(String)
 }
@@ -36,19 +39,22 @@ extension RunSpec {
     /// The state a run starts from.
     ///
     /// - `.fresh`: parameters from the seed, then the pruning mask (SNIP scores
-    ///   `firstBatch()`, which is called only then), and the parameters multiplied by
-    ///   it, as the original does.
+    ///   `firstBatch()`, which is called only then and must be given then), and the
+    ///   parameters multiplied by it, as the original does.
+    /// - `.unpruned`: parameters from the seed, no mask.
     /// - `.checkpoint(path)`: the file's state, its trees put in the model's order after
     ///   checking every path and shape (a checkpoint of another model is refused, naming
     ///   the first difference).
     public func initialState<T: RefScalar>(_: T.Type, from origin: StateOrigin,
-                                           firstBatch: () throws -> (images: Tensor<T>, labels: [Int32])) throws -> TrainState<T> {
+                                           firstBatch: (() throws -> (images: Tensor<T>, labels: [Int32]))? = nil) throws -> TrainState<T> {
         try checkSize(T.self)
         let (params, stats) = try model.initialize(seed: seed, imageShape: imageShape, T.self)
         switch origin {
+        case .unpruned:
+            return TrainState(params: params, batchStats: stats)
         case .fresh:
             var batch: (images: Tensor<T>, labels: [Int32])? = nil
-            if pruner == .snip { batch = try firstBatch() }
+            if pruner == .snip, let firstBatch { batch = try firstBatch() }
             let scores = try Pruning.scores(pruner, model: model, params: params, batchStats: stats, seed: seed,
                                             images: batch?.images, labels: batch?.labels)
             let mask = try Pruning.mask(params: params, scores: scores, sparsity: sparsity, pruner: pruner)

@@ -63,11 +63,13 @@ public struct RunSpec: Sendable {
         self.config = config
         dataset = config.dataset
         imageShape = config.dataset.imageShape
+        let architecture: Model.Architecture
         switch config.model {
-        case .mlp: model = Model(.mlp(numNeurons: config.numNeurons), numClasses: config.dataset.numClasses)
-        case .resNet18: model = Model(.resNet18(numFilters: config.numFilters), numClasses: config.dataset.numClasses)
-        case .resNet50ImageNet: model = Model(.resNet50ImageNet(numFilters: config.numFilters), numClasses: config.dataset.numClasses)
+        case .mlp: architecture = .mlp(numNeurons: config.numNeurons)
+        case .resNet18: architecture = .resNet18(numFilters: config.numFilters)
+        case .resNet50ImageNet: architecture = .resNet50ImageNet(numFilters: config.numFilters)
         }
+        model = Model(architecture, numClasses: config.dataset.numClasses)
         dataDirectory = config.dataDir
         batchSize = config.batchSize
         labelNoise = config.labelNoise

@@ -30,10 +30,8 @@ public final class Trainer<T: RefScalar> {
     /// - Parameters: `train`, `test`: the datasets (already loaded, possibly subsets),
     ///   checked against the image shape of `spec`.
     public init(spec: RunSpec, workdir: String, train: ImageDataset, test: ImageDataset) throws {
-        try spec.checkImages(train)
-        try spec.checkImages(test)
-        guard train.count > 0 else { throw RunError.emptyDataset(dataset: spec.dataset.rawValue, split: "train") }
-        guard test.count > 0 else { throw RunError.emptyDataset(dataset: spec.dataset.rawValue, split: "test") }
+        try spec.checkData(train, .train)
+        try spec.checkData(test, .test)
         self.spec = spec
         runDirectory = (workdir as NSString).appendingPathComponent(spec.runDirectorySuffix)
         (trainPipeline, noisyLabels) = try spec.trainPipeline(train, T.self)
@@ -53,10 +51,10 @@ public final class Trainer<T: RefScalar> {
     /// (after removing an earlier run's files, which only `overwrite` allows).
     func startingState(overwrite: Bool) throws -> (state: TrainState<T>, history: [EpochMetrics]) {
         let fm = FileManager.default
-        Checkpoint.removeTemporaries(in: runDirectory)
+        DurableFile.removeTemporaries(in: runDirectory)
         let existing = try Checkpoint.list(runDirectory)
         if spec.restoreCheckpoint, let newest = existing.last {
-            let state = try spec.initialState(T.self, from: .checkpoint(newest.path)) { throw RunError.invalidRequest("unused") }
+            let state = try spec.initialState(T.self, from: .checkpoint(newest.path))
             let history = readMetrics().filter { $0.step <= state.step }
             try writeMetrics(history)
             return (state, history)
@@ -68,7 +66,7 @@ public final class Trainer<T: RefScalar> {
         try? fm.removeItem(atPath: metricsPath)
         try? fm.removeItem(atPath: logPath)
         let state = try spec.initialState(T.self, from: .fresh) {
-            let b = trainPipeline.batch(epoch: 0, index: 0, order: trainPipeline.order(epoch: 0))
+            let b = self.trainPipeline.batch(epoch: 0, index: 0, order: self.trainPipeline.order(epoch: 0))
             return (b.images, b.labels)
         }
         return (state, [])
@@ -79,7 +77,7 @@ public final class Trainer<T: RefScalar> {
     @discardableResult
     public func run(overwrite: Bool = false) throws -> [EpochMetrics] {
         let fm = FileManager.default
-        try Checkpoint.makeDirectory(runDirectory)
+        try DurableFile.makeDirectory(runDirectory)
         var (state, history) = try startingState(overwrite: overwrite)
         if !fm.fileExists(atPath: logPath) { _ = fm.createFile(atPath: logPath, contents: nil) }
         let stepsPerEpoch = trainPipeline.batchesPerEpoch
@@ -168,6 +166,6 @@ public final class Trainer<T: RefScalar> {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         let text = try all.map { String(decoding: try enc.encode($0), as: UTF8.self) }.joined(separator: "\n") + (all.isEmpty ? "" : "\n")
-        try Checkpoint.writeFile(Array(text.utf8), to: metricsPath)
+        try DurableFile.write(Array(text.utf8), to: metricsPath)
     }
 }

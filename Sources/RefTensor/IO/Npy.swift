@@ -7,15 +7,10 @@ import Foundation
 /// error naming the file and the reason. Write: little-endian, C order.
 public enum Npy {
     /// The element types `.npy` files may hold here; the raw value is NumPy's type code.
-    public enum DType: String, Sendable, CaseIterable {
+    public enum DType: String, Sendable {
         case float32 = "f4", float64 = "f8", int32 = "i4", int64 = "i8", uint8 = "u1", bool = "b1"
         /// NumPy's name of the dtype (`float32`, `uint8`, ...).
         public var name: String { "\(self)" }
-        /// The dtype NumPy calls `name`.
-        public init?(name: String) {
-            guard let d = Self.allCases.first(where: { $0.name == name }) else { return nil }
-            self = d
-        }
         /// Bytes per element.
         public var size: Int { switch self { case .float32, .int32: 4; case .float64, .int64: 8; case .uint8, .bool: 1 } }
         /// True for float32 and float64.
@@ -180,7 +175,7 @@ public enum Npy {
     /// The `.npy` bytes of a float tensor (`<f4` or `<f8`, C order).
     public static func encode<T: RefScalar>(_ t: Tensor<T>) -> [UInt8] {
         let bytes = t.scalars.withUnsafeBytes { Swift.Array($0) }
-        return encode(shape: t.shape, dtype: DType(name: T.dtypeName)!, bytes: bytes)
+        return encode(shape: t.shape, dtype: T.npyDType, bytes: bytes)
     }
 
     /// The `.npy` bytes of int32 values of `shape` (labels).

@@ -13,8 +13,8 @@ where Self.RawSignificand: FixedWidthInteger {
     /// still fit in registers.
     associatedtype TileRow: SIMD where TileRow.Scalar == Self
 
-    /// The dtype name NumPy, JAX and Flax checkpoints use for this type (`float32`, `float64`).
-    static var dtypeName: String { get }
+    /// This type's `.npy` dtype (`Npy.DType.float32` or `.float64`).
+    static var npyDType: Npy.DType { get }
 
     /// Converts from Double with round-to-nearest (used by gradient checks and RNG).
     init(_ value: Double)
@@ -22,6 +22,11 @@ where Self.RawSignificand: FixedWidthInteger {
     func squareRoot() -> Self
     static func exp(_ x: Self) -> Self
     static func log(_ x: Self) -> Self
+}
+
+extension RefScalar {
+    /// The dtype name NumPy, JAX and Flax checkpoints use for this type (`float32`, `float64`).
+    public static var dtypeName: String { npyDType.name }
 }
 
 #if canImport(Glibc)
@@ -38,8 +43,8 @@ extension Float: RefScalar {
     /// Eight floats: two SSE registers.
     public typealias TileRow = SIMD8<Float>
     #endif
-    /// `float32`.
-    public static var dtypeName: String { "float32" }
+    /// `.float32`.
+    public static var npyDType: Npy.DType { .float32 }
     /// e^x (libm's `expf`).
     @inlinable public static func exp(_ x: Float) -> Float { expf(x) }
     /// ln x (libm's `logf`).
@@ -54,8 +59,8 @@ extension Double: RefScalar {
     /// Four doubles: two SSE registers.
     public typealias TileRow = SIMD4<Double>
     #endif
-    /// `float64`.
-    public static var dtypeName: String { "float64" }
+    /// `.float64`.
+    public static var npyDType: Npy.DType { .float64 }
     /// e^x (libm's `exp`).
     @inlinable public static func exp(_ x: Double) -> Double { Glibc.exp(x) }
     /// ln x (libm's `log`).

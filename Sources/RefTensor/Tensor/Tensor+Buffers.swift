@@ -16,21 +16,18 @@ extension Tensor {
     }
 
     /// `count` new tensors of `shape` whose every element `body` must write (they are
-    /// not zero-filled first): for ops with several outputs computed in one pass.
+    /// not zero-filled first): for ops with several outputs computed in one pass. Each
+    /// is made by `init(shape:initializingWith:)`, nested so all buffers are open at once.
     public static func making(_ count: Int, shape: [Int],
                               _ body: ([UnsafeMutableBufferPointer<Scalar>]) throws -> Void) rethrows -> [Tensor] {
-        let n = shape.reduce(1, *)
-        return try fill(count, n, [], body).map { Tensor(shape: shape, scalars: $0) }
+        try making(count, shape: shape, [], body)
     }
 
-    static func fill(_ remaining: Int, _ n: Int, _ open: [UnsafeMutableBufferPointer<Scalar>],
-                     _ body: ([UnsafeMutableBufferPointer<Scalar>]) throws -> Void) rethrows -> [[Scalar]] {
+    static func making(_ remaining: Int, shape: [Int], _ open: [UnsafeMutableBufferPointer<Scalar>],
+                       _ body: ([UnsafeMutableBufferPointer<Scalar>]) throws -> Void) rethrows -> [Tensor] {
         if remaining == 0 { try body(open); return [] }
-        var inner: [[Scalar]] = []
-        let mine = try [Scalar](unsafeUninitializedCapacity: n) { buffer, initialized in
-            inner = try fill(remaining - 1, n, open + [buffer], body)
-            initialized = n
-        }
+        var inner: [Tensor] = []
+        let mine = try Tensor(shape: shape) { buffer in inner = try making(remaining - 1, shape: shape, open + [buffer], body) }
         return [mine] + inner
     }
 }
