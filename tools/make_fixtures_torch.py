@@ -11,6 +11,7 @@ gradients come from torch.autograd.
 
 Run (CPU wheel from the local wheel folder, see DEVELOPERS.md):
     python3 tools/make_fixtures_torch.py            # rewrites Fixtures/
+    python3 tools/make_fixtures_torch.py CASE...    # rewrites only those cases
 The Swift tests replay the committed output; this script is never needed to test.
 """
 import json
@@ -76,9 +77,21 @@ def same_pad(n, k, s):
     return total // 2, total - total // 2
 
 
+def per_shard(x, ws, f):
+    """f(rows, w) per shard when the parameters are per-shard copies (a list), else f(x, ws)."""
+    if not isinstance(ws, list):
+        return f(x, ws)
+    return torch.cat([f(xd, wd) for xd, wd in zip(x.chunk(len(ws)), ws)])
+
+
 def conv(P, path, x, features, k, stride, pad):
     """pad: 'SAME' or ((top, bottom), (left, right))."""
     w = P.get(path + "/kernel", (k, k, x.shape[-1], features), "kernel")
+    return per_shard(x, w, lambda x, w: conv1(x, w, stride, pad))
+
+
+def conv1(x, w, stride, pad):
+    k = w.shape[0]
     if pad == "SAME":
         pad = (same_pad(x.shape[1], k, stride), same_pad(x.shape[2], k, stride))
     xc = F.pad(x.permute(0, 3, 1, 2), (pad[1][0], pad[1][1], pad[0][0], pad[0][1]))
@@ -90,6 +103,14 @@ def batch_norm(P, S, path, x, scale_kind="scale"):
     scale = P.get(path + "/scale", (c,), scale_kind)
     bias = P.get(path + "/bias", (c,), "bias")
     axes = tuple(range(x.dim() - 1))
+    if isinstance(scale, list):
+        # Per-shard copies: statistics as Flax's BatchNorm(axis_name='batch') takes them
+        # under pmap, the pmean over shards of each shard's E[x] and E[x^2].
+        parts = x.chunk(len(scale))
+        mean = sum(p.mean(axes) for p in parts) / len(parts)
+        var = sum((p * p).mean(axes) for p in parts) / len(parts) - mean * mean
+        S.update(path, mean, var)
+        return torch.cat([(p - mean) * (s * torch.rsqrt(var + 1e-5)) + b for p, s, b in zip(parts, scale, bias)])
     mean = x.mean(axes)
     var = ((x - mean) ** 2).mean(axes)
     S.update(path, mean, var)
@@ -99,7 +120,7 @@ def batch_norm(P, S, path, x, scale_kind="scale"):
 def dense(P, path, x, features):
     w = P.get(path + "/kernel", (x.shape[-1], features), "kernel")
     b = P.get(path + "/bias", (features,), "bias")
-    return x @ w + b
+    return per_shard(x, list(zip(w, b)) if isinstance(w, list) else (w, b), lambda x, wb: x @ wb[0] + wb[1])
 
 
 def max_pool_same(x, k, s):
@@ -179,8 +200,53 @@ def forward_backward(model, params, stats, mask, x, y, dtype):
     return loss.detach(), logits.detach(), dict(zip(keys, grads)), S.new
 
 
+def forward_backward_shared(model, copies, stats, mask, x, y, dtype):
+    """One pass of a D-device pmap step whose BatchNorm has axis_name='batch': shard d
+    runs copy d of the parameters on its rows, the statistics pool every shard, and
+    copy d's gradient is that of the sum of all shards' losses (under pmap the
+    transpose of pmean is pmean, so every device's cotangents reach every copy)."""
+    keys = list(copies[0])
+    leaves = [{k: c[k].detach().clone().requires_grad_(True) for k in keys} for c in copies]
+    used = {k: [l[k] * mask[k] if mask else l[k] for l in leaves] for k in keys}
+    S = Stats(None, dtype, stats)
+    logits = MODELS[model["name"]](Params(None, dtype, used), S, x, model)
+    losses = [F.cross_entropy(z, t) for z, t in zip(logits.chunk(len(copies)), y.chunk(len(copies)))]
+    grads = torch.autograd.grad(sum(losses), [l[k] for l in leaves for k in keys])
+    per = [dict(zip(keys, grads[d * len(keys):(d + 1) * len(keys)])) for d in range(len(copies))]
+    return [l.detach() for l in losses], logits.detach(), per, S.new
+
+
+def train_step_shared(model, hp, params, stats, trace, mask, x, y, dtype):
+    """ResNet50 under sam_shards > 1: the original's multi-device step (see above)."""
+    shards = hp["sam_shards"]
+    losses, logits, g1s, new_stats = forward_backward_shared(model, [params] * shards, stats, mask, x, y, dtype)
+    useds = g1s
+    if hp["optimizer"] == "sam":
+        noised = []
+        for g1 in g1s:
+            norm = torch.sqrt(sum((g ** 2).sum() for g in g1.values()))
+            noised.append({k: params[k] + hp["rho"] * (g1[k] / (norm + 1e-12)) for k in params})
+        useds = forward_backward_shared(model, noised, stats, mask, x, y, dtype)[2]
+    return finish(hp, params, trace, useds, sum(losses) / shards, logits, g1s, new_stats)
+
+
+def mean_of(ds):
+    return ds[0] if len(ds) == 1 else {k: sum(d[k] for d in ds) / len(ds) for k in ds[0]}
+
+
+def finish(hp, params, trace, useds, loss, logits, g1s, new_stats):
+    g = mean_of(useds)
+    g = {k: g[k] + hp["weight_decay"] * params[k] for k in params}
+    new_trace = {k: g[k] + hp["momentum"] * trace[k] for k in params}
+    new_params = {k: params[k] - hp["learning_rate"] * new_trace[k] for k in params}
+    return dict(loss=loss, logits=logits, grads_first=mean_of(g1s), grads=g, params=new_params, trace=new_trace,
+                batch_stats=new_stats)
+
+
 def train_step(model, hp, params, stats, trace, mask, x, y, dtype):
     shards = hp.get("sam_shards", 1)
+    if shards > 1 and model["name"] == "ResNet50_ImageNet":
+        return train_step_shared(model, hp, params, stats, trace, mask, x, y, dtype)
     n = x.shape[0] // shards
     firsts, useds = [], []
     for s in range(shards):
@@ -194,17 +260,10 @@ def train_step(model, hp, params, stats, trace, mask, x, y, dtype):
         else:
             useds.append(g1)
 
-    def mean(ds):
-        return ds[0] if len(ds) == 1 else {k: sum(d[k] for d in ds) / len(ds) for k in ds[0]}
-
-    g = mean(useds)
-    g = {k: g[k] + hp["weight_decay"] * params[k] for k in params}
-    new_trace = {k: g[k] + hp["momentum"] * trace[k] for k in params}
-    new_params = {k: params[k] - hp["learning_rate"] * new_trace[k] for k in params}
     loss = firsts[0][0] if shards == 1 else sum(f[0] for f in firsts) / shards
     logits = torch.cat([f[1] for f in firsts])
-    return dict(loss=loss, logits=logits, grads_first=mean([f[2] for f in firsts]), grads=g,
-                params=new_params, trace=new_trace, batch_stats=mean([f[3] for f in firsts]) if stats else {})
+    return finish(hp, params, trace, useds, loss, logits, [f[2] for f in firsts],
+                  mean_of([f[3] for f in firsts]) if stats else {})
 
 
 # ---------------------------------------------------------------- writing
@@ -256,7 +315,12 @@ def write_case(name, model, hp, dtype, image_shape, steps, seed, masked=False):
         print(f"{name}/step_{step:03d}: loss {float(out['loss']):.6f}")
 
 
-def main():
+def main(only=None):
+    """Writes every case, or only those named on the command line."""
+    global write_case
+    if only:
+        write_all = write_case
+        write_case = lambda name, *a, **k: write_all(name, *a, **k) if name in only else None
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(1)
     # oneDNN's float32 convolution corrupted the heap on this machine (AMD EPYC, AVX2,
@@ -279,7 +343,14 @@ def main():
     write_case("resnet18_nf2_sam_shards2_f64", r18, dict(sam, sam_shards=2), "float64", (4, 32, 32, 3), steps=1, seed=9)
     r50 = {"name": "ResNet50_ImageNet", "num_classes": 10, "num_filters": 2}
     write_case("resnet50_nf2_sam_f64", r50, dict(sam, weight_decay=0.0001), "float64", (4, 48, 48, 3), steps=1, seed=10)
+    # ResNet50's BatchNorm spans the shards (axis_name='batch'); two steps, so the
+    # second starts from running statistics and a trace the shared step wrote.
+    r50sam = dict(sam, weight_decay=0.0001)
+    write_case("resnet50_nf2_sam_shards2_f64", r50, dict(r50sam, sam_shards=2), "float64", (4, 40, 40, 3), steps=2, seed=11)
+    write_case("resnet50_nf2_sam_shards4_f64", r50, dict(r50sam, sam_shards=4), "float64", (8, 40, 40, 3), steps=2, seed=12)
+    write_case("resnet50_nf2_sgd_shards2_f64", r50, dict(sgd, weight_decay=0.0001, sam_shards=2), "float64", (4, 40, 40, 3),
+               steps=1, seed=13)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(set(sys.argv[1:])))

@@ -36,6 +36,15 @@ public struct Model: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Whether BatchNorm's batch statistics span every shard of a batch under
+    /// `sam_shards` (as the original's devices share them): true for ResNet50, whose
+    /// BatchNorm has `axis_name='batch'`; false for ResNet18 (per-device statistics)
+    /// and the MLP (no BatchNorm).
+    public var batchNormSpansShards: Bool {
+        if case .resNet50ImageNet = architecture { return true }
+        return false
+    }
+
     /// The name and width, e.g. `MLP(num_neurons: [300, 100], classes: 10)`.
     public var description: String {
         switch architecture {

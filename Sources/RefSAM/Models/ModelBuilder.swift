@@ -14,6 +14,12 @@ public final class ModelBuilder<T: RefScalar> {
         /// Use the given parameter variables (recorded on `tape`), each multiplied by
         /// its mask when it has one (the pruning mask is applied inside the loss).
         case apply(params: [String: Variable], masks: [String: Mask<T>])
+        /// One copy of every parameter per shard of the batch (`copies[d]` for rows
+        /// `d * N/D ..< (d + 1) * N/D`): each layer applies shard d's copy to shard d's
+        /// rows, and BatchNorm takes its statistics over all shards. This is the
+        /// original's ResNet50 under `jax.pmap` (BatchNorm `axis_name='batch'`), one
+        /// device per shard, each with its own SAM perturbation.
+        case applyPerShard(copies: [[String: Variable]], masks: [String: Mask<T>])
     }
 
     /// The tape the layers record on.
@@ -60,8 +66,9 @@ public final class ModelBuilder<T: RefScalar> {
 
     var currentPath: String { scope.joined(separator: "/") }
 
-    /// The parameter `name` of the current module, created by `initializer` when initialising.
-    func param(_ name: String, shape: [Int], _ initializer: (inout RandomGenerator) -> Tensor<T>) throws -> Variable {
+    /// The parameter `name` of the current module, created by `initializer` when
+    /// initialising: one variable, or one per shard (`Mode.applyPerShard`).
+    func param(_ name: String, shape: [Int], _ initializer: (inout RandomGenerator) -> Tensor<T>) throws -> [Variable] {
         let path = currentPath + "/" + name
         switch mode {
         case .initialize(let root):
@@ -69,16 +76,35 @@ public final class ModelBuilder<T: RefScalar> {
             var rng = root.derived(path)
             let value = initializer(&rng)
             createdParams[path] = value
-            return tape.leaf(value)
+            return [tape.leaf(value)]
         case let .apply(params, masks):
-            guard let v = params[path] else { throw ModelError.missingParameter(path: path) }
-            let value = tape[v]
-            guard value.shape == shape else {
-                throw ModelError.parameterShape(path: path, expected: shape, got: value.shape)
-            }
-            if let m = masks[path] { return try tape.multiply(v, mask: m) }
-            return v
+            return [try use(params[path], path: path, shape: shape, mask: masks[path])]
+        case let .applyPerShard(copies, masks):
+            return try copies.map { try use($0[path], path: path, shape: shape, mask: masks[path]) }
         }
+    }
+
+    /// A given parameter variable, checked against the shape the layer needs, times its mask.
+    private func use(_ v: Variable?, path: String, shape: [Int], mask: Mask<T>?) throws -> Variable {
+        guard let v else { throw ModelError.missingParameter(path: path) }
+        let value = tape[v]
+        guard value.shape == shape else {
+            throw ModelError.parameterShape(path: path, expected: shape, got: value.shape)
+        }
+        if let mask { return try tape.multiply(v, mask: mask) }
+        return v
+    }
+
+    /// `layer(rows, d)` on each shard's rows with its index, stacked back; with one
+    /// shard, `layer(x, 0)` on the whole batch.
+    private func perShard(_ x: Variable, _ shards: Int, _ layer: (Variable, Int) throws -> Variable) throws -> Variable {
+        guard shards > 1 else { return try layer(x, 0) }
+        let n = tape[x].shape.first ?? 0
+        guard n % shards == 0 else {
+            throw TensorError.invalidShape(op: "perShard", shape: tape[x].shape, detail: "\(n) rows do not split into \(shards) equal shards")
+        }
+        let per = n / shards
+        return try tape.concatBatch((0..<shards).map { d in try layer(tape.sliceBatch(x, start: d * per, count: per), d) })
     }
 
     // MARK: Layers (Flax defaults)
@@ -89,7 +115,7 @@ public final class ModelBuilder<T: RefScalar> {
             let fanIn = tape[x].shape.last ?? 0
             let kernel = try param("kernel", shape: [fanIn, features]) { Initializers.lecunNormal([fanIn, features], fanIn: fanIn, &$0) }
             let bias = try param("bias", shape: [features]) { _ in Tensor.zeros([features]) }
-            return try tape.dense(x, kernel: kernel, bias: bias)
+            return try perShard(x, kernel.count) { x, d in try tape.dense(x, kernel: kernel[d], bias: bias[d]) }
         }
     }
 
@@ -100,7 +126,7 @@ public final class ModelBuilder<T: RefScalar> {
             let inC = tape[x].shape.last ?? 0
             let shape = [k.0, k.1, inC, features]
             let w = try param("kernel", shape: shape) { Initializers.lecunNormal(shape, fanIn: k.0 * k.1 * inC, &$0) }
-            return try tape.conv2d(x, kernel: w, strides: strides, padding: padding)
+            return try perShard(x, w.count) { x, d in try tape.conv2d(x, kernel: w[d], strides: strides, padding: padding) }
         }
     }
 
@@ -116,8 +142,9 @@ public final class ModelBuilder<T: RefScalar> {
                 newBatchStats[varPath] = .ones([c])
             }
             if train {
-                let r = try tape.batchNorm(x, scale: scale, bias: bias)
-                if case .apply = mode {
+                let r = scale.count == 1 ? try tape.batchNorm(x, scale: scale[0], bias: bias[0])
+                                         : try tape.shardedBatchNorm(x, scales: scale, biases: bias)
+                if case .initialize = mode {} else {
                     let momentum = 0.9
                     let oldMean = try batchStats.require(meanPath, in: "batch_stats")
                     let oldVar = try batchStats.require(varPath, in: "batch_stats")
@@ -128,8 +155,10 @@ public final class ModelBuilder<T: RefScalar> {
             }
             let mean = try (newBatchStats[meanPath] ?? batchStats.require(meanPath, in: "batch_stats"))
             let variance = try (newBatchStats[varPath] ?? batchStats.require(varPath, in: "batch_stats"))
-            if case .apply = mode { newBatchStats[meanPath] = mean; newBatchStats[varPath] = variance }
-            return try tape.batchNorm(x, scale: scale, bias: bias, runningMean: mean, runningVariance: variance)
+            if case .initialize = mode {} else { newBatchStats[meanPath] = mean; newBatchStats[varPath] = variance }
+            return try perShard(x, scale.count) { x, d in
+                try tape.batchNorm(x, scale: scale[d], bias: bias[d], runningMean: mean, runningVariance: variance)
+            }
         }
     }
 

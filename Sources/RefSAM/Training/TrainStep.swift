@@ -98,6 +98,9 @@ public enum TrainStep {
         guard h.samShards >= 1, n % h.samShards == 0, n > 0 else {
             throw TrainingError.shardsDoNotDivide(batch: n, shards: h.samShards)
         }
+        if h.samShards > 1 && model.batchNormSpansShards {
+            return try runWithSharedStatistics(model, state: state, images: images, labels: labels, h)
+        }
         let shardSize = n / h.samShards
         let masks = state.masks
         var first: [Pass<T>] = [], used: [TensorTree<T>] = []
@@ -124,10 +127,18 @@ public enum TrainStep {
             logits = Tensor(shape: [n, logits.shape[1]], scalars: first.flatMap(\.logits.scalars))
         }
         let loss = first.count == 1 ? first[0].loss : first.map(\.loss).reduce(0, +) / T(first.count)
+        return result(state, loss: loss, logits: logits, labels: labels, gradsFirst: gradsFirst,
+                      update: (grads, trace, params), batchStats: batchStats)
+    }
+
+    /// The step's result: the state advanced by `update` and `batchStats`, one step on.
+    static func result<T: RefScalar>(_ state: TrainState<T>, loss: T, logits: Tensor<T>, labels: [Int32], gradsFirst: TensorTree<T>,
+                                     update: (grads: TensorTree<T>, trace: TensorTree<T>, params: TensorTree<T>),
+                                     batchStats: TensorTree<T>) -> StepResult<T> {
         var newState = state          // keeps the prepared masks
-        newState.params = params; newState.batchStats = batchStats; newState.trace = trace; newState.step += 1
+        newState.params = update.params; newState.batchStats = batchStats; newState.trace = update.trace; newState.step += 1
         return StepResult(loss: loss, logits: logits, accuracy: accuracy(logits, labels), gradsFirst: gradsFirst,
-                          grads: grads, state: newState)
+                          grads: update.grads, state: newState)
     }
 
     /// Fraction of rows whose first maximal logit is the label.

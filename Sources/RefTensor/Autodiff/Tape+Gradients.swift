@@ -11,6 +11,9 @@ extension Tape {
         case let .dense(x, k, b): return [x, k] + (b.map { [$0] } ?? [])
         case let .conv2d(x, k, _): return [x, k]
         case let .batchNorm(x, s, b, _, _, _): return [x, s, b]
+        case let .shardedBatchNorm(x, s, b, _, _): return [x] + s + b
+        case let .sliceBatch(x, _): return [x]
+        case let .concatBatch(xs): return xs
         case let .relu(x), let .mask(x, _), let .avgPool(x, _, _), let .maxPool(x, _), let .mean(x, _), let .reshape(x):
             return [x]
         case let .add(a, b): return [a, b]
@@ -36,6 +39,21 @@ extension Tape {
         case let .batchNorm(x, scale, bias, mean, invStd, training):  // see BatchNormOp.backward
             let g = BatchNormOp.backward(dy, x: self[x], scale: self[scale], mean: mean, invStd: invStd, training: training)
             return [(x, g.dx), (scale, g.dscale), (bias, g.dbias)]
+
+        case let .shardedBatchNorm(x, scales, biases, mean, invStd):  // see BatchNormOp+Shards.swift
+            let g = BatchNormOp.backward(dy, x: self[x], scales: scales.map { self[$0] }, mean: mean, invStd: invStd)
+            return [(x, g.dx)] + Array(zip(scales, g.dscales)) + Array(zip(biases, g.dbiases))
+
+        case let .sliceBatch(x, start):                  // dx = dy at the sliced rows, zeros elsewhere
+            return [(x, BatchSliceOp.sliceBackward(dy, inputShape: self[x].shape, start: start))]
+
+        case let .concatBatch(xs):                       // dx_k = the rows of dy that came from x_k
+            var start = 0
+            return try xs.map { x in
+                let rows = self[x].shape[0]
+                defer { start += rows }
+                return (x, try BatchSliceOp.slice(dy, start: start, count: rows))
+            }
 
         case let .relu(x):                               // dx = dy * [x > 0]
             return [(x, ElementwiseOp.reluBackward(dy, x: self[x]))]

@@ -24,6 +24,20 @@ extension Tape {
         return (y, r.mean, r.variance)
     }
 
+    /// Batch norm in training mode with statistics over the whole batch and one scale
+    /// and bias per equal shard of its rows (`BatchNormOp+Shards.swift`); also returns
+    /// the shared batch mean and biased variance.
+    public func shardedBatchNorm(_ x: Variable, scales: [Variable], biases: [Variable],
+                                 epsilon: Double = BatchNormOp.defaultEpsilon) throws
+        -> (y: Variable, mean: Tensor<T>, variance: Tensor<T>) {
+        try check(x, "shardedBatchNorm")
+        for v in scales + biases { try check(v, "shardedBatchNorm") }
+        let r = try BatchNormOp.forwardTraining(self[x], scales: scales.map { self[$0] }, biases: biases.map { self[$0] },
+                                                epsilon: epsilon)
+        let y = record(r.y, .shardedBatchNorm(x: x, scales: scales, biases: biases, mean: r.mean, invStd: r.invStd))
+        return (y, r.mean, r.variance)
+    }
+
     /// Batch norm in evaluation mode, with running statistics (constants).
     public func batchNorm(_ x: Variable, scale: Variable, bias: Variable, runningMean: Tensor<T>, runningVariance: Tensor<T>,
                           epsilon: Double = BatchNormOp.defaultEpsilon) throws -> Variable {
@@ -87,6 +101,18 @@ extension Tape {
         let s = self[x].shape
         guard let n = s.first else { throw TensorError.invalidShape(op: "flatten", shape: s, detail: "needs a batch axis") }
         return try reshape(x, to: [n, s.dropFirst().reduce(1, *)])
+    }
+
+    /// Rows `start ..< start + count` of the batch axis.
+    public func sliceBatch(_ x: Variable, start: Int, count: Int) throws -> Variable {
+        try check(x, "sliceBatch")
+        return record(try BatchSliceOp.slice(self[x], start: start, count: count), .sliceBatch(x, start: start))
+    }
+
+    /// The variables stacked along the batch axis, in order.
+    public func concatBatch(_ xs: [Variable]) throws -> Variable {
+        for x in xs { try check(x, "concatBatch") }
+        return record(try BatchSliceOp.concat(xs.map { self[$0] }), .concatBatch(xs))
     }
 
     /// Mean softmax cross-entropy of logits [N, classes] against integer labels [N].

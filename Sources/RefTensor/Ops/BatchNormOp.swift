@@ -27,6 +27,17 @@ public enum BatchNormOp {
                                                      epsilon: Double = defaultEpsilon) throws
         -> (y: Tensor<T>, mean: Tensor<T>, variance: Tensor<T>, invStd: [Double]) {
         let (m, c) = try check(x, scale, bias)
+        let (meanT, varT, invStd) = try statistics(x, rows: m, channels: c, epsilon: epsilon)
+        let y = normalize(x, mean: meanT, invStd: invStd, scale: scale, bias: bias)
+        return (y, Tensor(shape: [c], scalars: meanT), Tensor(shape: [c], scalars: varT), invStd)
+    }
+
+    /// The batch mean and biased variance of each channel (rounded to T, as returned),
+    /// and 1 / sqrt(var + eps) from the rounded variance. Two passes, in Double.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    static func statistics<T: RefScalar>(_ x: Tensor<T>, rows m: Int, channels c: Int, epsilon: Double) throws
+        -> (mean: [T], variance: [T], invStd: [Double]) {
         guard m > 0 else { throw TensorError.invalidShape(op: "batchNorm", shape: x.shape, detail: "empty batch") }
         let mean = x.scalars.withUnsafeBufferPointer { xp in
             channelSums(rows: m, channels: c) { rows, acc in
@@ -40,9 +51,7 @@ public enum BatchNormOp {
             }
         } }.map { $0 / Double(m) }
         let varT = variance.map { T($0) }
-        let invStd = varT.map { 1 / (Double($0) + epsilon).squareRoot() }
-        let y = normalize(x, mean: meanT, invStd: invStd, scale: scale, bias: bias)
-        return (y, Tensor(shape: [c], scalars: meanT), Tensor(shape: [c], scalars: varT), invStd)
+        return (meanT, varT, varT.map { 1 / (Double($0) + epsilon).squareRoot() })
     }
 
     /// Evaluation mode with running statistics.

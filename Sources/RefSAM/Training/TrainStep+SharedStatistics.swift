@@ -1,0 +1,84 @@
+import RefSAMModels
+import RefSAMParams
+import RefTensor
+
+/// The step under `sam_shards = D` for a model whose BatchNorm statistics span the
+/// shards (ResNet50: the original's BatchNorm has `axis_name='batch'`). It is the
+/// original's D-device `jax.pmap` step, one shard per device:
+///
+///     pass(copies):  every shard d runs its own copy w_d of the parameters on its rows;
+///                    BatchNorm statistics come from all rows; loss_d = mean CE of shard d;
+///                    g_d = d(loss_1 + ... + loss_D) / d w_d
+///     first pass:    w_d = p for every d                     -> g1_d, logits, batch_stats
+///     SAM:           w_d = p + rho * g1_d / (||g1_d|| + 1e-12)  -> g_d (statistics discarded)
+///     SGD:           g_d = g1_d
+///     update:        momentum step with mean_d g_d (weight decay on p), as for one shard
+///
+/// g_d sums every shard's loss because under `pmap` the transpose of the statistics'
+/// `pmean` is again a `pmean`: each device's gradient collects the cotangents that
+/// flow back through the shared statistics from every device (jax 0.4: the gradient
+/// of `psum(x)` inside `pmap` is D, not 1). The mean over shards of g1_d is then the
+/// gradient of the whole batch's mean loss. Tested against `Fixtures/resnet50_*shards*`
+/// (PyTorch, tools/make_fixtures_torch.py) and checked against Flax by
+/// tools/check_shards_flax.py.
+extension TrainStep {
+    /// One pass over all shards at once, each with its copy of the parameters.
+    struct ShardedPass<T: RefScalar> {
+        /// Mean CE of each shard's rows.
+        var losses: [T]
+        /// [N, classes], shards in order.
+        var logits: Tensor<T>
+        /// g_d, one tree per shard.
+        var grads: [TensorTree<T>]
+        /// Running statistics updated with the shared batch statistics.
+        var batchStats: TensorTree<T>
+    }
+
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    static func shardedPass<T: RefScalar>(_ model: Model, copies: [TensorTree<T>], batchStats: TensorTree<T>,
+                                          masks: [String: Mask<T>], images: Tensor<T>, labels: [Int32]) throws -> ShardedPass<T> {
+        let tape = Tape<T>()
+        var vars: [[String: Variable]] = [], leaves: [Variable] = []
+        for copy in copies {
+            var v: [String: Variable] = [:]
+            for e in copy.entries { let leaf = tape.leaf(e.tensor); v[e.path] = leaf; leaves.append(leaf) }
+            vars.append(v)
+        }
+        let b = ModelBuilder<T>(tape: tape, mode: .applyPerShard(copies: vars, masks: masks), batchStats: batchStats, train: true)
+        let logits = try model.forward(b, tape.leaf(images))
+        let per = labels.count / copies.count
+        var losses: [Variable] = []
+        for d in 0..<copies.count {
+            let z = try tape.sliceBatch(logits, start: d * per, count: per)
+            losses.append(try tape.softmaxCrossEntropy(logits: z, labels: Array(labels[(d * per)..<((d + 1) * per)])))
+        }
+        var total = losses[0]
+        for l in losses.dropFirst() { total = try tape.add(total, l) }
+        let grads = try tape.gradients(of: total, withRespectTo: leaves)
+        let paths = copies[0].paths, k = paths.count
+        return ShardedPass(losses: losses.map { tape[$0].scalar }, logits: tape[logits],
+                           grads: (0..<copies.count).map { d in TensorTree(Array(Swift.zip(paths, grads[(d * k)..<((d + 1) * k)]))) },
+                           batchStats: b.newBatchStats)
+    }
+
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    static func runWithSharedStatistics<T: RefScalar>(_ model: Model, state: TrainState<T>, images: Tensor<T>, labels: [Int32],
+                                                      _ h: StepHyperparameters) throws -> StepResult<T> {
+        let shards = h.samShards, masks = state.masks
+        let first = try shardedPass(model, copies: Array(repeating: state.params, count: shards), batchStats: state.batchStats,
+                                    masks: masks, images: images, labels: labels)
+        var used = first.grads
+        if h.optimizer == .sam {
+            let noised = try first.grads.map { g in try perturb(state.params, along: g, rho: h.rho) }
+            // The second pass's BatchNorm statistics are discarded.
+            used = try shardedPass(model, copies: noised, batchStats: state.batchStats, masks: masks,
+                                   images: images, labels: labels).grads
+        }
+        let update = try momentumUpdate(params: state.params, trace: state.trace, gradient: average(used), h)
+        let loss = first.losses.reduce(0, +) / T(shards)
+        return result(state, loss: loss, logits: first.logits, labels: labels, gradsFirst: try average(first.grads),
+                      update: update, batchStats: first.batchStats)
+    }
+}
