@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 @testable import RefSAM
+@testable import RefSAMTraining
+@testable import RefSAMFixtures
 @testable import RefTensor
 
 /// Replays every committed fixture (written by PyTorch, tools/make_fixtures_torch.py)
@@ -32,6 +34,30 @@ final class FixtureReplayTests: XCTestCase {
             for r in results where !r.passed {
                 XCTFail("\(dir): \(r.name) \(r.shape): \(r.problem ?? "max abs \(r.maxAbsoluteError), max rel \(r.maxRelativeError)")")
             }
+        }
+    }
+
+    /// The ResNet50 shard fixtures tell the original's step (statistics shared by all
+    /// shards, every shard's loss reaching every copy) from one whose shards keep their
+    /// own statistics, as ResNet18's do: the latter fails them far outside the tolerance.
+    func testResNet50ShardFixturesNeedSharedStatistics() throws {
+        for name in ["resnet50_nf2_sam_shards2_f64", "resnet50_nf2_sam_shards4_f64", "resnet50_nf2_sgd_shards2_f64"] {
+            let f = try Fixture.load(Self.root.appendingPathComponent(name).appendingPathComponent("step_000").path)
+            XCTAssertTrue(f.model.batchNormSpansShards)
+            XCTAssertGreaterThan(f.step.samShards, 1)
+            let (state, images, labels) = try f.loadInputs(Double.self)
+            let shared = try TrainStep.run(f.model, state: state, images: images, labels: labels, f.step)
+            let apart = try TrainStep.runShardByShard(f.model, state: state, images: images, labels: labels, f.step)
+            func expected(_ name: String) throws -> Tensor<Double> {
+                try Npy.read(contentsOf: f.tensorPath("outputs", name)).tensor(Double.self, name: name)
+            }
+            let want = try expected("loss").scalar
+            XCTAssertEqual(shared.loss, want, accuracy: 1e-9 * abs(want))
+            XCTAssertGreaterThan(abs(apart.loss - want), 1e-3 * abs(want), "\(name): per-shard statistics must not pass")
+            let path = "conv_init/kernel"
+            let g = try expected("grads/" + path), gApart = try XCTUnwrap(apart.grads[path])
+            let diff = zip(g.scalars, gApart.scalars).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertGreaterThan(diff, 1e-3 * (g.scalars.map(abs).max() ?? 0), "\(name): gradients with per-shard statistics")
         }
     }
 }

@@ -75,6 +75,22 @@ final class GradientCheckTests: XCTestCase {
         }
     }
 
+    /// Statistics over all rows, one scale and bias per shard (ResNet50 under sam_shards).
+    func testShardedBatchNorm() throws {
+        try gradcheck("shardedBatchNorm (3 shards, NHWC)", [randomTensor([6, 2, 2, 3], seed: 27),
+                                                           randomTensor([3], seed: 28), randomTensor([3], seed: 29), randomTensor([3], seed: 30),
+                                                           randomTensor([3], seed: 36), randomTensor([3], seed: 37), randomTensor([3], seed: 38)]) { t, v in
+            try Self.project(t, t.shardedBatchNorm(v[0], scales: [v[1], v[2], v[3]], biases: [v[4], v[5], v[6]]).y)
+        }
+    }
+
+    func testSliceAndConcatBatch() throws {
+        try gradcheck("sliceBatch/concatBatch", [randomTensor([4, 3, 2], seed: 64), randomTensor([1, 3, 2], seed: 65)]) { t, v in
+            let a = try t.sliceBatch(v[0], start: 1, count: 2), b = try t.sliceBatch(v[0], start: 3, count: 1)
+            return try Self.project(t, t.concatBatch([b, v[1], a, a]))
+        }
+    }
+
     func testBatchNormEvaluation() throws {
         var variance: Tensor<Double> = randomTensor([3], seed: 31)
         variance.scalars = variance.scalars.map { abs($0) + 0.5 }

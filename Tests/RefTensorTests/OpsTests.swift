@@ -31,6 +31,36 @@ final class OpsTests: XCTestCase {
         }
     }
 
+    /// Sharded BatchNorm: the statistics of all rows (not of each shard), each shard's
+    /// own affine; with equal scales and biases it is plain BatchNorm on the whole batch.
+    func testShardedBatchNormSharesStatistics() throws {
+        // Shard 0 rows: 1, 2; shard 1 rows: 3, 4. Pooled mean 2.5, biased var 1.25
+        // (per shard it would be 1.5 / 3.5 and 0.25).
+        let x = Tensor<Double>(shape: [4, 1], scalars: [1, 2, 3, 4])
+        let r = try BatchNormOp.forwardTraining(x, scales: [Tensor(shape: [1], scalars: [2]), Tensor(shape: [1], scalars: [3])],
+                                                biases: [Tensor(shape: [1], scalars: [0.5]), Tensor(shape: [1], scalars: [-1])])
+        XCTAssertEqual(r.mean.scalars, [2.5])
+        XCTAssertEqual(r.variance.scalars, [1.25])
+        let inv = 1 / (1.25 + 1e-5).squareRoot()
+        let expected = [(1 - 2.5) * inv * 2 + 0.5, (2 - 2.5) * inv * 2 + 0.5, (3 - 2.5) * inv * 3 - 1, (4 - 2.5) * inv * 3 - 1]
+        for (y, e) in zip(r.y.scalars, expected) { XCTAssertEqual(y, e, accuracy: 1e-14) }
+
+        let z: Tensor<Double> = Tensor(shape: [6, 2, 3], scalars: (0..<36).map { sin(Double($0) * 1.7) })
+        let scale = Tensor<Double>(shape: [3], scalars: [0.5, 1.5, -2]), bias = Tensor<Double>(shape: [3], scalars: [0.1, 0, 3])
+        let plain = try BatchNormOp.forwardTraining(z, scale: scale, bias: bias)
+        let sharded = try BatchNormOp.forwardTraining(z, scales: [scale, scale, scale], biases: [bias, bias, bias])
+        XCTAssertEqual(sharded.y.scalars, plain.y.scalars)
+        let dy: Tensor<Double> = Tensor(shape: z.shape, scalars: (0..<36).map { cos(Double($0)) })
+        let g = BatchNormOp.backward(dy, x: z, scale: scale, mean: plain.mean, invStd: plain.invStd, training: true)
+        let gs = BatchNormOp.backward(dy, x: z, scales: [scale, scale, scale], mean: sharded.mean, invStd: sharded.invStd)
+        for (a, b) in zip(gs.dx.scalars, g.dx.scalars) { XCTAssertEqual(a, b, accuracy: 1e-13) }
+        let dscale = (0..<3).map { j in gs.dscales.map { $0.scalars[j] }.reduce(0, +) }
+        for (a, b) in zip(dscale, g.dscale.scalars) { XCTAssertEqual(a, b, accuracy: 1e-13) }
+        XCTAssertThrowsError(try BatchNormOp.forwardTraining(Tensor<Double>.zeros([5, 3]), scales: [scale, scale], biases: [bias, bias])) {
+            XCTAssertTrue("\($0)".contains("5 rows do not split into 2 equal shards"), "\($0)")
+        }
+    }
+
     func testBatchNormEvaluationUsesRunningStatistics() throws {
         let x = Tensor<Float>(shape: [1, 1, 1, 2], scalars: [3, -1])
         let r = try BatchNormOp.forwardInference(x, scale: .ones([2]), bias: .zeros([2]),

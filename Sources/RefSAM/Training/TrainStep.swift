@@ -101,7 +101,16 @@ public enum TrainStep {
         if h.samShards > 1 && model.batchNormSpansShards {
             return try runWithSharedStatistics(model, state: state, images: images, labels: labels, h)
         }
-        let shardSize = n / h.samShards
+        return try runShardByShard(model, state: state, images: images, labels: labels, h)
+    }
+
+    /// Shards that share nothing but the parameters: each takes its own BatchNorm
+    /// statistics, gradient and perturbation (one shard: the plain step).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    static func runShardByShard<T: RefScalar>(_ model: Model, state: TrainState<T>, images: Tensor<T>, labels: [Int32],
+                                              _ h: StepHyperparameters) throws -> StepResult<T> {
+        let n = images.shape[0], shardSize = n / h.samShards
         let masks = state.masks
         var first: [Pass<T>] = [], used: [TensorTree<T>] = []
         for s in 0..<h.samShards {
