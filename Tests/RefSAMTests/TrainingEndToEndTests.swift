@@ -68,6 +68,61 @@ final class TrainingEndToEndTests: XCTestCase {
         XCTAssertTrue(log.hasSuffix(String(format: "Best test acc %.4f at epoch %d\n", best.testAccuracy, best.epoch)), log)
     }
 
+    /// `best_since_resume = True`: the original's line, the best of the epochs after the
+    /// resume only. Epoch 1 is made unbeatable (test accuracy 1 in metrics.jsonl), so
+    /// counting it would name it.
+    func testBestSinceResumeCountsOnlyThisRunsEpochs() throws {
+        let dir = try tempDir()
+        let c = try config()
+        let first = try trainer(c, dir)
+        first.stopAfterEpochs = 2
+        try first.run()
+        let metrics = dir + "/" + c.runDirectorySuffix + "/metrics.jsonl"
+        var lines = try String(contentsOfFile: metrics, encoding: .utf8).split(separator: "\n").map(String.init)
+        var e1 = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
+        e1["test_accuracy"] = 1.0
+        lines[0] = String(decoding: try JSONSerialization.data(withJSONObject: e1, options: [.sortedKeys]), as: UTF8.self)
+        try (lines.joined(separator: "\n") + "\n").write(toFile: metrics, atomically: true, encoding: .utf8)
+
+        let after = try trainer(try config([("restore_checkpoint", "True"), ("best_since_resume", "True")]), dir).run()
+        XCTAssertEqual(after.count, 4)
+        XCTAssertEqual(after[0].testAccuracy, 1.0)
+        let best = after[2...].max { $0.testAccuracy < $1.testAccuracy }!
+        let log = try String(contentsOfFile: dir + "/" + c.runDirectorySuffix + "/log.txt", encoding: .utf8)
+        XCTAssertTrue(log.hasSuffix(String(format: "Best test acc %.4f at epoch %d\n", best.testAccuracy, best.epoch)), log)
+        XCTAssertLessThan(best.testAccuracy, 1.0)
+    }
+
+    /// `consume_mask_batch = True`: update s trains on batch s + 1 of the stream of
+    /// epochs (the original takes batch 0 for the pruning mask). Replayed by hand.
+    func testConsumeMaskBatchShiftsTheStreamByOneBatch() throws {
+        let dir = try tempDir()
+        let c = try config([("consume_mask_batch", "True"), ("num_epochs", "2"), ("pruner", "snip"), ("sparsity", "0.5")])
+        let t = try trainer(c, dir)
+        try t.run()
+        let spec = try RunSpec(config: c)
+        let p = t.trainPipeline, n = p.batchesPerEpoch
+        let orders = [p.order(epoch: 0), p.order(epoch: 1), p.order(epoch: 2)]
+        func stream(_ g: Int) -> (images: Tensor<Float>, labels: [Int32]) { p.batch(epoch: g / n, index: g % n, order: orders[g / n]) }
+        var state = try spec.initialState(Float.self, from: .fresh) { stream(0) }
+        let schedule = spec.schedule(stepsPerEpoch: n)
+        for s in 0..<(2 * n) {
+            let (x, y) = stream(s + 1)
+            state = try TrainStep.run(spec.model, state: state, images: x, labels: y,
+                                      spec.hyperparameters(learningRate: schedule(state.step), batchCount: y.count)).state
+        }
+        let saved = try Checkpoint.load(dir + "/" + c.runDirectorySuffix + "/checkpoint_\(2 * n)", Float.self)
+        for (path, t) in state.params.entries {
+            XCTAssertTrue(saved.params[path]?.scalars == t.scalars, "\(path): the run is not the stream shifted by one batch")
+        }
+        // And it is not the default stream.
+        let plainConfig = try config([("num_epochs", "2"), ("pruner", "snip"), ("sparsity", "0.5")])
+        let plainDir = try tempDir()
+        try trainer(plainConfig, plainDir).run()
+        let plain = try Checkpoint.load(plainDir + "/" + plainConfig.runDirectorySuffix + "/checkpoint_\(2 * n)", Float.self)
+        XCTAssertFalse(plain.params.entries.allSatisfy { saved.params[$0.path]?.scalars == $0.tensor.scalars }, "the shift changes the run")
+    }
+
     /// A resume keeps every metrics line whatever its values (NaN is written as null and
     /// read back as NaN) and removes the temporary files a killed write left.
     func testResumeKeepsNullMetricsAndRemovesStaleTemporaries() throws {

@@ -57,6 +57,10 @@ public struct Config: Equatable, Sendable {
         Key(name: "sam_shards", kind: .int, defaultValue: .int(1),
             help: "m-sharpness: equal shards with their own SAM perturbation (a last partial batch they do not divide runs as one)"),
         Key(name: "data_dir", kind: .optionalString, defaultValue: .none, help: "dataset directory (default: data/<dataset> in the project)"),
+        Key(name: "consume_mask_batch", kind: .bool, defaultValue: .bool(false),
+            help: "True: as the original, the pruning-mask batch is the training stream's first, so training starts at its second"),
+        Key(name: "best_since_resume", kind: .bool, defaultValue: .bool(false),
+            help: "True: as the original, 'Best test acc' after a resume counts only this run's epochs (False: every epoch)"),
         Key(name: "dtype", kind: .string, defaultValue: .string("float32"), help: "float32 or float64"),
         Key(name: "device", kind: .string, defaultValue: .string("cpu"), help: "cpu (the only device of this build)"),
     ]
@@ -264,6 +268,10 @@ public struct Config: Equatable, Sendable {
     public var warmupSteps: Int { int("warmup_steps") }
     /// `config.restore_checkpoint`.
     public var restoreCheckpoint: Bool { bool("restore_checkpoint") }
+    /// `config.consume_mask_batch`.
+    public var consumeMaskBatch: Bool { bool("consume_mask_batch") }
+    /// `config.best_since_resume`.
+    public var bestSinceResume: Bool { bool("best_since_resume") }
     /// `config.steps_per_eval` (-1: the whole test set).
     public var stepsPerEval: Int { int("steps_per_eval") }
     /// `config.label_noise`.

@@ -57,6 +57,11 @@ public struct RunSpec: Sendable {
     public let device: Device
     /// Resume from the newest checkpoint of the run directory.
     public let restoreCheckpoint: Bool
+    /// The original's stream: the batch that scores the pruning mask is consumed, so
+    /// update s trains on stream batch s + 1 (ref-run's default trains from batch 0).
+    public let consumeMaskBatch: Bool
+    /// The original's "Best test acc" after a resume: only epochs of this process count.
+    public let bestSinceResume: Bool
 
     /// Resolves `config` (already validated by `Config.load`).
     public init(config: Config) {
@@ -90,6 +95,8 @@ public struct RunSpec: Sendable {
         dtype = config.dtype
         device = config.device
         restoreCheckpoint = config.restoreCheckpoint
+        consumeMaskBatch = config.consumeMaskBatch
+        bestSinceResume = config.bestSinceResume
     }
 
     /// The original's run directory below a workdir (see `Config.runDirectorySuffix`).

@@ -84,7 +84,7 @@ public final class Trainer<T: RefScalar> {
         let startEpoch = state.step / stepsPerEpoch
         logHeader(state: state, startEpoch: startEpoch)
 
-        var best = history.max { $0.testAccuracy < $1.testAccuracy }
+        var best = spec.bestSinceResume ? nil : history.max { $0.testAccuracy < $1.testAccuracy }
         var totalSteps = 0
         var epochsThisRun = 0
         for epoch in startEpoch..<spec.numEpochs {
@@ -106,10 +106,10 @@ public final class Trainer<T: RefScalar> {
         let stepsPerEpoch = trainPipeline.batchesPerEpoch
         log("Epoch \(epoch + 1) / \(spec.numEpochs)")
         let start = Date()
-        let order = trainPipeline.order(epoch: epoch)
+        var orders: [Int: [Int]] = [:]
         var lossSum = 0.0, accSum = 0.0, seen = 0
         for step in 0..<stepsPerEpoch {
-            let (images, labels) = trainPipeline.batch(epoch: epoch, index: step, order: order)
+            let (images, labels) = streamBatch(epoch * stepsPerEpoch + step + (spec.consumeMaskBatch ? 1 : 0), orders: &orders)
             let h = spec.hyperparameters(learningRate: schedule(state.step), batchCount: labels.count)
             let r = try TrainStep.run(spec.model, state: state, images: images, labels: labels, h)
             let loss = Double(r.loss)
@@ -135,6 +135,14 @@ public final class Trainer<T: RefScalar> {
         log(String(format: "Train: loss %.4f acc %.4f; Val: loss %.4f acc %.4f (lr %.4f / took %.2f seconds) \n",
                    m.trainLoss, m.trainAccuracy, m.testLoss, m.testAccuracy, lr, trainTime))
         return m
+    }
+
+    /// Batch `g` of the training stream, the epochs' batches one after another: batch
+    /// g mod n of epoch g / n, n batches per epoch. `orders` caches epoch orders.
+    func streamBatch(_ g: Int, orders: inout [Int: [Int]]) -> (images: Tensor<T>, labels: [Int32]) {
+        let n = trainPipeline.batchesPerEpoch, epoch = g / n
+        if orders[epoch] == nil { orders[epoch] = trainPipeline.order(epoch: epoch) }
+        return trainPipeline.batch(epoch: epoch, index: g % n, order: orders[epoch]!)
     }
 
     func logHeader(state: TrainState<T>, startEpoch: Int) {
