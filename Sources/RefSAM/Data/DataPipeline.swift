@@ -6,8 +6,13 @@ import RefTensor
 /// - training: each epoch is one pass in a fresh order drawn from the seed; batches of
 ///   `batchSize`, the last one partial (60,000 MNIST examples at 128: 468 full, one of 96);
 ///   CIFAR-10 is augmented (zero-pad 4 in pixel space, random 32x32 crop, random
-///   horizontal flip), ImageNet is flipped; every draw comes from the seed;
-/// - evaluation: the whole set in order, no augmentation;
+///   horizontal flip); every draw comes from the seed;
+/// - ImageNet training: the repeated set through a 2,000-example shuffle buffer
+///   (`ShuffleBuffer`), ceil(N / batchSize) full batches per epoch; each image a random
+///   crop (`ImageNetCrop.randomWindow`) resized to 224 x 224 (`BicubicResize`) and
+///   flipped at random. Stored 224 x 224 crops (the older format) are only flipped;
+/// - evaluation: the whole set in order, no augmentation; ImageNet's whole images are
+///   centre-cropped (`ImageNetCrop.centerWindow`) and resized;
 /// - pixels: MNIST x / 255; CIFAR-10 (x - 255 mean) / (255 std) per channel with mean
 ///   (0.4914, 0.4822, 0.4465), std (0.2023, 0.1994, 0.2010); ImageNet likewise with
 ///   (0.485, 0.456, 0.406), (0.229, 0.224, 0.225).
@@ -29,12 +34,23 @@ public struct DataPipeline<T: RefScalar> {
         self.labels = labels ?? dataset.labels
     }
 
-    /// ceil(count / batchSize): a partial last batch is kept.
+    /// ceil(count / batchSize): a partial last batch is kept (ImageNet: every batch is
+    /// full, taken from the shuffle buffer's endless stream).
     public var batchesPerEpoch: Int { (dataset.count + batchSize - 1) / batchSize }
 
-    /// The example order of `epoch` (0-based).
+    /// Whether training draws from the original's ImageNet shuffle buffer.
+    var usesShuffleBuffer: Bool { train && dataset.name == .imagenet2012 }
+
+    /// The example order of `epoch` (0-based): a permutation, or for ImageNet the
+    /// shuffle buffer's outputs for that epoch's `batchesPerEpoch` full batches.
     public func order(epoch: Int) -> [Int] {
         guard train else { return Array(0..<dataset.count) }
+        if usesShuffleBuffer {
+            let per = batchesPerEpoch * batchSize
+            let rng = RandomGenerator(seed: seed).derived("shuffle-buffer")
+            let positions = ShuffleBuffer.positions(outputs: (epoch + 1) * per, bufferSize: ShuffleBuffer.imageNetSize, rng: rng)
+            return positions[(epoch * per)...].map { $0 % dataset.count }
+        }
         var rng = RandomGenerator(seed: seed).derived("shuffle").derived(UInt64(epoch))
         return rng.permutation(dataset.count)
     }
@@ -43,8 +59,9 @@ public struct DataPipeline<T: RefScalar> {
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func batch(epoch: Int, index: Int, order: [Int]) -> (images: Tensor<T>, labels: [Int32]) {
-        let start = index * batchSize, end = min(dataset.count, start + batchSize)
+        let start = index * batchSize, end = min(order.count, start + batchSize)
         let ids = Array(order[start..<end])
+        if dataset.sources != nil { return (croppedImages(ids, epoch: epoch, index: index), ids.map { labels[$0] }) }
         let shape = dataset.imageShape, size = dataset.imageSize
         var out = [T](repeating: 0, count: ids.count * size)
         var rng = RandomGenerator(seed: seed).derived("augment").derived(UInt64(epoch) << 32 | UInt64(index))
@@ -73,6 +90,33 @@ public struct DataPipeline<T: RefScalar> {
             }
         }
         return (Tensor(shape: [ids.count] + shape, scalars: out), ids.map { labels[$0] })
+    }
+
+    /// ImageNet's whole images cropped as the original does (random crop and flip when
+    /// training, the centre crop when evaluating), resized to `imageShape`, normalised.
+    func croppedImages(_ ids: [Int], epoch: Int, index: Int) -> Tensor<T> {
+        let shape = dataset.imageShape, size = dataset.imageSize, (oh, ow, c) = (shape[0], shape[1], shape[2])
+        var rng = RandomGenerator(seed: seed).derived("crop").derived(UInt64(epoch) << 32 | UInt64(index))
+        let (mean, std) = Self.normalization(dataset.name, channels: c)
+        var out = [T](repeating: 0, count: ids.count * size)
+        dataset.pixels.withUnsafeBufferPointer { px in
+            for (b, id) in ids.enumerated() {
+                let s = dataset.sources![id]
+                let window = train ? ImageNetCrop.randomWindow(height: s.height, width: s.width, &rng)
+                                   : ImageNetCrop.centerWindow(height: s.height, width: s.width)
+                let flip = train && rng.uniform(below: 2) == 1
+                let image = UnsafeBufferPointer(rebasing: px[s.offset..<(s.offset + s.height * s.width * c)])
+                let resized = BicubicResize.resize(image, height: s.height, width: s.width, channels: c, window: window,
+                                                   outHeight: oh, outWidth: ow)
+                for y in 0..<oh {
+                    for x in 0..<ow {
+                        let src = (y * ow + (flip ? ow - 1 - x : x)) * c
+                        for ch in 0..<c { out[b * size + (y * ow + x) * c + ch] = (T(Double(resized[src + ch])) - mean[ch]) / std[ch] }
+                    }
+                }
+            }
+        }
+        return Tensor(shape: [ids.count] + shape, scalars: out)
     }
 
     /// Per-channel (mean, std) in pixel units, rounded to T as the original's float32 constants.

@@ -13,6 +13,21 @@ public struct ImageDataset: Sendable {
     public var imageShape: [Int]
     /// The number of classes labels range over.
     public var numClasses: Int
+    /// Images of differing sizes, before cropping (ImageNet as tools/imagenet_to_npy.py
+    /// stores it): where each image's pixels start in `pixels`, and its size; the
+    /// pipeline crops and resizes each to `imageShape`. Nil when every image already has
+    /// `imageShape`.
+    public var sources: [SourceImage]? = nil
+
+    /// One stored image of its own size.
+    public struct SourceImage: Equatable, Sendable {
+        /// Index of its first byte in `pixels`.
+        public var offset: Int
+        /// Rows and columns (the channels are `imageShape[2]`).
+        public var height: Int, width: Int
+        /// An image of `height` x `width` whose bytes start at `offset`.
+        public init(offset: Int, height: Int, width: Int) { self.offset = offset; self.height = height; self.width = width }
+    }
     /// The number of images.
     public var count: Int { labels.count }
     /// H * W * C.
@@ -28,8 +43,17 @@ public struct ImageDataset: Sendable {
 
     /// The examples in `range`.
     public func subset(_ range: Range<Int>) -> ImageDataset {
-        ImageDataset(name: name, pixels: Array(pixels[(range.lowerBound * imageSize)..<(range.upperBound * imageSize)]),
-                     labels: Array(labels[range]), imageShape: imageShape, numClasses: numClasses)
+        guard let sources else {
+            return ImageDataset(name: name, pixels: Array(pixels[(range.lowerBound * imageSize)..<(range.upperBound * imageSize)]),
+                                labels: Array(labels[range]), imageShape: imageShape, numClasses: numClasses)
+        }
+        let channels = imageShape[2]
+        let start = range.isEmpty ? 0 : sources[range.lowerBound].offset
+        let end = range.isEmpty ? 0 : sources[range.upperBound - 1].offset + sources[range.upperBound - 1].height * sources[range.upperBound - 1].width * channels
+        var d = ImageDataset(name: name, pixels: Array(pixels[start..<end]), labels: Array(labels[range]), imageShape: imageShape,
+                             numClasses: numClasses)
+        d.sources = sources[range].map { SourceImage(offset: $0.offset - start, height: $0.height, width: $0.width) }
+        return d
     }
 }
 
