@@ -154,6 +154,10 @@ public final class Trainer<T: RefScalar> {
         for key in config.setKeys where Config.ignoredKeys.contains(key) {
             log("note: config.\(key) is accepted for compatibility with the original and ignored")
         }
+        if trainPipeline.dataset.name == .imagenet2012 && trainPipeline.dataset.sources == nil {
+            log("note: ImageNet from 224x224 centre-crop arrays: training only flips them, not the original's random-resized crops "
+                + "(tools/imagenet_to_npy.py without --crops writes whole images)")
+        }
         if !noisyLabels.isEmpty { log("label noise: \(noisyLabels.count) training labels changed (listed in noisy_labels.json)") }
         if !noisyLabels.isEmpty, let data = try? JSONSerialization.data(withJSONObject: noisyLabels) {
             try? data.write(to: URL(fileURLWithPath: (runDirectory as NSString).appendingPathComponent("noisy_labels.json")))
