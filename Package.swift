@@ -3,11 +3,12 @@
 // No package dependencies: only the standard library, Foundation, Dispatch and Glibc.
 import PackageDescription
 
-// Release builds drop bounds checks in the kernels (`-Ounchecked`); the debug build
-// used by `swift test` keeps every check.
-let kernelSettings: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
-]
+// No unsafe flags, so another package can depend on this one by version. The hot
+// loops use wrapping arithmetic (`&+`, `&*`) and pointers where it matters, so plain
+// `-O` is as fast as `-Ounchecked` was (README, "Performance"). CPU-specific code
+// (`-target-cpu native`, `-DREF_FMA`) comes from the command line (Makefile), never
+// from here.
+let kernelSettings: [SwiftSetting] = []
 
 /// RefSAM is built in layers, one module per folder of Sources/RefSAM, each importing
 /// only the layers listed before it (the compiler enforces the order):

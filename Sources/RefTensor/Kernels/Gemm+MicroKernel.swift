@@ -49,13 +49,13 @@ extension Gemm {
         withUnsafeTemporaryAllocation(of: T.self, capacity: mr * nr) { tmp in
             let t = tmp.baseAddress!
             t.update(repeating: 0, count: mr * nr)
-            if loadC { for r in 0..<rows { for j in 0..<cols { t[r * nr + j] = c[r * ldc + j] } } }
+            if loadC { for r in 0..<rows { for j in 0..<cols { t[r &* nr &+ j] = c[r &* ldc &+ j] } } }
             if let offsets = a.offsets {
                 microKernel(kc: kc, a: a, offsets: offsets, b: b, c: t, ldc: nr, loadC: loadC)
             } else {
                 microKernel(kc: kc, a: a, b: b, c: t, ldc: nr, loadC: loadC)
             }
-            for r in 0..<rows { for j in 0..<cols { c[r * ldc + j] = t[r * nr + j] } }
+            for r in 0..<rows { for j in 0..<cols { c[r &* ldc &+ j] = t[r &* nr &+ j] } }
         }
     }
 
@@ -70,7 +70,7 @@ extension Gemm {
         var bp = UnsafeRawPointer(b)
         for _ in 0..<kc {
             tile.update(bp.loadUnaligned(as: T.TileRow.self), a.r0[off], a.r1[off], a.r2[off], a.r3[off], a.r4[off], a.r5[off])
-            off += a.step
+            off &+= a.step
             bp += MemoryLayout<T.TileRow>.stride
         }
         tile.store(c: c, ldc: ldc)
@@ -99,7 +99,7 @@ extension Gemm {
         init(c: UnsafeMutablePointer<T>, ldc: Int, load: Bool) {
             c0 = .init(); c1 = .init(); c2 = .init(); c3 = .init(); c4 = .init(); c5 = .init()
             guard load else { return }
-            let cr = UnsafeRawPointer(c), rowBytes = ldc * MemoryLayout<T>.stride
+            let cr = UnsafeRawPointer(c), rowBytes = ldc &* MemoryLayout<T>.stride
             c0 = cr.loadUnaligned(as: T.TileRow.self)
             c1 = cr.loadUnaligned(fromByteOffset: rowBytes, as: T.TileRow.self)
             c2 = cr.loadUnaligned(fromByteOffset: 2 * rowBytes, as: T.TileRow.self)
@@ -117,7 +117,7 @@ extension Gemm {
 
         @inlinable @inline(__always)
         func store(c: UnsafeMutablePointer<T>, ldc: Int) {
-            let cr = UnsafeMutableRawPointer(c), rowBytes = ldc * MemoryLayout<T>.stride
+            let cr = UnsafeMutableRawPointer(c), rowBytes = ldc &* MemoryLayout<T>.stride
             cr.storeBytes(of: c0, as: T.TileRow.self)
             cr.storeBytes(of: c1, toByteOffset: rowBytes, as: T.TileRow.self)
             cr.storeBytes(of: c2, toByteOffset: 2 * rowBytes, as: T.TileRow.self)

@@ -41,13 +41,13 @@ public enum BatchNormOp {
         guard m > 0 else { throw TensorError.invalidShape(op: "batchNorm", shape: x.shape, detail: "empty batch") }
         let mean = x.scalars.withUnsafeBufferPointer { xp in
             channelSums(rows: m, channels: c) { rows, acc in
-                for i in rows { for j in 0..<c { acc[j] += Double(xp[i * c + j]) } }
+                for i in rows { for j in 0..<c { acc[j] += Double(xp[i &* c &+ j]) } }
             }
         }.map { $0 / Double(m) }
         let meanT = mean.map { T($0) }
         let variance = x.scalars.withUnsafeBufferPointer { xp in meanT.withUnsafeBufferPointer { mp in
             channelSums(rows: m, channels: c) { rows, acc in
-                for i in rows { for j in 0..<c { let d = Double(xp[i * c + j] - mp[j]); acc[j] += d * d } }
+                for i in rows { for j in 0..<c { let d = Double(xp[i &* c &+ j] - mp[j]); acc[j] += d * d } }
             }
         } }.map { $0 / Double(m) }
         let varT = variance.map { T($0) }
@@ -83,34 +83,35 @@ public enum BatchNormOp {
             return channelSums(rows: m, channels: 2 * c) { rows, acc in
                 for i in rows {
                     for j in 0..<c {
-                        let g = Double(dyp[i * c + j])
+                        let g = Double(dyp[i &* c &+ j])
                         acc[j] += g
-                        acc[c + j] += g * Double(xp[i * c + j] - mp[j]) * sp[j]
+                        acc[c &+ j] += g * Double(xp[i &* c &+ j] - mp[j]) * sp[j]
                     }
                 }
             }
         } }
         let dbias = Array(sums[0..<c]), dscale = Array(sums[c...])
-        let k = (0..<c).map { Double(scale.scalars[$0]) * invStd[$0] }
-        let dx = Tensor.withScalars(of: [x, dy, mean]) { b in invStd.withUnsafeBufferPointer { sp in
+        // Per channel, side by side: k = scale * invStd, dbias / M, dscale (the arithmetic as written before).
+        let terms = (0..<c).map { Double(scale.scalars[$0]) * invStd[$0] } + dbias.map { $0 / Double(m) } + dscale
+        let dx = Tensor.withScalars(of: [x, dy, mean]) { b in invStd.withUnsafeBufferPointer { sp in terms.withUnsafeBufferPointer { tp in
             let (xp, dyp, mp) = (b[0], b[1], b[2])
             return Tensor<T>(shape: x.shape) { dxp in
                 let dxp = dxp.baseAddress!
                 forEachRowChunk(m) { rows in
                     for i in rows {
                         for j in 0..<c {
-                            let g = Double(dyp[i * c + j])
+                            let g = Double(dyp[i &* c &+ j])
                             if training {
-                                let xhat = Double(xp[i * c + j] - mp[j]) * sp[j]
-                                dxp[i * c + j] = T(k[j] * (g - dbias[j] / Double(m) - xhat * dscale[j] / Double(m)))
+                                let xhat = Double(xp[i &* c &+ j] - mp[j]) * sp[j]
+                                dxp[i &* c &+ j] = T(tp[j] * (g - tp[c &+ j] - xhat * tp[2 &* c &+ j] / Double(m)))
                             } else {
-                                dxp[i * c + j] = T(k[j] * g)
+                                dxp[i &* c &+ j] = T(tp[j] * g)
                             }
                         }
                     }
                 }
             }
-        } }
+        } } }
         return (dx, Tensor(shape: [c], scalars: dscale.map { T($0) }), Tensor(shape: [c], scalars: dbias.map { T($0) }))
     }
 
@@ -123,7 +124,7 @@ public enum BatchNormOp {
                 Tensor<T>(shape: x.shape) { yp in
                     let yp = yp.baseAddress!
                     forEachRowChunk(m) { rows in
-                        for i in rows { for j in 0..<c { yp[i * c + j] = (xp[i * c + j] - mp[j]) * kp[j] + bp[j] } }
+                        for i in rows { for j in 0..<c { yp[i &* c &+ j] = (xp[i &* c &+ j] - mp[j]) * kp[j] + bp[j] } }
                     }
                 }
             } }

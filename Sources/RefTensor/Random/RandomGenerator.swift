@@ -47,8 +47,8 @@ public struct RandomGenerator: Sendable {
             position &+= 1
             buffered = 4
         }
-        buffered -= 1
-        return buffer[3 - buffered]
+        buffered &-= 1
+        return buffer[3 &- buffered]
     }
 
     /// The next 64 random bits (two words, low first).
