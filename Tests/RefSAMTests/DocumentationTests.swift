@@ -41,4 +41,12 @@ final class DocumentationTests: XCTestCase {
         try "/// Documented.\n@inlinable\npublic func a() {}\n\npublic func b() {}\n".write(toFile: dir + "/X.swift", atomically: true, encoding: .utf8)
         XCTAssertEqual(try Self.undocumented(under: dir), ["X.swift:5: public func b() {}"])
     }
+
+    /// docs/FIXTURES.md shows tools/example_sam_step_fixture.py whole: the text a reader
+    /// copies is the script that was run.
+    func testFixtureExampleInTheDocsIsTheScript() throws {
+        let doc = try String(contentsOfFile: Repo.docs + "/FIXTURES.md", encoding: .utf8)
+        let script = try String(contentsOfFile: Repo.path("tools/example_sam_step_fixture.py"), encoding: .utf8)
+        XCTAssertTrue(doc.contains("```python\n" + script + "```\n"), "docs/FIXTURES.md's example differs from tools/example_sam_step_fixture.py")
+    }
 }
