@@ -273,7 +273,10 @@ def save(path, t):
     np.save(path, np.array(a, order="C"))  # keeps 0-d arrays 0-d (ascontiguousarray would not)
 
 
-def write_case(name, model, hp, dtype, image_shape, steps, seed, masked=False):
+def write_case(name, model, hp, dtype, image_shape, steps, seed, masked=False, zero_gradient=False):
+    """zero_gradient: zero images and parameters, labels covering every class equally, a
+    random trace: the gradient is exactly zero (logits all 0, softmax 1/classes exact for a
+    power-of-two number of classes), so SAM's norm is 0 and d = 0 / (0 + 1e-12) = 0."""
     gen = np.random.default_rng(seed)
     tdtype = torch.float64 if dtype == "float64" else torch.float32
     x0 = torch.tensor(gen.standard_normal(image_shape), dtype=tdtype)
@@ -283,6 +286,9 @@ def write_case(name, model, hp, dtype, image_shape, steps, seed, masked=False):
     params = {k: P.values[k] for k in P.order}
     stats = S.new if model["name"] != "MLP" else {}
     trace = {k: torch.zeros_like(v) for k, v in params.items()}
+    if zero_gradient:
+        params = {k: torch.zeros_like(v) for k, v in params.items()}
+        trace = {k: torch.tensor(gen.standard_normal(v.shape), dtype=tdtype) for k, v in params.items()}
     mask = None
     if masked:  # prune ~30% of every kernel; other parameters keep ones
         mask = {k: torch.tensor((gen.random(v.shape) > 0.3) if k.endswith("/kernel") else np.ones(v.shape), dtype=tdtype)
@@ -291,6 +297,9 @@ def write_case(name, model, hp, dtype, image_shape, steps, seed, masked=False):
     for step in range(steps):
         x = torch.tensor(gen.standard_normal(image_shape), dtype=tdtype)
         y = torch.tensor(gen.integers(0, model["num_classes"], image_shape[0]), dtype=torch.int64)
+        if zero_gradient:
+            x = torch.zeros(image_shape, dtype=tdtype)
+            y = torch.arange(image_shape[0]) % model["num_classes"]
         out = train_step(model, hp, params, stats, trace, mask, x, y, tdtype)
         d = os.path.join(ROOT, name, f"step_{step:03d}")
         shutil.rmtree(d, ignore_errors=True)
@@ -337,6 +346,9 @@ def main(only=None):
     write_case("mlp_sam_f32", mlp_model, sam, "float32", (8, 12, 12, 1), steps=3, seed=4)
     write_case("mlp_sam_masked_f64", mlp_model, dict(sam, rho=0.1), "float64", (8, 12, 12, 1), steps=2, seed=5, masked=True)
     write_case("mlp_sam_shards2_f64", mlp_model, dict(sam, sam_shards=2), "float64", (8, 12, 12, 1), steps=2, seed=6)
+    # The gradient is exactly zero: SAM must not divide by zero (d = 0), the step is momentum alone.
+    write_case("mlp_sam_zero_gradient_f64", dict(mlp_model, num_classes=4), sam, "float64", (8, 6, 6, 1), steps=1, seed=14,
+               zero_gradient=True)
     r18 = {"name": "ResNet18", "num_classes": 10, "num_filters": 2}
     write_case("resnet18_nf2_sam_f64", r18, sam, "float64", (4, 32, 32, 3), steps=2, seed=7)
     write_case("resnet18_nf3_sam_masked_f32", dict(r18, num_filters=3), sam, "float32", (4, 32, 32, 3), steps=1, seed=8, masked=True)
