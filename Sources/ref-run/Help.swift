@@ -9,6 +9,7 @@ enum Help {
       ref-run [train] --workdir=DIR --config=FILE [--config.KEY=VALUE ...]   train and evaluate
       ref-run eval --config=FILE --checkpoint=PATH                            test loss/accuracy of a checkpoint
       ref-run verify FIXTURE_DIR [--rtol R] [--atol A]                        replay a train-step fixture
+      ref-run replay FIXTURE_DIR --out DIR                                   the reference's own step on its inputs
       ref-run golden --config=FILE --out DIR [--steps K] [--synthetic]        write fixtures of this reference
       ref-run bench gemm|conv|step ...                                       benchmarks (JSON lines)
       ref-run help [SUBCOMMAND]                                               this text, or a subcommand's
@@ -71,6 +72,20 @@ enum Help {
         trace/ inputs missing for some parameter (or all, without "trace": "zero") is
         malformed.
         Exit status: 0 all pass; 1 an output fails or is missing; 2 a fixture is malformed.
+        """,
+        "replay": """
+        ref-run replay FIXTURE_DIR --out DIR
+
+        Runs this reference's step on the fixture's inputs (in its dtype) and writes it to
+        DIR as a fixture: the same inputs, every output the step makes (whatever the
+        fixture listed), and under intermediates/ what tells bugs apart: grad_norm (the
+        first-pass gradient's global norm, one per shard), perturbation/<path> (SAM's
+        ascent point minus the parameters), sam_grads/<path> (the gradient at the ascent
+        point before weight decay), batch_moments_first/ and batch_moments_second/ (each
+        BatchNorm's batch mean and variance in the first and the perturbed pass). With
+        several shards the per-shard tensors are under shard_<d>/. Compare a backend's
+        tensors with these to find where it departs. Exit 2 when the fixture is malformed
+        or DIR already holds a fixture.
         """,
         "golden": """
         ref-run golden --config=FILE [--config.KEY=VALUE ...] --out DIR [--dtype float64] [--steps K]

@@ -56,6 +56,29 @@ public enum FixtureReplay {
         return out
     }
 
+    /// This reference's whole step on the fixture's inputs, in its dtype, written as a
+    /// fixture in `out`: the same inputs, every output the step makes (whatever the
+    /// fixture listed), and the intermediates of `StepRecord` under `intermediates/`.
+    /// Returns the number of outputs and of intermediates written.
+    @discardableResult
+    public static func writeReference(of f: Fixture, to out: String) throws -> (outputs: Int, intermediates: Int) {
+        func write<T: RefScalar>(_: T.Type) throws -> (Int, Int) {
+            let (state, images, labels) = try f.loadInputs(T.self)
+            let record = StepRecord<T>()
+            let r: StepResult<T>
+            do {
+                r = try TrainStep.run(f.model, state: state, images: images, labels: labels, f.step, record: record)
+            } catch {
+                throw FixtureError.malformed(path: f.directory, reason: "the step cannot run on these inputs: \(error)")
+            }
+            let tensors = record.tensors
+            try FixtureWriter.write(to: out, model: f.model, step: f.step, state: state, images: images, labels: labels, result: r,
+                                    producer: "ref-run replay of \(f.directory) (\(f.producer))", intermediates: tensors)
+            return (2 + 4 * r.grads.entries.count + r.state.batchStats.entries.count, tensors.count)
+        }
+        return f.dtype == .float64 ? try write(Double.self) : try write(Float.self)
+    }
+
     /// Replays `f` in its dtype and compares every listed output: |a - b| <= atol + rtol |b|.
     /// Results come in the order the step computes them (see `compute`); names that are
     /// not outputs of a step come last.

@@ -35,6 +35,9 @@ public final class ModelBuilder<T: RefScalar> {
     /// Running statistics after this pass: created (mean 0, var 1) when initialising;
     /// in training mode 0.9 * running + 0.1 * batch; in evaluation mode unchanged.
     public private(set) var newBatchStats = TensorTree<T>()
+    /// The batch mean and biased variance each BatchNorm took in training mode
+    /// (`<path>/mean`, `<path>/var`): what the running statistics are updated with.
+    public private(set) var batchMoments = TensorTree<T>()
 
     private var scope: [String] = []
     private var counters: [[String: Int]] = [[:]]
@@ -148,6 +151,7 @@ public final class ModelBuilder<T: RefScalar> {
                     let momentum = 0.9
                     let oldMean = try batchStats.require(meanPath, in: "batch_stats")
                     let oldVar = try batchStats.require(varPath, in: "batch_stats")
+                    batchMoments[meanPath] = r.mean; batchMoments[varPath] = r.variance
                     newBatchStats[meanPath] = Self.ema(oldMean, r.mean, momentum)
                     newBatchStats[varPath] = Self.ema(oldVar, r.variance, momentum)
                 }

@@ -81,4 +81,6 @@ public struct Pass<T: RefScalar> {
     public var grads: TensorTree<T>
     /// Running statistics after this pass (training mode).
     public var batchStats: TensorTree<T>
+    /// The batch mean and variance each BatchNorm used (`ModelBuilder.batchMoments`).
+    public var batchMoments = TensorTree<T>()
 }

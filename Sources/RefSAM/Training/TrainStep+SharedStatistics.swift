@@ -32,6 +32,8 @@ extension TrainStep {
         var grads: [TensorTree<T>]
         /// Running statistics updated with the shared batch statistics.
         var batchStats: TensorTree<T>
+        /// The shared batch mean and variance of each BatchNorm.
+        var batchMoments: TensorTree<T>
     }
 
     @_specialize(where T == Float)
@@ -59,24 +61,29 @@ extension TrainStep {
         let paths = copies[0].paths, k = paths.count
         return ShardedPass(losses: losses.map { tape[$0].scalar }, logits: tape[logits],
                            grads: (0..<copies.count).map { d in TensorTree(Array(Swift.zip(paths, grads[(d * k)..<((d + 1) * k)]))) },
-                           batchStats: b.newBatchStats)
+                           batchStats: b.newBatchStats, batchMoments: b.batchMoments)
     }
 
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     static func runWithSharedStatistics<T: RefScalar>(_ model: Model, state: TrainState<T>, images: Tensor<T>, labels: [Int32],
-                                                      _ h: StepHyperparameters) throws -> StepResult<T> {
+                                                      _ h: StepHyperparameters, record: StepRecord<T>? = nil) throws -> StepResult<T> {
         let shards = h.samShards, masks = state.masks
         let first = try shardedPass(model, copies: Array(repeating: state.params, count: shards), batchStats: state.batchStats,
                                     masks: masks, images: images, labels: labels)
         var used = first.grads
+        for g in first.grads { record?.noteFirstPass(gradient: g, moments: first.batchMoments) }
         if h.optimizer == .sam {
             let noised = try first.grads.map { g in try perturb(state.params, along: g, rho: h.rho) }
             // The second pass's BatchNorm statistics are discarded.
-            used = try shardedPass(model, copies: noised, batchStats: state.batchStats, masks: masks,
-                                   images: images, labels: labels).grads
+            let second = try shardedPass(model, copies: noised, batchStats: state.batchStats, masks: masks,
+                                         images: images, labels: labels)
+            used = second.grads
+            for n in noised { try record?.noteSecondPass(params: state.params, noised: n, moments: second.batchMoments) }
         }
-        let update = try momentumUpdate(params: state.params, trace: state.trace, gradient: average(used), h)
+        let samGradient = try average(used)
+        if h.optimizer == .sam { record?.samGradient = samGradient }
+        let update = try momentumUpdate(params: state.params, trace: state.trace, gradient: samGradient, h)
         let loss = first.losses.reduce(0, +) / T(shards)
         return result(state, loss: loss, logits: first.logits, labels: labels, gradsFirst: try average(first.grads),
                       update: update, batchStats: first.batchStats)

@@ -39,7 +39,7 @@ public enum TrainStep {
         let loss = try tape.softmaxCrossEntropy(logits: logits, labels: labels)
         let grads = try tape.gradients(of: loss, withRespectTo: leaves)
         return Pass(loss: tape[loss].scalar, logits: tape[logits], grads: TensorTree(Array(Swift.zip(params.paths, grads))),
-                    batchStats: b.newBatchStats)
+                    batchStats: b.newBatchStats, batchMoments: b.batchMoments)
     }
 
     /// sqrt(sum of squares of every element of every tensor), accumulated in Double.
@@ -92,16 +92,17 @@ public enum TrainStep {
     /// One training step, as docs/FIXTURES.md states it.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
+    /// `record`, when given, receives the step's intermediates (`StepRecord`).
     public static func run<T: RefScalar>(_ model: Model, state: TrainState<T>, images: Tensor<T>, labels: [Int32],
-                                         _ h: StepHyperparameters) throws -> StepResult<T> {
+                                         _ h: StepHyperparameters, record: StepRecord<T>? = nil) throws -> StepResult<T> {
         let n = images.shape.first ?? 0
         guard h.samShards >= 1, n % h.samShards == 0, n > 0 else {
             throw TrainingError.shardsDoNotDivide(batch: n, shards: h.samShards)
         }
         if h.samShards > 1 && model.batchNormSpansShards {
-            return try runWithSharedStatistics(model, state: state, images: images, labels: labels, h)
+            return try runWithSharedStatistics(model, state: state, images: images, labels: labels, h, record: record)
         }
-        return try runShardByShard(model, state: state, images: images, labels: labels, h)
+        return try runShardByShard(model, state: state, images: images, labels: labels, h, record: record)
     }
 
     /// Shards that share nothing but the parameters: each takes its own BatchNorm
@@ -109,7 +110,7 @@ public enum TrainStep {
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     static func runShardByShard<T: RefScalar>(_ model: Model, state: TrainState<T>, images: Tensor<T>, labels: [Int32],
-                                              _ h: StepHyperparameters) throws -> StepResult<T> {
+                                              _ h: StepHyperparameters, record: StepRecord<T>? = nil) throws -> StepResult<T> {
         let n = images.shape[0], shardSize = n / h.samShards
         let masks = state.masks
         var first: [Pass<T>] = [], used: [TensorTree<T>] = []
@@ -121,14 +122,18 @@ public enum TrainStep {
             case .sgd:
                 used.append(p1.grads)
             case .sam:
-                // The second pass's BatchNorm statistics are discarded.
-                used.append(try samGradient(params: state.params, firstGradient: p1.grads, rho: h.rho) { noised in
-                    try pass(model, params: noised, batchStats: state.batchStats, masks: masks, images: x, labels: y).grads
-                })
+                // The gradient at the ascent point; the second pass's BatchNorm statistics are discarded.
+                let noised = try perturb(state.params, along: p1.grads, rho: h.rho)
+                let p2 = try pass(model, params: noised, batchStats: state.batchStats, masks: masks, images: x, labels: y)
+                used.append(p2.grads)
+                try record?.noteSecondPass(params: state.params, noised: noised, moments: p2.batchMoments)
             }
+            record?.noteFirstPass(gradient: p1.grads, moments: p1.batchMoments)
         }
         let gradsFirst = try average(first.map(\.grads))
-        let (grads, trace, params) = try momentumUpdate(params: state.params, trace: state.trace, gradient: average(used), h)
+        let samGradient = try average(used)
+        if h.optimizer == .sam { record?.samGradient = samGradient }
+        let (grads, trace, params) = try momentumUpdate(params: state.params, trace: state.trace, gradient: samGradient, h)
         let batchStats = try average(first.map(\.batchStats))
 
         var logits = first[0].logits
