@@ -10,6 +10,7 @@ enum Help {
       ref-run eval --config=FILE --checkpoint=PATH                            test loss/accuracy of a checkpoint
       ref-run verify FIXTURE_DIR [--rtol R] [--atol A]                        replay a train-step fixture
       ref-run replay FIXTURE_DIR --out DIR                                   the reference's own step on its inputs
+      ref-run diagnose FIXTURE_DIR                                           name the known bug a failing fixture has
       ref-run golden --config=FILE --out DIR [--steps K] [--synthetic]        write fixtures of this reference
       ref-run bench gemm|conv|step ...                                       benchmarks (JSON lines)
       ref-run help [SUBCOMMAND]                                               this text, or a subcommand's
@@ -86,6 +87,17 @@ enum Help {
         several shards the per-shard tensors are under shard_<d>/. Compare a backend's
         tensors with these to find where it departs. Exit 2 when the fixture is malformed
         or DIR already holds a fixture.
+        """,
+        "diagnose": """
+        ref-run diagnose FIXTURE_DIR [--rtol R] [--atol A]
+
+        When a fixture fails, replays it under each known variant of the step and names
+        those under which every output passes: BatchNorm statistics from the perturbed
+        pass, unbiased running variance, per-layer gradient norm, no 1e-12 in the norm,
+        an unnormalised ascent, weight decay at the ascent point or omitted, dampening,
+        Nesterov, the learning rate inside the trace, SAME padding, SGD for SAM (or the
+        reverse). Without a match it lists the closest variants. Fixtures without
+        sam_shards only. Exit status: 0 the fixture passes as is; 1 it fails; 2 malformed.
         """,
         "golden": """
         ref-run golden --config=FILE [--config.KEY=VALUE ...] --out DIR [--dtype float64] [--steps K]

@@ -8,7 +8,7 @@ enum RefRun {
     static func main() -> Int32 {
         Allocator.retainFreedMemory()
         var argv = Array(CommandLine.arguments.dropFirst())
-        let commands = ["train", "eval", "verify", "replay", "golden", "bench", "help"]
+        let commands = ["train", "eval", "verify", "replay", "diagnose", "golden", "bench", "help"]
         var command = "train"
         if let first = argv.first, !first.hasPrefix("-") {
             guard commands.contains(first) else {
@@ -33,6 +33,7 @@ enum RefRun {
             case "eval": return try EvalCommand.run(args)
             case "verify": return try VerifyCommand.run(args)
             case "replay": return try ReplayCommand.run(args)
+            case "diagnose": return try DiagnoseCommand.run(args)
             case "golden": return try GoldenCommand.run(args)
             case "bench": return try BenchCommand.run(args)
             default:

@@ -1,5 +1,7 @@
 import Foundation
 import RefSAMConfig
+import RefSAMModels
+import RefSAMParams
 import RefSAMTraining
 import RefTensor
 
@@ -46,11 +48,21 @@ public enum FixtureReplay {
         } catch {
             throw FixtureError.malformed(path: f.directory, reason: "the step cannot run on these inputs: \(error)")
         }
-        let (params, stats) = try f.model.initialize(seed: 0, imageShape: Array(images.shape.dropFirst()), T.self)
-        var out: [(name: String, tensor: Tensor<T>)] = [("loss", Tensor(scalar: r.loss)), ("logits", r.logits)]
-        for (collection, tree, paths) in [("grads_first", r.gradsFirst, params.paths), ("grads", r.grads, params.paths),
-                                          ("trace", r.state.trace, params.paths), ("params", r.state.params, params.paths),
-                                          ("batch_stats", r.state.batchStats, stats.paths)] {
+        return try ordered(f.model, imageShape: Array(images.shape.dropFirst()), loss: r.loss, logits: r.logits,
+                           gradsFirst: r.gradsFirst, grads: r.grads, trace: r.state.trace, params: r.state.params,
+                           batchStats: r.state.batchStats)
+    }
+
+    /// A step's outputs named as in a fixture, in computation order (the model's own
+    /// parameter order within each collection).
+    static func ordered<T: RefScalar>(_ model: Model, imageShape: [Int], loss: T, logits: Tensor<T>, gradsFirst: TensorTree<T>,
+                                      grads: TensorTree<T>, trace: TensorTree<T>, params: TensorTree<T>,
+                                      batchStats: TensorTree<T>) throws -> [(name: String, tensor: Tensor<T>)] {
+        let (p0, s0) = try model.initialize(seed: 0, imageShape: imageShape, T.self)
+        var out: [(name: String, tensor: Tensor<T>)] = [("loss", Tensor(scalar: loss)), ("logits", logits)]
+        for (collection, tree, paths) in [("grads_first", gradsFirst, p0.paths), ("grads", grads, p0.paths),
+                                          ("trace", trace, p0.paths), ("params", params, p0.paths),
+                                          ("batch_stats", batchStats, s0.paths)] {
             for p in paths { if let t = tree[p] { out.append((collection + "/" + p, t)) } }
         }
         return out
@@ -91,9 +103,11 @@ public enum FixtureReplay {
         }
     }
 
-    /// Each listed output against `ours`, in the order of `ours`.
-    static func compare<T: RefScalar>(_ f: Fixture, _ ours: [(name: String, tensor: Tensor<T>)], _ rtol: Double, _ atol: Double) throws
-        -> [TensorComparison] {
+    /// Each listed output against `ours`, in the order of `ours`. `nanMatchesNaN`: a NaN
+    /// on both sides of an element counts as agreement (diagnose: a variant that yields
+    /// the author's NaN explains it); verify never allows it.
+    static func compare<T: RefScalar>(_ f: Fixture, _ ours: [(name: String, tensor: Tensor<T>)], _ rtol: Double, _ atol: Double,
+                                      nanMatchesNaN: Bool = false) throws -> [TensorComparison] {
         let rank = Dictionary(ours.enumerated().map { ($0.element.name, $0.offset) }, uniquingKeysWith: { a, _ in a })
         let byName = Dictionary(ours.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
         let listed = f.outputs.enumerated().sorted {
@@ -120,6 +134,7 @@ public enum FixtureReplay {
             var ratio = 0.0, sawNaN = false, nanHere = 0, nanThere = 0, infinities = 0
             for (a, b) in zip(mine.scalars, expected.scalars) {
                 if a.isNaN || b.isNaN {
+                    if nanMatchesNaN && a.isNaN && b.isNaN { continue }
                     sawNaN = true
                     if !b.isNaN { nanHere += 1 } else if !a.isNaN { nanThere += 1 }
                     continue

@@ -38,6 +38,11 @@ public final class ModelBuilder<T: RefScalar> {
     /// The batch mean and biased variance each BatchNorm took in training mode
     /// (`<path>/mean`, `<path>/var`): what the running statistics are updated with.
     public private(set) var batchMoments = TensorTree<T>()
+    /// The number of values each BatchNorm's moments were taken over (N * H * W), by module path.
+    public private(set) var batchCounts: [String: Int] = [:]
+    /// When set, every convolution uses this padding instead of the model's (a variant
+    /// `ref-run diagnose` tries: SAME where the original pads explicitly).
+    public var paddingOverride: Padding? = nil
 
     private var scope: [String] = []
     private var counters: [[String: Int]] = [[:]]
@@ -129,6 +134,7 @@ public final class ModelBuilder<T: RefScalar> {
             let inC = tape[x].shape.last ?? 0
             let shape = [k.0, k.1, inC, features]
             let w = try param("kernel", shape: shape) { Initializers.lecunNormal(shape, fanIn: k.0 * k.1 * inC, &$0) }
+            let padding = paddingOverride ?? padding
             return try perShard(x, w.count) { x, d in try tape.conv2d(x, kernel: w[d], strides: strides, padding: padding) }
         }
     }
@@ -152,6 +158,7 @@ public final class ModelBuilder<T: RefScalar> {
                     let oldMean = try batchStats.require(meanPath, in: "batch_stats")
                     let oldVar = try batchStats.require(varPath, in: "batch_stats")
                     batchMoments[meanPath] = r.mean; batchMoments[varPath] = r.variance
+                    batchCounts[currentPath] = tape[x].count / max(c, 1)
                     newBatchStats[meanPath] = Self.ema(oldMean, r.mean, momentum)
                     newBatchStats[varPath] = Self.ema(oldVar, r.variance, momentum)
                 }

@@ -83,4 +83,6 @@ public struct Pass<T: RefScalar> {
     public var batchStats: TensorTree<T>
     /// The batch mean and variance each BatchNorm used (`ModelBuilder.batchMoments`).
     public var batchMoments = TensorTree<T>()
+    /// The values each BatchNorm's moments were taken over (`ModelBuilder.batchCounts`).
+    public var batchCounts: [String: Int] = [:]
 }

@@ -27,19 +27,22 @@ public enum TrainStep {
         return masks
     }
 
+    /// `pass` with the masks prepared once (`masks(_:)`), and optionally every
+    /// convolution's padding replaced (a variant `ref-run diagnose` tries).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    static func pass<T: RefScalar>(_ model: Model, params: TensorTree<T>, batchStats: TensorTree<T>, masks: [String: Mask<T>],
-                                   images: Tensor<T>, labels: [Int32]) throws -> Pass<T> {
+    public static func pass<T: RefScalar>(_ model: Model, params: TensorTree<T>, batchStats: TensorTree<T>, masks: [String: Mask<T>],
+                                   images: Tensor<T>, labels: [Int32], paddingOverride: Padding? = nil) throws -> Pass<T> {
         let tape = Tape<T>()
         var vars: [String: Variable] = [:]
         let leaves = params.entries.map { e -> Variable in let v = tape.leaf(e.tensor); vars[e.path] = v; return v }
         let b = ModelBuilder<T>(tape: tape, mode: .apply(params: vars, masks: masks), batchStats: batchStats, train: true)
+        b.paddingOverride = paddingOverride
         let logits = try model.forward(b, tape.leaf(images))
         let loss = try tape.softmaxCrossEntropy(logits: logits, labels: labels)
         let grads = try tape.gradients(of: loss, withRespectTo: leaves)
         return Pass(loss: tape[loss].scalar, logits: tape[logits], grads: TensorTree(Array(Swift.zip(params.paths, grads))),
-                    batchStats: b.newBatchStats, batchMoments: b.batchMoments)
+                    batchStats: b.newBatchStats, batchMoments: b.batchMoments, batchCounts: b.batchCounts)
     }
 
     /// sqrt(sum of squares of every element of every tensor), accumulated in Double.

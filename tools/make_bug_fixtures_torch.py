@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Fixtures of deliberately wrong SAM/SGD steps, written by PyTorch, for `ref-run diagnose`.
+
+Each case is a step with one known bug planted (the variants of `StepVariant`):
+`ref-run verify` must fail it and `ref-run diagnose` must name the bug. The models,
+layers and writer are those of tools/make_fixtures_torch.py (an implementation
+independent of the Swift code); only the step (and, for BatchNorm and padding bugs,
+a layer) is changed here.
+
+    python3 tools/make_bug_fixtures_torch.py      # rewrites Tests/RefSAMTests/Resources/bugs/
+"""
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_fixtures_torch as M  # noqa: E402
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "RefSAMTests", "Resources", "bugs")
+
+
+def make_step(v):
+    def step(model, hp, params, stats, trace, mask, x, y, dtype):
+        opt = hp["optimizer"]
+        if v == "optimizer-swapped":
+            opt = "sgd" if opt == "sam" else "sam"
+        loss, logits, g1, st1 = M.forward_backward(model, params, stats, mask, x, y, dtype)
+        g, e, st = g1, None, st1
+        if opt == "sam":
+            if v == "per-layer-gradient-norm":
+                d = {k: g1[k] / (torch.sqrt((g1[k] ** 2).sum()) + 1e-12) for k in params}
+            else:
+                norm = torch.sqrt(sum((t ** 2).sum() for t in g1.values()))
+                den = norm if v == "no-norm-epsilon" else (1.0 if v == "unnormalised-ascent" else norm + 1e-12)
+                d = {k: g1[k] / den for k in params}
+            e = {k: hp["rho"] * d[k] for k in params}
+            _, _, g, st2 = M.forward_backward(model, {k: params[k] + e[k] for k in params}, stats, mask, x, y, dtype)
+            if v == "bn-stats-from-perturbed-pass":
+                st = st2
+        wd, m, lr = hp["weight_decay"], hp["momentum"], hp["learning_rate"]
+        if v == "weight-decay-at-ascent-point":
+            gd = {k: g[k] + wd * (params[k] + e[k]) for k in params}
+        elif v == "weight-decay-omitted":
+            gd = dict(g)
+        else:
+            gd = {k: g[k] + wd * params[k] for k in params}
+        if v == "dampening":
+            tr = {k: m * trace[k] + (1 - m) * gd[k] for k in params}
+            new = {k: params[k] - lr * tr[k] for k in params}
+        elif v == "nesterov":
+            tr = {k: gd[k] + m * trace[k] for k in params}
+            new = {k: params[k] - lr * (gd[k] + m * tr[k]) for k in params}
+        elif v == "learning-rate-in-trace":
+            tr = {k: lr * gd[k] + m * trace[k] for k in params}
+            new = {k: params[k] - tr[k] for k in params}
+        else:
+            tr = {k: gd[k] + m * trace[k] for k in params}
+            new = {k: params[k] - lr * tr[k] for k in params}
+        return dict(loss=loss, logits=logits, grads_first=g1, grads=gd, params=new, trace=tr, batch_stats=st if stats else {})
+    return step
+
+
+def unbiased_batch_norm(P, S, path, x, scale_kind="scale"):
+    """BatchNorm normalising with the biased variance but updating the running variance
+    with the unbiased one (PyTorch's nn.BatchNorm)."""
+    c = x.shape[-1]
+    scale, bias = P.get(path + "/scale", (c,), scale_kind), P.get(path + "/bias", (c,), "bias")
+    axes = tuple(range(x.dim() - 1))
+    n = x.numel() // c
+    mean = x.mean(axes)
+    var = ((x - mean) ** 2).mean(axes)
+    S.update(path, mean, var * n / (n - 1))
+    return (x - mean) * (scale * torch.rsqrt(var + 1e-5)) + bias
+
+
+def main():
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(1)
+    torch.backends.mkldnn.enabled = False
+    M.ROOT = OUT
+    M.PRODUCER = "tools/make_bug_fixtures_torch.py (PyTorch %s), one planted bug" % torch.__version__
+    sam = dict(optimizer="sam", rho=0.05, learning_rate=0.1, momentum=0.9, weight_decay=0.0005)
+    mlp = {"name": "MLP", "num_classes": 10, "num_neurons": [16, 8]}
+    r18 = {"name": "ResNet18", "num_classes": 10, "num_filters": 2}
+    conv, batch_norm = M.conv, M.batch_norm
+    cases = [(v, mlp, (8, 12, 12, 1), {}) for v in ["per-layer-gradient-norm", "unnormalised-ascent", "weight-decay-at-ascent-point",
+                                                     "weight-decay-omitted", "dampening", "nesterov", "learning-rate-in-trace",
+                                                     "optimizer-swapped"]]
+    cases += [("no-norm-epsilon", dict(mlp, num_classes=4), (8, 6, 6, 1), {"zero_gradient": True})]
+    cases += [(v, r18, (2, 32, 32, 3), {}) for v in ["bn-stats-from-perturbed-pass", "unbiased-running-variance", "same-padding"]]
+    for k, (v, model, shape, extra) in enumerate(cases):
+        M.train_step = make_step(v)
+        M.conv = (lambda P, path, x, f, k_, s, pad: conv(P, path, x, f, k_, s, "SAME")) if v == "same-padding" else conv
+        M.batch_norm = unbiased_batch_norm if v == "unbiased-running-variance" else batch_norm
+        M.write_case(v, model, sam, "float64", shape, steps=1, seed=100 + k, **extra)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
