@@ -53,17 +53,7 @@ final class DiagnoseTests: XCTestCase {
     }
 
     func testExitStatus() throws {
-        func status(_ args: [String]) throws -> (Int32, String) {
-            let p = Process(), out = Pipe()
-            p.executableURL = refRun
-            p.arguments = args
-            p.standardOutput = out
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            return (p.terminationStatus, text)
-        }
+        func status(_ args: [String]) throws -> (Int32, String) { let r = try runRefRun(args); return (r.status, r.out) }
         let bug = try status(["diagnose", Self.bugs + "/nesterov/step_000"])
         XCTAssertEqual(bug.0, 1); XCTAssertTrue(bug.1.contains("every output passes under:\n  nesterov"), bug.1)
         XCTAssertEqual(try status(["diagnose", Repo.fixtures + "/mlp_sgd_f64/step_000"]).0, 0)

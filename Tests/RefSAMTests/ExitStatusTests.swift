@@ -7,15 +7,8 @@ import XCTest
 final class ExitStatusTests: XCTestCase {
     /// Runs ref-run with `args`; returns (exit status, standard error).
     func run(_ args: [String]) throws -> (Int32, String) {
-        let p = Process(), err = Pipe()
-        p.executableURL = refRun
-        p.arguments = args
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = err
-        try p.run()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return (p.terminationStatus, text)
+        let r = try runRefRun(args)
+        return (r.status, r.err)
     }
 
     func assertRefused(_ args: [String], status: Int32 = 2, mentions parts: [String], file: StaticString = #filePath, line: UInt = #line) throws {

@@ -58,17 +58,7 @@ final class ReplayTests: XCTestCase {
 
     func testReplayRefusesAnExistingFixtureAndAMalformedOne() throws {
         let dir = try makeTemporaryDirectory("replay-cli")
-        func run(_ args: [String]) throws -> (Int32, String) {
-            let p = Process(), err = Pipe()
-            p.executableURL = refRun
-            p.arguments = args
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = err
-            try p.run()
-            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            return (p.terminationStatus, text)
-        }
+        func run(_ args: [String]) throws -> (Int32, String) { let r = try runRefRun(args); return (r.status, r.err) }
         let source = Repo.fixtures + "/mlp_sgd_f64/step_000"
         XCTAssertEqual(try run(["replay", source, "--out", dir + "/a"]).0, 0)
         let again = try run(["replay", source, "--out", dir + "/a"])

@@ -42,6 +42,25 @@ extension XCTestCase {
             : bundle.deletingLastPathComponent().appendingPathComponent("ref-run")
     }
 
+    /// Runs the `ref-run` of this build with `args`; returns its exit status, standard
+    /// output and standard error (read to the end before waiting, so a long output cannot
+    /// block it).
+    func runRefRun(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+        let p = Process(), out = Pipe(), err = Pipe()
+        p.executableURL = refRun
+        p.arguments = args
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        final class Box: @unchecked Sendable { var data = Data() }
+        let outBox = Box(), group = DispatchGroup()
+        DispatchQueue.global().async(group: group) { outBox.data = out.fileHandleForReading.readDataToEndOfFile() }
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: outBox.data, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    }
+
     /// The bytes of the file at `path`.
     func readBytes(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }
 }

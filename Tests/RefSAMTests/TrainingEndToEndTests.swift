@@ -100,7 +100,7 @@ final class TrainingEndToEndTests: XCTestCase {
         let c = try config([("consume_mask_batch", "True"), ("num_epochs", "2"), ("pruner", "snip"), ("sparsity", "0.5")])
         let t = try trainer(c, dir)
         try t.run()
-        let spec = try RunSpec(config: c)
+        let spec = RunSpec(config: c)
         let p = t.trainPipeline, n = p.batchesPerEpoch
         let orders = [p.order(epoch: 0), p.order(epoch: 1), p.order(epoch: 2)]
         func stream(_ g: Int) -> (images: Tensor<Float>, labels: [Int32]) { p.batch(epoch: g / n, index: g % n, order: orders[g / n]) }
