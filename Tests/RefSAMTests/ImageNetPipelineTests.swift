@@ -132,13 +132,13 @@ final class ImageNetPipelineTests: XCTestCase {
 
     func testShuffleBufferIsTFsBuffer() {
         let rng = RandomGenerator(seed: 3)
-        XCTAssertEqual(ShuffleBuffer.positions(outputs: 10, bufferSize: 1, rng: rng), Array(0..<10), "a buffer of one keeps the order")
-        let out = ShuffleBuffer.positions(outputs: 300, bufferSize: 5, rng: rng)
+        XCTAssertEqual(ShuffleBuffer.positions(outputs: 0..<10, bufferSize: 1, rng: rng), Array(0..<10), "a buffer of one keeps the order")
+        let out = ShuffleBuffer.positions(outputs: 0..<300, bufferSize: 5, rng: rng)
         XCTAssertEqual(Set(out).count, out.count, "a stream element is emitted once")
         for (t, p) in out.enumerated() { XCTAssertLessThanOrEqual(p, t + 4, "output \(t) took element \(p), not yet in the buffer") }
         // Everything that entered the buffer and was not emitted is still in it: 5 elements.
         XCTAssertEqual(Set(0..<305).subtracting(out).count, 5)
-        XCTAssertEqual(out, ShuffleBuffer.positions(outputs: 300, bufferSize: 5, rng: rng), "the seed fixes the order")
+        XCTAssertEqual(out, ShuffleBuffer.positions(outputs: 0..<300, bufferSize: 5, rng: rng), "the seed fixes the order")
         XCTAssertNotEqual(out, Array(0..<300))
     }
 

@@ -24,48 +24,55 @@ public enum BicubicResize {
         return t
     }()
 
-    /// The four source indices and weights of each output coordinate.
+    /// The four source indices and weights of each output coordinate: output i reads
+    /// `index[4i ..< 4i + 4]` with `weight[4i ..< 4i + 4]`.
     struct Taps { var index: [Int]; var weight: [Float] }
 
-    static func taps(inSize: Int, outSize: Int) -> [Taps] {
+    static func taps(inSize: Int, outSize: Int) -> Taps {
         let scale = Float(inSize) / Float(outSize)
-        return (0..<outSize).map { i in
+        var taps = Taps(index: [], weight: [])
+        taps.index.reserveCapacity(4 * outSize); taps.weight.reserveCapacity(4 * outSize)
+        for i in 0..<outSize {
             let s = (Float(i) + 0.5) * scale - 0.5
             let base = Int(s.rounded(.down))
             let offset = Int(((s - Float(base)) * Float(tableSize)).rounded(.toNearestOrEven))
             let raw = [table[offset * 2 + 1], table[offset * 2], table[(tableSize - offset) * 2], table[(tableSize - offset) * 2 + 1]]
-            var index = [Int](), weight = [Float]()
+            var weight = [Float](repeating: 0, count: 4)
             for k in 0..<4 {
                 let j = base - 1 + k, bounded = min(inSize - 1, max(0, j))
-                index.append(bounded); weight.append(bounded == j ? raw[k] : 0)
+                taps.index.append(bounded); weight[k] = bounded == j ? raw[k] : 0
             }
             let sum = weight[0] + weight[1] + weight[2] + weight[3]
             if abs(sum) >= 1000 * Float.leastNormalMagnitude { let inv = 1 / sum; weight = weight.map { $0 * inv } }
-            return Taps(index: index, weight: weight)
+            taps.weight += weight
         }
+        return taps
     }
 
     /// The `window` of an image (`pixels`, `height` x `width` x `channels`, row-major)
-    /// resized to `outHeight` x `outWidth`: [outHeight * outWidth * channels].
+    /// resized to `outHeight` x `outWidth`: [outHeight * outWidth * channels]. Each output
+    /// row interpolates the window's columns vertically once, then each output pixel
+    /// combines four of those columns.
     public static func resize(_ pixels: UnsafeBufferPointer<UInt8>, height: Int, width: Int, channels c: Int,
                               window: ImageNetCrop.Window, outHeight: Int, outWidth: Int) -> [Float] {
         precondition(window.y >= 0 && window.x >= 0 && window.y + window.height <= height && window.x + window.width <= width,
                      "crop window \(window) outside a \(height)x\(width) image")
         let ys = taps(inSize: window.height, outSize: outHeight), xs = taps(inSize: window.width, outSize: outWidth)
         var out = [Float](repeating: 0, count: outHeight * outWidth * c)
+        var column = [Float](repeating: 0, count: window.width * c)     // this output row, interpolated vertically
         func pixel(_ y: Int, _ x: Int, _ ch: Int) -> Float { Float(pixels[((window.y + y) * width + window.x + x) * c + ch]) }
         for oy in 0..<outHeight {
-            let ty = ys[oy]
+            let (r0, r1, r2, r3) = (ys.index[4 * oy], ys.index[4 * oy + 1], ys.index[4 * oy + 2], ys.index[4 * oy + 3])
+            let (w0, w1, w2, w3) = (ys.weight[4 * oy], ys.weight[4 * oy + 1], ys.weight[4 * oy + 2], ys.weight[4 * oy + 3])
+            for x in 0..<window.width {
+                for ch in 0..<c {
+                    column[x * c + ch] = w0 * pixel(r0, x, ch) + w1 * pixel(r1, x, ch) + w2 * pixel(r2, x, ch) + w3 * pixel(r3, x, ch)
+                }
+            }
             for ox in 0..<outWidth {
-                let tx = xs[ox]
                 for ch in 0..<c {
                     var v: Float = 0
-                    for k in 0..<4 {
-                        let column = tx.index[k]
-                        let vertical = ty.weight[0] * pixel(ty.index[0], column, ch) + ty.weight[1] * pixel(ty.index[1], column, ch)
-                            + ty.weight[2] * pixel(ty.index[2], column, ch) + ty.weight[3] * pixel(ty.index[3], column, ch)
-                        v += tx.weight[k] * vertical
-                    }
+                    for k in 0..<4 { v += xs.weight[4 * ox + k] * column[xs.index[4 * ox + k] * c + ch] }
                     out[(oy * outWidth + ox) * c + ch] = v
                 }
             }

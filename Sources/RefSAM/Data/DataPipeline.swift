@@ -48,8 +48,8 @@ public struct DataPipeline<T: RefScalar> {
         if usesShuffleBuffer {
             let per = batchesPerEpoch * batchSize
             let rng = RandomGenerator(seed: seed).derived("shuffle-buffer")
-            let positions = ShuffleBuffer.positions(outputs: (epoch + 1) * per, bufferSize: ShuffleBuffer.imageNetSize, rng: rng)
-            return positions[(epoch * per)...].map { $0 % dataset.count }
+            return ShuffleBuffer.positions(outputs: (epoch * per)..<((epoch + 1) * per), bufferSize: ShuffleBuffer.imageNetSize, rng: rng)
+                .map { $0 % dataset.count }
         }
         var rng = RandomGenerator(seed: seed).derived("shuffle").derived(UInt64(epoch))
         return rng.permutation(dataset.count)

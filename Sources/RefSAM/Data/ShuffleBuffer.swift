@@ -14,17 +14,18 @@ public enum ShuffleBuffer {
     /// The original's ImageNet buffer.
     public static let imageNetSize = 2_000
 
-    /// Stream positions of outputs `0 ..< end`: the run's draws replayed from the start,
-    /// so any epoch's order is reproducible (and resumable) from the seed.
-    public static func positions(outputs end: Int, bufferSize: Int, rng: RandomGenerator) -> [Int] {
-        precondition(bufferSize >= 1, "a shuffle buffer holds at least one element")
+    /// Stream positions of the outputs in `range`: the draws replayed from the start
+    /// (so any epoch's order is reproducible, and resumable, from the seed), keeping only
+    /// the requested ones (memory grows with the range, not with the epoch).
+    public static func positions(outputs range: Range<Int>, bufferSize: Int, rng: RandomGenerator) -> [Int] {
+        precondition(bufferSize >= 1 && range.lowerBound >= 0, "a shuffle buffer holds at least one element")
         var rng = rng
         var buffer = Array(0..<bufferSize), next = bufferSize
         var out = [Int]()
-        out.reserveCapacity(end)
-        for _ in 0..<end {
+        out.reserveCapacity(range.count)
+        for t in 0..<range.upperBound {
             let slot = rng.uniform(below: bufferSize)
-            out.append(buffer[slot])
+            if t >= range.lowerBound { out.append(buffer[slot]) }
             buffer[slot] = next
             next += 1
         }

@@ -41,16 +41,22 @@ public enum FixtureReplay {
     /// model's own order, whatever order the fixture lists its inputs in). A bug shows
     /// first where it starts.
     public static func compute<T: RefScalar>(_ f: Fixture, _: T.Type) throws -> [(name: String, tensor: Tensor<T>)] {
-        let (state, images, labels) = try f.loadInputs(T.self)
-        let r: StepResult<T>
-        do {
-            r = try TrainStep.run(f.model, state: state, images: images, labels: labels, f.step)
-        } catch {
-            throw FixtureError.malformed(path: f.directory, reason: "the step cannot run on these inputs: \(error)")
-        }
+        let (_, images, _, r) = try step(f, T.self)
         return try ordered(f.model, imageShape: Array(images.shape.dropFirst()), loss: r.loss, logits: r.logits,
                            gradsFirst: r.gradsFirst, grads: r.grads, trace: r.state.trace, params: r.state.params,
                            batchStats: r.state.batchStats)
+    }
+
+    /// The fixture's inputs and this reference's step on them; a step that cannot run on
+    /// them makes the fixture malformed.
+    static func step<T: RefScalar>(_ f: Fixture, _: T.Type, record: StepRecord<T>? = nil) throws
+        -> (state: TrainState<T>, images: Tensor<T>, labels: [Int32], result: StepResult<T>) {
+        let (state, images, labels) = try f.loadInputs(T.self)
+        do {
+            return (state, images, labels, try TrainStep.run(f.model, state: state, images: images, labels: labels, f.step, record: record))
+        } catch {
+            throw FixtureError.malformed(path: f.directory, reason: "the step cannot run on these inputs: \(error)")
+        }
     }
 
     /// A step's outputs named as in a fixture, in computation order (the model's own
@@ -75,18 +81,13 @@ public enum FixtureReplay {
     @discardableResult
     public static func writeReference(of f: Fixture, to out: String) throws -> (outputs: Int, intermediates: Int) {
         func write<T: RefScalar>(_: T.Type) throws -> (Int, Int) {
-            let (state, images, labels) = try f.loadInputs(T.self)
             let record = StepRecord<T>()
-            let r: StepResult<T>
-            do {
-                r = try TrainStep.run(f.model, state: state, images: images, labels: labels, f.step, record: record)
-            } catch {
-                throw FixtureError.malformed(path: f.directory, reason: "the step cannot run on these inputs: \(error)")
-            }
+            let (state, images, labels, r) = try step(f, T.self, record: record)
             let tensors = record.tensors
-            try FixtureWriter.write(to: out, model: f.model, step: f.step, state: state, images: images, labels: labels, result: r,
-                                    producer: "ref-run replay of \(f.directory) (\(f.producer))", intermediates: tensors)
-            return (2 + 4 * r.grads.entries.count + r.state.batchStats.entries.count, tensors.count)
+            let outputs = try FixtureWriter.write(to: out, model: f.model, step: f.step, state: state, images: images, labels: labels,
+                                                  result: r, producer: "ref-run replay of \(f.directory) (\(f.producer))",
+                                                  intermediates: tensors)
+            return (outputs, tensors.count)
         }
         return f.dtype == .float64 ? try write(Double.self) : try write(Float.self)
     }

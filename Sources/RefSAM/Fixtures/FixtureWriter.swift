@@ -8,10 +8,12 @@ import RefTensor
 public enum FixtureWriter {
     /// Writes the step from `state` on (`images`, `labels`) with `h`, whose result is `r`, as a fixture in `directory`;
     /// `intermediates` (e.g. `StepRecord.tensors`) go to `intermediates/`, listed under that key, never compared.
+    /// Returns the number of outputs written.
+    @discardableResult
     public static func write<T: RefScalar>(to directory: String, model: Model, step h: StepHyperparameters,
                                            state: TrainState<T>, images: Tensor<T>, labels: [Int32],
                                            result r: StepResult<T>, producer: String,
-                                           intermediates: [(name: String, tensor: Tensor<T>)] = []) throws {
+                                           intermediates: [(name: String, tensor: Tensor<T>)] = []) throws -> Int {
         var inputs: [(String, Tensor<T>)] = [("image", images)]
         func add(_ list: inout [(String, Tensor<T>)], _ prefix: String, _ tree: TensorTree<T>) {
             for (p, t) in tree.entries { list.append((prefix + "/" + p, t)) }
@@ -52,5 +54,6 @@ public enum FixtureWriter {
         if !intermediates.isEmpty { meta["intermediates"] = intermediates.map(\.name) }
         let data = try JSONSerialization.data(withJSONObject: meta, options: [.prettyPrinted, .sortedKeys])
         try data.write(to: URL(fileURLWithPath: (directory as NSString).appendingPathComponent("fixture.json")), options: .atomic)
+        return outputs.count
     }
 }

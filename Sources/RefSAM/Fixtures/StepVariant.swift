@@ -61,17 +61,17 @@ extension StepVariant {
         if variant == .optimizerSwapped { optimizer = optimizer == .sam ? .sgd : .sam }
         var g = first.grads, second: Pass<T>? = nil, e: TensorTree<T>? = nil
         if optimizer == .sam {
-            let norm = TrainStep.globalNorm(first.grads)
-            let noised = try state.params.map { path, p -> Tensor<T> in
-                let gp = try first.grads.require(path, in: "gradient")
-                let denominator: T
-                switch variant {
-                case .perLayerNorm: denominator = T(OptimizerOp.sumOfSquares(gp).squareRoot()) + T(1e-12)
-                case .noNormEpsilon: denominator = T(norm)
-                case .unnormalisedAscent: denominator = 1
-                default: denominator = T(norm) + T(1e-12)
+            let noised: TensorTree<T>
+            if let variant, [.perLayerNorm, .noNormEpsilon, .unnormalisedAscent].contains(variant) {
+                let norm = TrainStep.globalNorm(first.grads)
+                noised = try state.params.map { path, p -> Tensor<T> in
+                    let gp = try first.grads.require(path, in: "gradient")
+                    let denominator: T = variant == .perLayerNorm ? T(OptimizerOp.sumOfSquares(gp).squareRoot()) + T(1e-12)
+                        : variant == .noNormEpsilon ? T(norm) : 1
+                    return OptimizerOp.ascentPoint(p, gradient: gp, rho: T(h.rho), denominator: denominator)
                 }
-                return OptimizerOp.ascentPoint(p, gradient: gp, rho: T(h.rho), denominator: denominator)
+            } else {
+                noised = try TrainStep.perturb(state.params, along: first.grads, rho: h.rho)
             }
             second = try pass(noised)
             g = second!.grads

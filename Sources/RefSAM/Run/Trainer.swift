@@ -26,6 +26,9 @@ public final class Trainer<T: RefScalar> {
     public var observer: TrainingObserver?
     /// Stop after this many epochs of this process (an interruption, resumed later).
     public var stopAfterEpochs: Int? = nil
+    /// Example orders of the epochs the stream is reading (at most two: with
+    /// `consume_mask_batch` an epoch's last update reads the next epoch's first batch).
+    private var epochOrders: [Int: [Int]] = [:]
 
     /// - Parameters: `train`, `test`: the datasets (already loaded, possibly subsets),
     ///   checked against the image shape of `spec`.
@@ -106,10 +109,9 @@ public final class Trainer<T: RefScalar> {
         let stepsPerEpoch = trainPipeline.batchesPerEpoch
         log("Epoch \(epoch + 1) / \(spec.numEpochs)")
         let start = Date()
-        var orders: [Int: [Int]] = [:]
         var lossSum = 0.0, accSum = 0.0, seen = 0
         for step in 0..<stepsPerEpoch {
-            let (images, labels) = streamBatch(epoch * stepsPerEpoch + step + (spec.consumeMaskBatch ? 1 : 0), orders: &orders)
+            let (images, labels) = streamBatch(epoch * stepsPerEpoch + step + (spec.consumeMaskBatch ? 1 : 0))
             let h = spec.hyperparameters(learningRate: schedule(state.step), batchCount: labels.count)
             let r = try TrainStep.run(spec.model, state: state, images: images, labels: labels, h)
             let loss = Double(r.loss)
@@ -138,11 +140,14 @@ public final class Trainer<T: RefScalar> {
     }
 
     /// Batch `g` of the training stream, the epochs' batches one after another: batch
-    /// g mod n of epoch g / n, n batches per epoch. `orders` caches epoch orders.
-    func streamBatch(_ g: Int, orders: inout [Int: [Int]]) -> (images: Tensor<T>, labels: [Int32]) {
+    /// g mod n of epoch g / n, n batches per epoch. Each epoch's order is drawn once.
+    func streamBatch(_ g: Int) -> (images: Tensor<T>, labels: [Int32]) {
         let n = trainPipeline.batchesPerEpoch, epoch = g / n
-        if orders[epoch] == nil { orders[epoch] = trainPipeline.order(epoch: epoch) }
-        return trainPipeline.batch(epoch: epoch, index: g % n, order: orders[epoch]!)
+        if epochOrders[epoch] == nil {
+            epochOrders = epochOrders.filter { $0.key >= epoch }      // earlier epochs are done
+            epochOrders[epoch] = trainPipeline.order(epoch: epoch)
+        }
+        return trainPipeline.batch(epoch: epoch, index: g % n, order: epochOrders[epoch]!)
     }
 
     func logHeader(state: TrainState<T>, startEpoch: Int) {

@@ -92,10 +92,10 @@ public enum TrainStep {
         return (grads, newTrace, newParams)
     }
 
-    /// One training step, as docs/FIXTURES.md states it.
+    /// One training step, as docs/FIXTURES.md states it. `record`, when given, receives
+    /// the step's intermediates (`StepRecord`).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    /// `record`, when given, receives the step's intermediates (`StepRecord`).
     public static func run<T: RefScalar>(_ model: Model, state: TrainState<T>, images: Tensor<T>, labels: [Int32],
                                          _ h: StepHyperparameters, record: StepRecord<T>? = nil) throws -> StepResult<T> {
         let n = images.shape.first ?? 0
@@ -114,11 +114,12 @@ public enum TrainStep {
     @_specialize(where T == Double)
     static func runShardByShard<T: RefScalar>(_ model: Model, state: TrainState<T>, images: Tensor<T>, labels: [Int32],
                                               _ h: StepHyperparameters, record: StepRecord<T>? = nil) throws -> StepResult<T> {
-        let n = images.shape[0], shardSize = n / h.samShards
+        let shardSize = images.shape[0] / h.samShards
         let masks = state.masks
         var first: [Pass<T>] = [], used: [TensorTree<T>] = []
         for s in 0..<h.samShards {
-            let (x, y) = h.samShards == 1 ? (images, labels) : shard(images, labels, s * shardSize, shardSize)
+            let x = h.samShards == 1 ? images : try BatchSliceOp.slice(images, start: s * shardSize, count: shardSize)
+            let y = Array(labels[(s * shardSize)..<((s + 1) * shardSize)])
             let p1 = try pass(model, params: state.params, batchStats: state.batchStats, masks: masks, images: x, labels: y)
             first.append(p1)
             switch h.optimizer {
@@ -139,10 +140,7 @@ public enum TrainStep {
         let (grads, trace, params) = try momentumUpdate(params: state.params, trace: state.trace, gradient: samGradient, h)
         let batchStats = try average(first.map(\.batchStats))
 
-        var logits = first[0].logits
-        if first.count > 1 {
-            logits = Tensor(shape: [n, logits.shape[1]], scalars: first.flatMap(\.logits.scalars))
-        }
+        let logits = first.count == 1 ? first[0].logits : try BatchSliceOp.concat(first.map(\.logits))
         let loss = first.count == 1 ? first[0].loss : first.map(\.loss).reduce(0, +) / T(first.count)
         return result(state, loss: loss, logits: logits, labels: labels, gradsFirst: gradsFirst,
                       update: (grads, trace, params), batchStats: batchStats)
@@ -181,11 +179,5 @@ public enum TrainStep {
         for t in trees.dropFirst() { sum = try sum.zip(t, +) }
         let inv = T(trees.count)
         return sum.map { _, t in Tensor(shape: t.shape, scalars: t.scalars.map { $0 / inv }) }
-    }
-
-    static func shard<T: RefScalar>(_ images: Tensor<T>, _ labels: [Int32], _ start: Int, _ count: Int) -> (Tensor<T>, [Int32]) {
-        let per = images.count / images.shape[0]
-        let x = Tensor(shape: [count] + images.shape.dropFirst(), scalars: Array(images.scalars[(start * per)..<((start + count) * per)]))
-        return (x, Array(labels[start..<(start + count)]))
     }
 }

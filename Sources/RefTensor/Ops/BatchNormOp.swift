@@ -91,7 +91,8 @@ public enum BatchNormOp {
             }
         } }
         let dbias = Array(sums[0..<c]), dscale = Array(sums[c...])
-        // Per channel, side by side: k = scale * invStd, dbias / M, dscale (the arithmetic as written before).
+        // Per channel, side by side in one buffer (no array bounds checks in the loop):
+        // k = scale * invStd, dbias / M, dscale. The roundings are those of the formula above.
         let terms = (0..<c).map { Double(scale.scalars[$0]) * invStd[$0] } + dbias.map { $0 / Double(m) } + dscale
         let dx = Tensor.withScalars(of: [x, dy, mean]) { b in invStd.withUnsafeBufferPointer { sp in terms.withUnsafeBufferPointer { tp in
             let (xp, dyp, mp) = (b[0], b[1], b[2])
