@@ -12,7 +12,8 @@ let kernelSettings: [SwiftSetting] = []
 
 /// RefSAM is built in layers, one module per folder of Sources/RefSAM, each importing
 /// only the layers listed before it (the compiler enforces the order):
-///   Config -> Params -> Data -> Models -> Training -> Checkpoint -> Run -> Fixtures.
+///   Config -> Params -> Data -> Models -> Training -> Checkpoint -> Run -> Fixtures,
+/// and Experiments (sweeps, sharpness, convergence, figures) on top of Run.
 /// The `RefSAM` module re-exports them all.
 func layer(_ folder: String, _ dependencies: [Target.Dependency]) -> Target {
     .target(name: "RefSAM" + folder, dependencies: dependencies, path: "Sources/RefSAM/" + folder, swiftSettings: kernelSettings)
@@ -37,8 +38,11 @@ let package = Package(
         layer("Run", ["RefTensor", "RefSAMConfig", "RefSAMParams", "RefSAMData", "RefSAMModels", "RefSAMTraining", "RefSAMCheckpoint"]),
         layer("Fixtures", ["RefTensor", "RefSAMConfig", "RefSAMParams", "RefSAMData", "RefSAMModels", "RefSAMTraining",
                            "RefSAMCheckpoint", "RefSAMRun"]),
+        layer("Experiments", ["RefTensor", "RefSAMConfig", "RefSAMParams", "RefSAMData", "RefSAMModels", "RefSAMTraining",
+                              "RefSAMCheckpoint", "RefSAMRun"]),
         .target(name: "RefSAM", dependencies: ["RefTensor", "RefSAMConfig", "RefSAMParams", "RefSAMData", "RefSAMModels",
-                                               "RefSAMTraining", "RefSAMCheckpoint", "RefSAMRun", "RefSAMFixtures"],
+                                               "RefSAMTraining", "RefSAMCheckpoint", "RefSAMRun", "RefSAMFixtures",
+                                               "RefSAMExperiments"],
                 path: "Sources/RefSAM/RefSAM", swiftSettings: kernelSettings),
         .executableTarget(name: "ref-run", dependencies: ["RefTensor", "RefSAM"], swiftSettings: kernelSettings),
         .executableTarget(name: "SAMStepExample", dependencies: ["RefSAM"], path: "Examples/SAMStep"),

@@ -3,6 +3,8 @@
 struct Arguments {
     var positional: [String] = []
     var options: [String: String] = [:]
+    /// Every value of each option, in order (`--grid A --grid B`); `options` keeps the last.
+    var repeated: [String: [String]] = [:]
     var switches: Set<String> = []
     var configOverrides: [(String, String)] = []
 
@@ -39,6 +41,7 @@ struct Arguments {
                 value = args[i]; i += 1
             }
             options[name] = value
+            repeated[name, default: []].append(value!)
         }
     }
 

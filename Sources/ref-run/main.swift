@@ -3,12 +3,12 @@ import RefSAM
 
 enum RefRun {
     static let version = "0.1.0"
-    static let booleans: Set<String> = ["overwrite", "synthetic", "help", "failures-only", "json", "no-mask"]
+    static let booleans: Set<String> = ["overwrite", "synthetic", "help", "failures-only", "json", "no-mask", "dry-run"]
 
     static func main() -> Int32 {
         Allocator.retainFreedMemory()
         var argv = Array(CommandLine.arguments.dropFirst())
-        let commands = ["train", "eval", "verify", "replay", "diagnose", "golden", "bench", "help"]
+        let commands = ["train", "eval", "verify", "replay", "diagnose", "golden", "bench", "sweep", "sharpness", "spectra", "converge", "help"]
         var command = "train"
         if let first = argv.first, !first.hasPrefix("-") {
             guard commands.contains(first) else {
@@ -36,6 +36,9 @@ enum RefRun {
             case "diagnose": return try DiagnoseCommand.run(args)
             case "golden": return try GoldenCommand.run(args)
             case "bench": return try BenchCommand.run(args)
+            case "sweep": return try SweepCommand.run(args)
+            case "sharpness": return try SharpnessCommand.run(args)
+            case "spectra": return try SpectraCommand.run(args)
             default:
                 if !args.positional.isEmpty { throw UsageError("unexpected argument '\(args.positional[0])'") }
                 return try TrainCommand.run(args)

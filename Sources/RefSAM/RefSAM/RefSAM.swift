@@ -10,6 +10,7 @@
 //   RefSAMCheckpoint  Flax msgpack checkpoints
 //   RefSAMRun         RunSpec (one value per run), its initial state, the training loop
 //   RefSAMFixtures    train-step fixtures: write, replay, compare
+//   RefSAMExperiments sweeps, Hessian sharpness, the convergence experiment, SVG figures
 @_exported import RefTensor
 @_exported import RefSAMConfig
 @_exported import RefSAMParams
@@ -19,3 +20,4 @@
 @_exported import RefSAMCheckpoint
 @_exported import RefSAMRun
 @_exported import RefSAMFixtures
+@_exported import RefSAMExperiments
