@@ -39,6 +39,7 @@ enum RefRun {
             case "sweep": return try SweepCommand.run(args)
             case "sharpness": return try SharpnessCommand.run(args)
             case "spectra": return try SpectraCommand.run(args)
+            case "converge": return try ConvergeCommand.run(args)
             default:
                 if !args.positional.isEmpty { throw UsageError("unexpected argument '\(args.positional[0])'") }
                 return try TrainCommand.run(args)

@@ -166,6 +166,29 @@ final class HessianTests: XCTestCase {
         }
     }
 
+    /// A unit 1e-7 from its kink: differences of plain gradients across it blow up; with
+    /// the activation patterns frozen at w they match the exact Hessian of that piece.
+    func testHessianVectorProductsIgnoreAKinkWithinTheStep() throws {
+        let (s, w0, images, labels) = try makeSurface()
+        var w = w0
+        var offsets: [String: Int] = [:], o = 0
+        for e in s.layout { offsets[e.path] = o; o += e.shape.reduce(1, *) }
+        let k = offsets["Dense_0/kernel"]!, b = offsets["Dense_0/bias"]!
+        var z = w[b]
+        for i in 0..<6 { z += images[0][i] * w[k + i * 8] }
+        w[b] -= z - 1e-7                                  // example 0 puts unit 0 at 1e-7
+        let (_, h) = exactHessian(s, w, images, labels)
+        var e = [Double](repeating: 0, count: w.count)
+        e[b] = 1                                          // along that unit's bias
+        let exact = matVec(h, e), frozen = try s.hessianVectorProduct(w, e)
+        let scale = Vector.norm(exact)
+        XCTAssertLessThan(zip(exact, frozen).map { abs($0 - $1) }.max()!, 1e-6 * scale)
+        let t = 1e-5
+        let plain = zip(try s.lossAndGradient(Vector.adding(w, t, e)).gradient, try s.lossAndGradient(Vector.adding(w, -t, e)).gradient)
+            .map { ($0 - $1) / (2 * t) }
+        XCTAssertGreaterThan(zip(exact, plain).map { abs($0 - $1) }.max()!, 1e-2 * scale, "the kink should show without freezing")
+    }
+
     func testJacobiFindsTheEigenvaluesOfTheSecondDifferenceMatrix() {
         // tridiag(-1, 2, -1) of order n has eigenvalues 2 - 2 cos(k pi / (n + 1)), k = 1...n.
         let n = 12

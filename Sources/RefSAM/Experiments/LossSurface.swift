@@ -54,36 +54,73 @@ public final class LossSurface {
 
     /// The loss and gradient over the given chunks only (weighted by their examples).
     public func lossAndGradient(_ w: [Double], chunks selected: Range<Int>) throws -> (loss: Double, gradient: [Double]) {
+        try lossAndGradient(w, chunks: selected, patterns: nil)
+    }
+
+    /// `patterns`: nil, `.record` (keep each chunk's ReLU patterns in `recorded`) or
+    /// the recorded patterns of every chunk, replayed.
+    func lossAndGradient(_ w: [Double], chunks selected: Range<Int>, patterns: PatternUse?) throws -> (loss: Double, gradient: [Double]) {
         let params = tree(w)
         let total = Double(chunks[selected].reduce(0) { $0 + $1.labels.count })
         var loss = 0.0, gradient = [Double](repeating: 0, count: w.count)
         for c in selected {
             let chunk = chunks[c]
-            let p = try TrainStep.pass(model, params: params, batchStats: batchStats, masks: masks, images: chunk.images, labels: chunk.labels)
+            let tape = Tape<Double>()
+            switch patterns {
+            case nil: break
+            case .record: tape.reluPatterns = .record
+            case let .replay(all): tape.reluPatterns = .replay(all[c])
+            }
+            var vars: [String: Variable] = [:]
+            let leaves = params.entries.map { e -> Variable in let v = tape.leaf(e.tensor); vars[e.path] = v; return v }
+            let b = ModelBuilder<Double>(tape: tape, mode: .apply(params: vars, masks: masks), batchStats: batchStats, train: true)
+            let logits = try model.forward(b, tape.leaf(chunk.images))
+            let l = try tape.softmaxCrossEntropy(logits: logits, labels: chunk.labels)
+            let grads = try tape.gradients(of: l, withRespectTo: leaves)
+            if case .record? = patterns { recorded.append(tape.recordedReLUPatterns.map { Mask($0) }) }
             let weight = Double(chunk.labels.count) / total
-            loss += weight * p.loss
+            loss += weight * tape[l].scalar
             var i = 0
-            for (_, g) in p.grads.entries { for x in g.scalars { gradient[i] += weight * x; i += 1 } }
+            for g in grads { for x in g.scalars { gradient[i] += weight * x; i += 1 } }
         }
         gradientCount += 1
         return (loss, gradient)
     }
 
+    enum PatternUse { case record, replay([[Mask<Double>]]) }
+    /// Each chunk's ReLU patterns at `patternPoint`.
+    var recorded: [[Mask<Double>]] = []
+    var patternPoint: [Double] = []
+
+    /// The ReLU patterns of every chunk at w (computed once per point).
+    func patterns(at w: [Double]) throws -> [[Mask<Double>]] {
+        if w == patternPoint && recorded.count == chunks.count { return recorded }
+        recorded = []
+        _ = try lossAndGradient(w, chunks: chunks.indices, patterns: .record)
+        patternPoint = w
+        return recorded
+    }
+
     /// L(w) alone (the forward passes; the gradient is computed and dropped).
     public func loss(_ w: [Double], chunks selected: Range<Int>) throws -> Double { try lossAndGradient(w, chunks: selected).loss }
 
-    /// H(w) v by central differences of gradients:
+    /// H(w) v by central differences of gradients on the smooth piece that holds w:
     ///     (grad L(w + t u) - grad L(w - t u)) / (2t) * |v|,   u = v / |v|,
-    /// error O(t^2) from the third derivative plus O(eps * |grad| / t) from rounding;
-    /// t = 1e-5 balances them for these losses (checked against the exact Hessian of a
-    /// small MLP to about 1e-7 relative in HessianTests). A ReLU kink within t of w
-    /// adds a further error; the Hessian is the one of the smooth pieces.
+    /// with every ReLU's activation pattern frozen at its pattern at w (`Tape.reluPatterns`),
+    /// so that no unit switching on or off within t of w puts a jump into the quotient:
+    /// the result is the Hessian of the network as it is at w (what autodiff's Hessian,
+    /// with ReLU'' = 0, gives). Error O(t^2) from the third derivative plus
+    /// O(eps |grad| / t) from rounding; t = 1e-5 balances them (checked against the exact
+    /// Hessian of a small MLP to 1e-6 relative in HessianTests). Max pooling (ResNet50)
+    /// is not frozen: a window whose maximum changes within t adds an error.
     public func hessianVectorProduct(_ w: [Double], _ v: [Double], step t: Double = 1e-5) throws -> [Double] {
         let norm = Vector.norm(v)
         guard norm > 0 else { return [Double](repeating: 0, count: v.count) }
+        let frozen = try patterns(at: w)
         var plus = w, minus = w
         for i in w.indices { let d = t * v[i] / norm; plus[i] += d; minus[i] -= d }
-        let gp = try lossAndGradient(plus).gradient, gm = try lossAndGradient(minus).gradient
+        let gp = try lossAndGradient(plus, chunks: chunks.indices, patterns: .replay(frozen)).gradient
+        let gm = try lossAndGradient(minus, chunks: chunks.indices, patterns: .replay(frozen)).gradient
         let scale = norm / (2 * t)
         return gp.indices.map { (gp[$0] - gm[$0]) * scale }
     }

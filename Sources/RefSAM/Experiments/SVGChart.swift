@@ -15,6 +15,8 @@ public struct SVGChart {
         public var color: String
         public var dashed: Bool
         public var markers: Bool
+        /// Dotted instead of solid or dashed.
+        public var dotted = false
         public init(name: String, points: [Point], color: String, dashed: Bool = false, markers: Bool = true) {
             self.name = name; self.points = points; self.color = color; self.dashed = dashed; self.markers = markers
         }
@@ -63,11 +65,11 @@ public struct SVGChart {
         <svg xmlns="http://www.w3.org/2000/svg" width="\(f(width))" height="\(f(height))" viewBox="0 0 \(f(width)) \(f(height))" \
         font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">
         <rect width="100%" height="100%" fill="white"/>
-        <text x="\(f((left + right) / 2))" y="24" text-anchor="middle" font-size="15" font-weight="bold">\(escape(title))</text>
+        <text x="\(f(width / 2))" y="24" text-anchor="middle" font-size="15" font-weight="bold">\(escape(title))</text>
 
         """
         if let subtitle {
-            out += "<text x=\"\(f((left + right) / 2))\" y=\"42\" text-anchor=\"middle\" font-size=\"11\" fill=\"#444\">\(escape(subtitle))</text>\n"
+            out += "<text x=\"\(f(width / 2))\" y=\"42\" text-anchor=\"middle\" font-size=\"11\" fill=\"#444\">\(escape(subtitle))</text>\n"
         }
         // Grid and ticks.
         for t in xAxis.ticks {
@@ -91,7 +93,7 @@ public struct SVGChart {
         // Series.
         for s in series {
             let pts = s.points.filter { $0.x.isFinite && $0.y.isFinite && (!xLog || $0.x > 0) && (!yLog || $0.y > 0) }
-            let dash = s.dashed ? " stroke-dasharray=\"6,4\"" : ""
+            let dash = s.dotted ? " stroke-dasharray=\"2,3\"" : s.dashed ? " stroke-dasharray=\"6,4\"" : ""
             if pts.count > 1 {
                 let path = pts.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
                 out += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"1.8\"\(dash)/>\n"
@@ -107,7 +109,7 @@ public struct SVGChart {
         // Legend.
         var ly = top + 10
         for s in series {
-            let dash = s.dashed ? " stroke-dasharray=\"6,4\"" : ""
+            let dash = s.dotted ? " stroke-dasharray=\"2,3\"" : s.dashed ? " stroke-dasharray=\"6,4\"" : ""
             out += "<line x1=\"\(f(right + 16))\" y1=\"\(f(ly))\" x2=\"\(f(right + 44))\" y2=\"\(f(ly))\" stroke=\"\(s.color)\" stroke-width=\"2\"\(dash)/>\n"
             if s.markers { out += "<circle cx=\"\(f(right + 30))\" cy=\"\(f(ly))\" r=\"3.2\" fill=\"\(s.color)\"/>\n" }
             out += "<text x=\"\(f(right + 50))\" y=\"\(f(ly + 4))\">\(escape(s.name))</text>\n"

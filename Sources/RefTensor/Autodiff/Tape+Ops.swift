@@ -47,9 +47,16 @@ extension Tape {
         return record(r.y, .batchNorm(x: x, scale: scale, bias: bias, mean: runningMean, invStd: r.invStd, training: false))
     }
 
-    /// max(x, 0) elementwise.
+    /// max(x, 0) elementwise (or x times a replayed pattern: `reluPatterns`).
     public func relu(_ x: Variable) throws -> Variable {
         try check(x, "relu")
+        if case .record? = reluPatterns { noteReLU(self[x]) }
+        if case .replay? = reluPatterns {
+            guard let pattern = nextReLUPattern(), pattern.dense.shape == self[x].shape else {
+                throw TensorError.invalidArgument(op: "relu", detail: "the replayed activation patterns do not match this forward pass")
+            }
+            return try multiply(x, mask: pattern)
+        }
         return record(ElementwiseOp.relu(self[x]), .relu(x))
     }
 

@@ -62,6 +62,28 @@ public final class Tape<T: RefScalar> {
     /// Number of recorded values.
     public var count: Int { nodes.count }
 
+    /// ReLU activation patterns, for Hessian-vector products by differences of gradients
+    /// on one smooth piece of a ReLU network (see `LossSurface`).
+    public enum ReLUPatterns {
+        /// Keep each relu's pattern (1 where its input > 0), in call order, in `recordedReLUPatterns`.
+        case record
+        /// The k-th relu multiplies its input by the k-th pattern instead of testing its sign.
+        case replay([Mask<T>])
+    }
+
+    /// nil: relu as usual.
+    public var reluPatterns: ReLUPatterns? = nil
+    /// Patterns kept under `.record`.
+    public private(set) var recordedReLUPatterns: [Tensor<T>] = []
+    var replayedReLUs = 0
+
+    func noteReLU(_ x: Tensor<T>) { recordedReLUPatterns.append(Tensor(shape: x.shape, scalars: x.scalars.map { $0 > 0 ? 1 : 0 })) }
+    func nextReLUPattern() -> Mask<T>? {
+        guard case let .replay(patterns)? = reluPatterns else { return nil }
+        defer { replayedReLUs += 1 }
+        return replayedReLUs < patterns.count ? patterns[replayedReLUs] : nil
+    }
+
     /// Records an input (a parameter, an image): a value gradients can be taken with respect to.
     public func leaf(_ value: Tensor<T>) -> Variable { record(value, .leaf) }
 
