@@ -13,6 +13,10 @@ enum Help {
       ref-run diagnose FIXTURE_DIR                                           name the known bug a failing fixture has
       ref-run golden --config=FILE --out DIR [--steps K] [--synthetic]        write fixtures of this reference
       ref-run bench gemm|conv|step ...                                       benchmarks (JSON lines)
+      ref-run sweep --config=FILE --workdir=DIR --grid 'KEY=[V1,...]' ...    a grid of training runs, sweep.csv, figures
+      ref-run sharpness --config=FILE --checkpoint=PATH [--out R.json]       Hessian eigenvalue, trace, moments, m-sharpness
+      ref-run spectra --out F.svg R.json...                                  Hessian spectral densities of sharpness reports
+      ref-run converge --workdir=DIR [--widths 16,64,...]                    the convergence experiment (docs/RESULTS.md)
       ref-run help [SUBCOMMAND]                                               this text, or a subcommand's
 
     Flags take --flag=value or --flag value. --threads N (every subcommand) sets the
@@ -121,6 +125,69 @@ enum Help {
         Prints one JSON object per line. Build with -c release for meaningful numbers.
         gemm --layout: T stores that operand transposed, as the backward pass reads it
         (TN: A = x^T of dW = x^T dy; NT: B = W^T of dx = dy W^T).
+        """,
+        "sweep": """
+        ref-run sweep --config=FILE --workdir=DIR --grid 'KEY=[V1,V2,...]' [--grid ...] [--config.KEY=VALUE ...]
+                      [--dry-run] [--threads N]
+
+        Trains every combination of the grid's values (the first --grid varies slowest),
+        each value written as --config.KEY=V would be: 'num_neurons=[[75,25],[150,50]]',
+        'optimizer=[sgd,sam]', 'seed=[1,2,3]', 'label_noise=[0.0,0.2]', 'sparsity=[0.0,0.9]'.
+        Run k is exactly the run of the training command the sweep prints for it, with
+        --workdir=DIR/runs/NAME (NAME: key=value,... of its point), so its log, metrics
+        and checkpoints are where `ref-run train` puts them.
+        Resumable: a run whose metrics.jsonl holds every epoch is skipped, a run with
+        checkpoints continues from the newest (bit-identical to an uninterrupted one), a
+        run that diverged (failed.txt) is not retried. A directory holding a run of
+        another config is refused. Interrupt at any time and call again.
+        A progress line (runs done, epoch, step, ETA of the sweep) goes to standard error.
+        Writes DIR/sweep.csv (one row per run: the varied settings, parameters, status,
+        epochs, best and final test accuracy, final test loss, final train loss and
+        accuracy, training seconds, run directory) and the figures DIR/accuracy.svg
+        (final test accuracy against parameter count, or the first numeric axis; mean
+        over seeds, bars min to max), gain.svg (SAM - SGD, paired by seed) and
+        train_loss.svg. --dry-run lists the runs, their state and commands.
+        Exit status: 0 all runs finished; 1 a run failed; 2 bad input.
+        """,
+        "sharpness": """
+        ref-run sharpness --config=FILE --checkpoint=PATH [--config.KEY=VALUE ...] [--examples 1000]
+                          [--power_iterations 30] [--trace_probes 20] [--slq_probes 3]
+                          [--lanczos_steps 30] [--seed 0] [--label L] [--out REPORT.json]
+
+        Measures the training loss's curvature at a checkpoint (give the run's config),
+        on the first --examples training examples (with the run's label noise, no
+        augmentation), in chunks of batch_size (BatchNorm in training mode per chunk),
+        in Double, without weight decay:
+          lambda_max   the largest-magnitude Hessian eigenvalue (power iteration);
+          trace        Hutchinson's estimate of tr(H) (Rademacher probes) +- its standard error;
+          moments      tr(H^k)/n, k = 1..4, by stochastic Lanczos quadrature (SLQ);
+          m-sharpness  mean over chunks of L(w + rho g/|g|) - L(w): SAM's one ascent step.
+        Hessian-vector products are central differences of gradients (step 1e-5) with
+        every ReLU's activation pattern frozen at w: the Hessian of the network's smooth
+        piece at w, as autodiff with ReLU'' = 0 gives it. --out writes every number and
+        the SLQ nodes and weights as JSON (for `ref-run spectra`).
+        """,
+        "spectra": """
+        ref-run spectra --out FILE.svg [--title T] REPORT.json...
+
+        Draws the Hessian spectral densities of `sharpness --out` reports on one chart:
+        each report's SLQ nodes, Gaussian-broadened (sigma 1% of the eigenvalue range),
+        on a log scale.
+        """,
+        "converge": """
+        ref-run converge --workdir=DIR [--widths 16,64,256,1024] [--methods gd,sam,usam] [--examples 64]
+                         [--batch N] [--lr 0.05] [--rho 0.05] [--steps 2000] [--record_every 10] [--seed 1]
+
+        The convergence experiment: a two-layer ReLU network of each width (the MLP with
+        num_neurons [m], LeCun-initialised as the original) fits the first --examples
+        MNIST training images with one-hot targets under the squared loss
+        L = 1/(2n) sum |f(x) - y|^2 (interpolation is possible once the parameters
+        outnumber the 10n targets), with a fixed rate, no momentum, no weight decay, in
+        Double: gd, sam (w - lr grad L(w + rho g/|g|)) and usam (w - lr grad L(w + rho g)).
+        --batch below --examples samples batches (a seeded shuffle per epoch).
+        Writes DIR/converge.csv (final loss and the linear rate fitted to the second half
+        of each curve: the loss's factor per step and steps per decade), curves.json and
+        converge.svg (loss against step, log scale).
         """,
     ]
 }

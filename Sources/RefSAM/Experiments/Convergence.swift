@@ -50,10 +50,16 @@ public enum Convergence {
         /// Steps per tenfold decrease, -1/log10(rate).
         public var stepsPerDecade: Double?
         public var finalLoss: Double
+
+        public init(width: Int, method: String, parameters: Int, steps: [Int], losses: [Double], ratePerStep: Double? = nil,
+                    stepsPerDecade: Double? = nil, finalLoss: Double) {
+            self.width = width; self.method = method; self.parameters = parameters; self.steps = steps; self.losses = losses
+            self.ratePerStep = ratePerStep; self.stepsPerDecade = stepsPerDecade; self.finalLoss = finalLoss
+        }
     }
 
-    /// The loss (and gradient) of the two-layer network on one batch.
-    static func lossAndGradient(_ model: Model, _ params: TensorTree<Double>, images: Tensor<Double>, targets: [Int32],
+    /// The squared loss 1/(2n) sum |f(x_i) - onehot(y_i)|^2 of `model` on one batch, and its gradient.
+    public static func lossAndGradient(_ model: Model, _ params: TensorTree<Double>, images: Tensor<Double>, targets: [Int32],
                                 classes: Int) throws -> (Double, TensorTree<Double>) {
         let tape = Tape<Double>()
         var vars: [String: Variable] = [:]

@@ -1,0 +1,129 @@
+import Foundation
+import XCTest
+@testable import RefSAM
+
+/// `ref-run sweep`: the grid, the runs it makes (each the run the training command
+/// makes), resuming, failures, sweep.csv and the figures.
+final class SweepTests: XCTestCase {
+    /// A small MNIST-shaped dataset (raw IDX files: 128 training and 64 test images of
+    /// seeded noise, labels cycling 0-9), so each ref-run process starts in milliseconds
+    /// instead of decompressing the real 60,000 images.
+    func tinyMNIST() throws -> String {
+        let d = try makeTemporaryDirectory("tiny-mnist")
+        var rng = RandomGenerator(seed: 9)
+        for (name, n) in [("train", 128), ("t10k", 64)] {
+            let images = (0..<n).map { _ in (0..<784).map { _ in UInt8(rng.uniform(below: 256)) } }
+            try Data(DataTests.idx(images: images, rows: 28, cols: 28)).write(to: URL(fileURLWithPath: "\(d)/\(name)-images-idx3-ubyte"))
+            try Data(DataTests.idxLabels((0..<n).map { UInt8($0 % 10) })).write(to: URL(fileURLWithPath: "\(d)/\(name)-labels-idx1-ubyte"))
+        }
+        return d
+    }
+
+    func testGridParsing() throws {
+        let a = try SweepGrid.axis(parsing: "num_neurons=[[75,25], [150,50]]")
+        XCTAssertEqual(a.key, "num_neurons")
+        XCTAssertEqual(a.values, ["[75,25]", "[150,50]"])
+        XCTAssertEqual(try SweepGrid.axis(parsing: "pruner=['random', \"snip\"]").values, ["'random'", "\"snip\""])
+        XCTAssertEqual(try SweepGrid.axis(parsing: " seed = [1,2,3] ").values, ["1", "2", "3"])
+        for bad in ["seed", "seed=1,2", "seed=[]", "seed=[1,,2]", "seed=[1,1]", "num_neurons=[[1,2]", "=[1]"] {
+            XCTAssertThrowsError(try SweepGrid.axis(parsing: bad), bad) { e in
+                XCTAssertTrue("\(e)".contains("--grid"), "\(bad): \(e)")
+            }
+        }
+        let grid = SweepGrid(axes: [.init(key: "optimizer", values: ["sgd", "sam"]), .init(key: "seed", values: ["1", "2"])])
+        XCTAssertEqual(grid.points.map { SweepGrid.name(of: $0) },
+                       ["optimizer=sgd,seed=1", "optimizer=sgd,seed=2", "optimizer=sam,seed=1", "optimizer=sam,seed=2"])
+        XCTAssertEqual(SweepGrid.name(of: [(key: "num_neurons", value: "[75, 25]")]), "num_neurons=75-25")
+    }
+
+    func testPlanningRefusesConflictsAndBadValues() throws {
+        let config = Repo.config("mnist_mlp.py")
+        let dir = try makeTemporaryDirectory("sweep-plan")
+        XCTAssertThrowsError(try Sweep(configFile: config, overrides: [("seed", "4")],
+                                       grid: SweepGrid(axes: [.init(key: "seed", values: ["1"])]), workdir: dir)) { e in
+            XCTAssertTrue("\(e)".contains("both a --config override and a grid axis"), "\(e)")
+        }
+        XCTAssertThrowsError(try Sweep(configFile: config, overrides: [],
+                                       grid: SweepGrid(axes: [.init(key: "optimizer", values: ["sgd", "adam"])]), workdir: dir)) { e in
+            XCTAssertTrue("\(e)".contains("optimizer") && "\(e)".contains("adam"), "\(e)")
+        }
+    }
+
+    /// A 2 x 2 sweep of tiny runs: each row is the run `ref-run train` makes with the
+    /// printed command; a second call skips them; a changed config is refused.
+    func testSweepRunsResumesAndReportsEachRunAsTheTrainingCommandMakesIt() throws {
+        let dir = try makeTemporaryDirectory("sweep")
+        let workdir = dir + "/sweep"
+        let common = ["--config=\(Repo.config("mnist_mlp.py"))", "--config.num_epochs=2", "--config.batch_size=64",
+                      "--config.data_dir=\(try tinyMNIST())"]
+        let args = ["sweep", "--workdir=\(workdir)", "--grid", "num_neurons=[[4],[6]]", "--grid", "optimizer=[sgd,sam]"] + common
+        let first = try runRefRun(args)
+        XCTAssertEqual(first.status, 0, first.err)
+        XCTAssertTrue(first.out.contains("sweep: 4 of 4 runs finished"), first.out)
+
+        let csv = try String(contentsOfFile: workdir + "/sweep.csv", encoding: .utf8).split(separator: "\n").map(String.init)
+        XCTAssertEqual(csv.count, 5)
+        XCTAssertTrue(csv[0].hasPrefix("num_neurons,optimizer,parameters,sparsity,status,epochs,num_epochs,best_test_accuracy"))
+        let header = csv[0].split(separator: ",").map(String.init)
+        func cell(_ line: String, _ name: String) -> String {
+            // The width is quoted ("[4]" has no comma, so it is not): split plainly.
+            line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)[header.firstIndex(of: name)!]
+        }
+        XCTAssertEqual(csv[1].split(separator: ",").prefix(2).joined(separator: ","), "[4],sgd")
+        let small: Int = 784 * 4 + 4 + 4 * 10 + 10, wide: Int = 784 * 6 + 6 + 6 * 10 + 10
+        XCTAssertEqual(cell(csv[1], "parameters"), String(small))
+        XCTAssertEqual(cell(csv[4], "parameters"), String(wide))
+        for line in csv.dropFirst() { XCTAssertEqual(cell(line, "status"), "finished"); XCTAssertEqual(cell(line, "epochs"), "2") }
+        for figure in ["accuracy.svg", "gain.svg", "train_loss.svg"] {
+            let svg = try String(contentsOfFile: workdir + "/" + figure, encoding: .utf8)
+            XCTAssertTrue(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>\n"), figure)
+            XCTAssertTrue(svg.contains("<polyline") || svg.contains("<circle"), "\(figure) draws no data")
+        }
+
+        // Row 4 (width 6, SAM) is what the printed training command makes, to the bit.
+        let train = ["train", "--workdir=\(dir)/alone", "--config.num_neurons=[6]", "--config.optimizer=sam"] + common
+        let alone = try runRefRun(train)
+        XCTAssertEqual(alone.status, 0, alone.err)
+        let suffix = "dataset_mnist/optimizer_sam/model_MLP/lr_0.1/wd_0.0001/rho_0.05/pruner_random/sparsity_0.0/seed_1/metrics.jsonl"
+        func numbers(_ path: String) throws -> [[Double]] {
+            try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
+                let m = try JSONDecoder().decode(EpochMetrics.self, from: Data($0.utf8))
+                return [m.trainLoss, m.trainAccuracy, m.testLoss, m.testAccuracy]
+            }
+        }
+        XCTAssertEqual(try numbers("\(workdir)/runs/num_neurons=6,optimizer=sam/\(suffix)"), try numbers("\(dir)/alone/\(suffix)"))
+        XCTAssertTrue(first.out.contains("--config.num_neurons=[6]' --config.optimizer=sam") || first.out.contains("'--config.num_neurons=[6]'"),
+                      "the sweep prints each run's training command")
+
+        // Again: nothing to do, nothing changes.
+        let before = try String(contentsOfFile: workdir + "/sweep.csv", encoding: .utf8)
+        let second = try runRefRun(args)
+        XCTAssertEqual(second.status, 0, second.err)
+        XCTAssertFalse(second.out.contains("ref-run train"), "a finished run was started again:\n\(second.out)")
+        XCTAssertEqual(try String(contentsOfFile: workdir + "/sweep.csv", encoding: .utf8), before)
+
+        // Another base config over the same runs is refused, naming what changed.
+        let changed = try runRefRun(args + ["--config.learning_rate=0.05"])
+        XCTAssertEqual(changed.status, 2)
+        XCTAssertTrue(changed.err.contains("holds a run of another config") && changed.err.contains("learning_rate = 0.05"), changed.err)
+    }
+
+    /// A run that diverges is recorded as failed, the sweep goes on and exits 1; the
+    /// next call does not retry it (training is deterministic).
+    func testADivergingRunIsRecordedAndNotRetried() throws {
+        let workdir = try makeTemporaryDirectory("sweep-fail") + "/w"
+        let args = ["sweep", "--workdir=\(workdir)", "--config=\(Repo.config("mnist_mlp.py"))", "--config.num_neurons=[4]",
+                    "--config.num_epochs=1", "--config.batch_size=64", "--config.data_dir=\(try tinyMNIST())",
+                    "--grid", "learning_rate=[1e30,0.1]"]
+        let r = try runRefRun(args)
+        XCTAssertEqual(r.status, 1, r.out + r.err)
+        XCTAssertTrue(r.out.contains("1 failed"), r.out)
+        let failed = try String(contentsOfFile: workdir + "/runs/learning_rate=1e30/failed.txt", encoding: .utf8)
+        XCTAssertTrue(failed.contains("the loss is"), failed)
+        let csv = try String(contentsOfFile: workdir + "/sweep.csv", encoding: .utf8)
+        XCTAssertTrue(csv.contains("1e30,") && csv.contains(",failed,") && csv.contains(",finished,"), csv)
+        let again = try runRefRun(args)
+        XCTAssertEqual(again.status, 1)
+        XCTAssertFalse(again.out.contains("ref-run train"), again.out)
+    }
+}
