@@ -74,6 +74,10 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(cell(csv[1], "parameters"), String(small))
         XCTAssertEqual(cell(csv[4], "parameters"), String(wide))
         for line in csv.dropFirst() { XCTAssertEqual(cell(line, "status"), "finished"); XCTAssertEqual(cell(line, "epochs"), "2") }
+        let summary = try String(contentsOfFile: workdir + "/summary.md", encoding: .utf8)
+        XCTAssertTrue(summary.hasPrefix("| num_neurons | parameters | SGD test acc (%) | SAM test acc (%) | SAM - SGD (pp) |"), summary)
+        XCTAssertTrue(summary.contains("| [6] | \(wide) | "), summary)
+        XCTAssertTrue(summary.contains("4 of 4 runs finished"), summary)
         for figure in ["accuracy.svg", "gain.svg", "train_loss.svg"] {
             let svg = try String(contentsOfFile: workdir + "/" + figure, encoding: .utf8)
             XCTAssertTrue(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>\n"), figure)

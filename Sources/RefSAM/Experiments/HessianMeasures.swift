@@ -122,4 +122,9 @@ public struct SharpnessReport: Codable, Sendable {
     public var hvpStep: Double
     public var gradientEvaluations: Int
     public var seconds: Double
+
+    /// The largest SLQ node: a Lanczos estimate of the largest eigenvalue, a check on `lambdaMax`.
+    public var lanczosMax: Double? { slqNodes.flatMap { $0 }.max() }
+    /// The smallest SLQ node (the most negative curvature found).
+    public var lanczosMin: Double? { slqNodes.flatMap { $0 }.min() }
 }

@@ -46,6 +46,9 @@ public enum Sharpness {
             quadratures.append(try HessianMeasures.lanczos(s, at: w, start: z, steps: options.lanczosSteps))
         }
         let moments = quadratures.isEmpty ? [] : HessianMeasures.moments(quadratures, powers: 4)
+        if let lo = quadratures.flatMap(\.nodes).min(), let hi = quadratures.flatMap(\.nodes).max() {
+            progress?(String(format: "Lanczos nodes span [%.4g, %.4g] (their extremes approach H's)", lo, hi))
+        }
         progress?("tr(H^k)/n, k = 1...4: " + moments.map { String(format: "%.4g", $0) }.joined(separator: ", "))
         let sharp = try HessianMeasures.mSharpness(s, at: w, rho: rho)
         progress?(String(format: "m-sharpness %.6g (rho %g, m %d)", sharp, rho, s.chunks.first?.labels.count ?? 0))

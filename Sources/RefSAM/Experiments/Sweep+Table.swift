@@ -67,7 +67,7 @@ extension Sweep {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// Writes sweep.csv (and the figures) into the workdir from the runs' files as they
+    /// Writes sweep.csv, summary.md and the figures into the workdir from the runs' files as they
     /// stand; returns the paths written.
     @discardableResult
     public func writeReport() throws -> [String] {
@@ -75,6 +75,9 @@ extension Sweep {
         let csvPath = (workdir as NSString).appendingPathComponent("sweep.csv")
         try DurableFile.write(Array(Self.csv(rows, axes: grid.axes.map(\.key)).utf8), to: csvPath)
         var written = [csvPath]
+        let summaryPath = (workdir as NSString).appendingPathComponent("summary.md")
+        try DurableFile.write(Array(SweepSummary(rows: rows, axes: grid.axes.map(\.key)).markdown.utf8), to: summaryPath)
+        written.append(summaryPath)
         for (name, svg) in SweepFigures(rows: rows, axes: grid.axes.map(\.key), title: reportTitle).all {
             let path = (workdir as NSString).appendingPathComponent(name)
             try DurableFile.write(Array(svg.utf8), to: path)
