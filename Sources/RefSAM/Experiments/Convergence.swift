@@ -21,27 +21,44 @@ import RefTensor
 /// L_B is the loss on the step's batch (all n examples when the batch is n, else a
 /// seeded shuffle per epoch). The full training loss is recorded every `recordEvery` steps.
 public enum Convergence {
+    /// The update rule.
     public enum Method: String, CaseIterable, Sendable { case gd, sam, usam }
 
+    /// What `run` trains.
     public struct Setup: Sendable {
+        /// Hidden widths m.
         public var widths: [Int] = [16, 64, 256, 1024]
+        /// Update rules.
         public var methods: [Method] = Method.allCases
+        /// Training examples n (the first of MNIST's training set).
         public var examples = 64
+        /// Examples per step (n: full batch).
         public var batchSize = 64
+        /// The fixed rate.
         public var learningRate = 0.05
+        /// The ascent radius (SAM) or factor (USAM).
         public var rho = 0.05
+        /// Updates to take.
         public var steps = 2000
+        /// Steps between recorded full losses.
         public var recordEvery = 10
+        /// Seeds initialisation and batch order.
         public var seed: UInt64 = 1
+        /// The defaults.
         public init() {}
     }
 
     /// One trajectory: the full loss at each recorded step, and the fitted rate.
     public struct Curve: Codable, Sendable {
+        /// Hidden width m.
         public var width: Int
+        /// gd, sam or usam.
         public var method: String
+        /// Parameters of the network.
         public var parameters: Int
+        /// Steps at which the loss was recorded.
         public var steps: [Int]
+        /// The full training loss at those steps.
         public var losses: [Double]
         /// exp(slope) of log loss against steps, fitted over the second half of the
         /// recorded losses above 1e-28 (Double's floor for these sums); the loss shrinks
@@ -49,8 +66,10 @@ public enum Convergence {
         public var ratePerStep: Double?
         /// Steps per tenfold decrease, -1/log10(rate).
         public var stepsPerDecade: Double?
+        /// The last recorded loss.
         public var finalLoss: Double
 
+        /// A curve (the rate fields are filled by `fit`).
         public init(width: Int, method: String, parameters: Int, steps: [Int], losses: [Double], ratePerStep: Double? = nil,
                     stepsPerDecade: Double? = nil, finalLoss: Double) {
             self.width = width; self.method = method; self.parameters = parameters; self.steps = steps; self.losses = losses

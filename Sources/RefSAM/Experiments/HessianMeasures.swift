@@ -94,33 +94,47 @@ public enum HessianMeasures {
 
 /// Everything `ref-run sharpness` measures at one checkpoint (written as JSON).
 public struct SharpnessReport: Codable, Sendable {
+    /// A name for the figures (e.g. "SAM [300,100]").
     public var label: String
+    /// The checkpoint file measured.
     public var checkpoint: String
+    /// Training examples the loss is taken over.
     public var examples: Int
+    /// Length of the parameter vector.
     public var parameters: Int
     /// L(w): mean cross-entropy on the examples (no weight decay).
     public var loss: Double
+    /// |grad L(w)|.
     public var gradientNorm: Double
     /// Largest-magnitude eigenvalue (power iteration).
     public var lambdaMax: Double
+    /// Power iterations run.
     public var powerIterations: Int
+    /// Whether the Rayleigh quotient settled within the tolerance.
     public var powerConverged: Bool
     /// Hutchinson's estimate of tr(H) and its standard error.
     public var trace: Double
+    /// Standard error of `trace` (sample deviation / sqrt(probes)).
     public var traceStandardError: Double
+    /// Rademacher probes behind `trace`.
     public var traceProbes: Int
     /// tr(H^j)/n, j = 1...4, from SLQ.
     public var moments: [Double]
     /// SLQ quadratures: nodes and weights per start vector.
     public var slqNodes: [[Double]]
+    /// The quadrature weights of each start (each set sums to 1).
     public var slqWeights: [[Double]]
+    /// SAM's radius used for `mSharpness` (the config's rho).
     public var rho: Double
     /// Examples per chunk for m-sharpness (the run's batch size).
     public var m: Int
+    /// Mean over chunks of L(w + rho g/|g|) - L(w).
     public var mSharpness: Double
     /// The central-difference step of the Hessian-vector products.
     public var hvpStep: Double
+    /// Gradients computed (two per Hessian-vector product).
     public var gradientEvaluations: Int
+    /// Wall-clock seconds of the measurement.
     public var seconds: Double
 
     /// The largest SLQ node: a Lanczos estimate of the largest eigenvalue, a check on `lambdaMax`.

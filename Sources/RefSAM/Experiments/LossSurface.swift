@@ -13,17 +13,23 @@ import RefTensor
 /// Weight decay is not part of L (its Hessian is weight_decay * I). Everything is in
 /// Double, whatever dtype the run trained in.
 public final class LossSurface {
+    /// The network.
     public let model: Model
+    /// The pruning mask (pruned weights stay out of the function).
     public let mask: TensorTree<Double>?
+    /// BatchNorm statistics (unused in training mode).
     public let batchStats: TensorTree<Double>
     /// The layout of the vector: paths and shapes, in tree order.
     public let layout: [(path: String, shape: [Int])]
+    /// The examples, in chunks of the run's batch size.
     public let chunks: [(images: Tensor<Double>, labels: [Int32])]
+    /// Examples over all chunks.
     public let exampleCount: Int
     /// Gradient evaluations so far (two per Hessian-vector product).
     public private(set) var gradientCount = 0
     let masks: [String: Mask<Double>]
 
+    /// The surface of `model` around `params` (which set the layout) on `chunks`.
     public init(model: Model, params: TensorTree<Double>, batchStats: TensorTree<Double>, mask: TensorTree<Double>?,
                 chunks: [(images: Tensor<Double>, labels: [Int32])]) {
         self.model = model; self.batchStats = batchStats; self.mask = mask; self.chunks = chunks
@@ -35,8 +41,10 @@ public final class LossSurface {
     /// Number of parameters (the vector's length).
     public var dimension: Int { layout.reduce(0) { $0 + $1.shape.reduce(1, *) } }
 
+    /// The tree's tensors end to end, in tree order.
     public static func flatten(_ tree: TensorTree<Double>) -> [Double] { tree.entries.flatMap { $0.tensor.scalars } }
 
+    /// The vector back as a tree of the layout's shapes.
     public func tree(_ w: [Double]) -> TensorTree<Double> {
         precondition(w.count == dimension, "vector of \(w.count), surface of \(dimension)")
         var start = 0
@@ -128,12 +136,15 @@ public final class LossSurface {
 
 /// Dense vector helpers, accumulated in Double.
 public enum Vector {
+    /// sum a_i b_i.
     public static func dot(_ a: [Double], _ b: [Double]) -> Double {
         var s = 0.0
         for i in a.indices { s += a[i] * b[i] }
         return s
     }
+    /// sqrt(a . a).
     public static func norm(_ a: [Double]) -> Double { dot(a, a).squareRoot() }
+    /// k a.
     public static func scaled(_ a: [Double], _ k: Double) -> [Double] { a.map { $0 * k } }
     /// a + k * b
     public static func adding(_ a: [Double], _ k: Double, _ b: [Double]) -> [Double] { a.indices.map { a[$0] + k * b[$0] } }

@@ -5,38 +5,57 @@ import Foundation
 public struct SVGChart {
     /// One point; `low`/`high` draw an error bar when given.
     public struct Point: Sendable {
+        /// Coordinates, and the error bar's ends.
         public var x: Double, y: Double, low: Double?, high: Double?
+        /// A point, with an error bar when `low` and `high` are given.
         public init(x: Double, y: Double, low: Double? = nil, high: Double? = nil) { self.x = x; self.y = y; self.low = low; self.high = high }
     }
 
+    /// One line of the chart.
     public struct Series: Sendable {
+        /// Its legend entry.
         public var name: String
+        /// Its points, in drawing order.
         public var points: [Point]
+        /// An SVG colour.
         public var color: String
+        /// Dashed instead of solid.
         public var dashed: Bool
+        /// A dot at each point.
         public var markers: Bool
         /// Dotted instead of solid or dashed.
         public var dotted = false
+        /// A series.
         public init(name: String, points: [Point], color: String, dashed: Bool = false, markers: Bool = true) {
             self.name = name; self.points = points; self.color = color; self.dashed = dashed; self.markers = markers
         }
     }
 
+    /// Colours of successive series (matplotlib's tab10).
     public static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
 
+    /// Above the chart.
     public var title: String
+    /// Under the x axis.
     public var xLabel: String
+    /// Beside the y axis.
     public var yLabel: String
+    /// log10 x axis.
     public var xLog = false
+    /// log10 y axis.
     public var yLog = false
+    /// The lines.
     public var series: [Series] = []
     /// A horizontal reference line (e.g. zero gain), drawn dashed grey.
     public var referenceY: Double? = nil
     /// A note under the title (e.g. what the bars show).
     public var subtitle: String? = nil
+    /// Size in pixels.
     public var width = 760.0
+    /// Size in pixels.
     public var height = 440.0
 
+    /// An empty chart.
     public init(title: String, xLabel: String, yLabel: String, xLog: Bool = false, yLog: Bool = false) {
         self.title = title; self.xLabel = xLabel; self.yLabel = yLabel; self.xLog = xLog; self.yLog = yLog
     }

@@ -9,13 +9,19 @@ import RefTensor
 /// on the first examples of the run's training set (with its label noise, in order,
 /// unaugmented), in Double.
 public enum Sharpness {
+    /// How much work each measure does.
     public struct Options: Sendable {
+        /// Power iterations at most.
         public var powerIterations = 30
+        /// Hutchinson's probes.
         public var traceProbes = 20
+        /// SLQ start vectors.
         public var slqProbes = 3
+        /// Lanczos steps per start.
         public var lanczosSteps = 30
         /// Seeds the probe vectors.
         public var seed: UInt64 = 0
+        /// The defaults.
         public init() {}
     }
 

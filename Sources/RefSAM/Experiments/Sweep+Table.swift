@@ -8,27 +8,38 @@ extension Sweep {
     public struct Row: Sendable {
         /// The varied settings, in axis order.
         public var point: [(key: String, value: String)]
+        /// Parameters of the model (dense count; pruned weights included).
         public var parameters: Int
         /// The config's sparsity (kernel weights pruned at initialisation).
         public var sparsity: Double
+        /// finished, incomplete, not started or failed.
         public var status: String
         /// Epochs in metrics.jsonl, and the schedule's length.
         public var epochs: Int
+        /// The schedule's length (config.num_epochs).
         public var numEpochs: Int
+        /// Highest test accuracy over the epochs.
         public var bestTestAccuracy: Double
+        /// The epoch (1-based) of `bestTestAccuracy`.
         public var bestEpoch: Int
+        /// Test accuracy after the last epoch run.
         public var finalTestAccuracy: Double
+        /// Test loss after the last epoch run.
         public var finalTestLoss: Double
+        /// The last epoch's mean training loss (first pass).
         public var finalTrainLoss: Double
+        /// The last epoch's training accuracy (first pass).
         public var finalTrainAccuracy: Double
         /// Training seconds summed over the epochs (evaluation excluded).
         public var seconds: Double
+        /// The trainer's run directory.
         public var runDirectory: String
         /// Relative to the sweep's workdir.
         public var relativeRunDirectory: String
         /// Every epoch's metrics (for the loss curves).
         public var history: [EpochMetrics]
 
+        /// The value text of `key` at this run's point, or nil when it is not an axis.
         public func value(of key: String) -> String? { point.first { $0.key == key }?.value }
     }
 

@@ -40,6 +40,7 @@ public final class Sweep {
         case finished
         case failed(String)
 
+        /// One word for sweep.csv's status column.
         public var label: String {
             switch self {
             case .notStarted: return "not started"
@@ -50,11 +51,15 @@ public final class Sweep {
         }
     }
 
+    /// The varied settings.
     public let grid: SweepGrid
+    /// The sweep's directory (runs/, sweep.csv, figures).
     public let workdir: String
+    /// Every run, in grid order.
     public let runs: [Run]
     /// Passed to every run (`--train_examples`, `--test_examples`).
     public var trainExamples: Int?
+    /// Passed to every run as the test subset size.
     public var testExamples: Int?
 
     /// Plans the runs: every grid point applied to `configFile` after `overrides`.
@@ -111,6 +116,7 @@ public final class Sweep {
         return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(EpochMetrics.self, from: Data($0.utf8)) }
     }
 
+    /// Where `run` stands, from failed.txt and metrics.jsonl.
     public func status(_ run: Run) -> Status {
         if let why = try? String(contentsOfFile: Self.failurePath(run), encoding: .utf8) { return .failed(why.trimmingSpaces) }
         let m = metrics(run)
@@ -133,12 +139,19 @@ public final class Sweep {
 
     /// What the sweep reports while it runs.
     public struct Progress: Sendable {
-        public var runIndex: Int          // 0-based, of `runs`
+        /// The current run, 0-based, of `runs`.
+        public var runIndex: Int
+        /// Runs in the sweep.
         public var runCount: Int
-        public var finished: Int          // runs finished (including skipped ones)
-        public var epoch: Int             // 1-based epoch of the current run
+        /// Runs finished (including those skipped as done).
+        public var finished: Int
+        /// The current run's epoch, 1-based.
+        public var epoch: Int
+        /// Its schedule's length.
         public var numEpochs: Int
+        /// Steps done in the epoch.
         public var step: Int
+        /// Steps per epoch.
         public var stepsPerEpoch: Int
         /// Seconds left for the remaining work, from the cost done so far; nil until some work is done.
         public var eta: Double?

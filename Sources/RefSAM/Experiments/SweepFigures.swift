@@ -9,10 +9,14 @@ import Foundation
 ///   optimizer is an axis with both);
 /// - train_loss.svg: the epochs' mean training loss (log scale), seeds averaged.
 public struct SweepFigures {
+    /// The sweep's rows.
     public let rows: [Sweep.Row]
+    /// The grid's keys, in order.
     public let axes: [String]
+    /// Dataset, model and epochs, for the titles.
     public let title: String
 
+    /// Figures of `rows` of a grid with `axes`.
     public init(rows: [Sweep.Row], axes: [String], title: String) { self.rows = rows; self.axes = axes; self.title = title }
 
     static let widthKeys = ["num_neurons", "num_filters"]
@@ -57,6 +61,7 @@ public struct SweepFigures {
         return out
     }
 
+    /// accuracy.svg, or nil without a numeric axis or a finished run.
     public var accuracy: String? {
         guard xKey != nil else { return nil }
         let done = rows.filter { $0.status == "finished" }
@@ -77,6 +82,7 @@ public struct SweepFigures {
         return chart.render()
     }
 
+    /// gain.svg, or nil unless optimizer is an axis with finished sgd and sam runs.
     public var gain: String? {
         guard xKey != nil, groupKeys.contains("optimizer") else { return nil }
         let done = rows.filter { $0.status == "finished" }
@@ -106,6 +112,7 @@ public struct SweepFigures {
         return chart.series.isEmpty ? nil : chart.render()
     }
 
+    /// train_loss.svg, or nil before any epoch ended.
     public var trainLoss: String? {
         let started = rows.filter { !$0.history.isEmpty }
         guard !started.isEmpty else { return nil }

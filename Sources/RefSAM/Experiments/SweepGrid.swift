@@ -6,16 +6,21 @@ import RefSAMConfig
 public struct SweepGrid: Equatable, Sendable {
     /// One varied config key and the values it takes, as text.
     public struct Axis: Equatable, Sendable {
+        /// The config key.
         public var key: String
+        /// Its values, each as --config.KEY=V would take it.
         public var values: [String]
+        /// An axis of `key` over `values`.
         public init(key: String, values: [String]) { self.key = key; self.values = values }
     }
 
     /// One combination: (key, value text) for every axis, in axis order.
     public typealias Point = [(key: String, value: String)]
 
+    /// The axes, the first varying slowest.
     public var axes: [Axis]
 
+    /// A grid of `axes`.
     public init(axes: [Axis]) { self.axes = axes }
 
     /// Parses `KEY=[V1,V2,...]` (commas inside brackets, parentheses or quotes belong to

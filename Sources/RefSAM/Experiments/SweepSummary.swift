@@ -7,9 +7,12 @@ import Foundation
 /// seeds, in %), SAM - SGD paired by seed (percentage points), and each one's final
 /// training loss. Otherwise one line per setting with its accuracy and loss.
 public struct SweepSummary {
+    /// The sweep's rows.
     public let rows: [Sweep.Row]
+    /// The grid's keys, in order.
     public let axes: [String]
 
+    /// The summary of `rows` of a grid with `axes`.
     public init(rows: [Sweep.Row], axes: [String]) { self.rows = rows; self.axes = axes }
 
     static func meanSD(_ xs: [Double]) -> (mean: Double, sd: Double) {
@@ -24,6 +27,7 @@ public struct SweepSummary {
         return xs.count > 1 ? String(format: "%.2f ± %.2f", m, s) : String(format: "%.2f", m)
     }
 
+    /// The table and a note on what it pools.
     public var markdown: String {
         let done = rows.filter { $0.status == "finished" }
         let byOptimizer = axes.contains("optimizer") && Set(done.compactMap { $0.value(of: "optimizer") }).isSuperset(of: ["sgd", "sam"])
