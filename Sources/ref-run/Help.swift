@@ -128,7 +128,7 @@ enum Help {
         """,
         "sweep": """
         ref-run sweep --config=FILE --workdir=DIR --grid 'KEY=[V1,V2,...]' [--grid ...] [--config.KEY=VALUE ...]
-                      [--dry-run] [--threads N]
+                      [--dry-run | --report] [--threads N]
 
         Trains every combination of the grid's values (the first --grid varies slowest),
         each value written as --config.KEY=V would be: 'num_neurons=[[75,25],[150,50]]',
@@ -146,7 +146,9 @@ enum Help {
         accuracy, training seconds, run directory) and the figures DIR/accuracy.svg
         (final test accuracy against parameter count, or the first numeric axis; mean
         over seeds, bars min to max), gain.svg (SAM - SGD, paired by seed) and
-        train_loss.svg. --dry-run lists the runs, their state and commands.
+        train_loss.svg, and DIR/summary.md (a Markdown table, seeds pooled). --dry-run lists
+        the runs, their state and commands; --report writes the report from the runs'
+        files as they stand and trains nothing (safe while the sweep runs elsewhere).
         Exit status: 0 all runs finished; 1 a run failed; 2 bad input.
         """,
         "sharpness": """

@@ -2,7 +2,7 @@ import Foundation
 import RefSAM
 
 /// `ref-run sweep --config=FILE --workdir=DIR --grid 'KEY=[V1,...]' ... [--config.KEY=VALUE ...]
-/// [--train_examples N] [--test_examples N] [--dry-run]`
+/// [--train_examples N] [--test_examples N] [--dry-run | --report]`
 enum SweepCommand {
     static func run(_ args: Arguments) throws -> Int32 {
         try args.check(known: ["workdir", "config", "grid", "threads", "train_examples", "test_examples"], command: "sweep")
@@ -16,6 +16,11 @@ enum SweepCommand {
         sweep.testExamples = try args.int("test_examples", in: 1...Int.max)
         let count = sweep.runs.count
 
+        if args.switches.contains("report") {
+            // The report as the runs' files stand (e.g. while the sweep runs in another terminal).
+            for path in try sweep.writeReport() { print("wrote \(path)") }
+            return 0
+        }
         if args.switches.contains("dry-run") {
             for (i, run) in sweep.runs.enumerated() {
                 print("[\(i + 1)/\(count)] \(sweep.status(run).label): ref-run " + run.trainArguments.map(shellQuoted).joined(separator: " "))

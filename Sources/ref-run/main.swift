@@ -3,7 +3,7 @@ import RefSAM
 
 enum RefRun {
     static let version = "0.1.0"
-    static let booleans: Set<String> = ["overwrite", "synthetic", "help", "failures-only", "json", "no-mask", "dry-run"]
+    static let booleans: Set<String> = ["overwrite", "synthetic", "help", "failures-only", "json", "no-mask", "dry-run", "report"]
 
     static func main() -> Int32 {
         Allocator.retainFreedMemory()

@@ -117,7 +117,8 @@ public struct SweepFigures {
         let started = rows.filter { !$0.history.isEmpty }
         guard !started.isEmpty else { return nil }
         var chart = SVGChart(title: "Training loss: " + title, xLabel: "epoch", yLabel: "mean training loss of the epoch", yLog: true)
-        chart.subtitle = seedNote
+        let seeds = Self.ordered(started.compactMap { $0.value(of: "seed") }).count
+        chart.subtitle = seeds > 1 ? "mean of \(seeds) seeds" : nil
         let lineKeys = (xKey.map { [$0] } ?? []) + groupKeys.filter { $0 != "optimizer" }
         let lines = Self.ordered(started.map { r in lineKeys.map { r.value(of: $0) ?? "" } })
         let optimizers = groupKeys.contains("optimizer") ? Self.ordered(started.compactMap { $0.value(of: "optimizer") }) : [""]
