@@ -49,7 +49,8 @@ enum ConvergeCommand {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         let files: [(String, [UInt8])] = [("converge.csv", Array(csv.utf8)), ("curves.json", Array(try enc.encode(curves))),
-                                          ("converge.svg", Array(Convergence.figure(curves, setup: setup).utf8))]
+                                          ("converge.svg", Array(Convergence.figure(curves, setup: setup).utf8)),
+                                          ("rate.svg", Array(Convergence.rateFigure(curves, setup: setup).utf8))]
         for (name, bytes) in files {
             let path = (workdir as NSString).appendingPathComponent(name)
             try DurableFile.write(bytes, to: path)

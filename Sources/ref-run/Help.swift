@@ -153,7 +153,7 @@ enum Help {
         """,
         "sharpness": """
         ref-run sharpness --config=FILE --checkpoint=PATH [--config.KEY=VALUE ...] [--examples 1000]
-                          [--power_iterations 30] [--trace_probes 20] [--slq_probes 3]
+                          [--power_iterations 100] [--trace_probes 20] [--slq_probes 3]
                           [--lanczos_steps 30] [--seed 0] [--label L] [--out REPORT.json]
 
         Measures the training loss's curvature at a checkpoint (give the run's config),
@@ -189,7 +189,8 @@ enum Help {
         --batch below --examples samples batches (a seeded shuffle per epoch).
         Writes DIR/converge.csv (final loss and the linear rate fitted to the second half
         of each curve: the loss's factor per step and steps per decade), curves.json and
-        converge.svg (loss against step, log scale).
+        converge.svg (loss against step, log scale) and rate.svg (steps per decade against
+        parameter count, per method).
         """,
     ]
 }

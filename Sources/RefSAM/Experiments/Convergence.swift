@@ -166,6 +166,20 @@ public enum Convergence {
         return out
     }
 
+    /// rate.svg: steps per tenfold decrease of the loss (fitted) against parameter count, per method.
+    public static func rateFigure(_ curves: [Curve], setup: Setup) -> String {
+        var chart = SVGChart(title: "Linear rate against width", xLabel: "parameters (hidden width varied)",
+                             yLabel: "steps per tenfold loss decrease (fitted)", xLog: true, yLog: true)
+        chart.subtitle = "fit to the second half of each curve; lower is faster"
+        for (i, method) in Method.allCases.enumerated() {
+            let pts = curves.filter { $0.method == method.rawValue }.compactMap { c in
+                c.stepsPerDecade.map { SVGChart.Point(x: Double(c.parameters), y: $0) }
+            }
+            if !pts.isEmpty { chart.series.append(.init(name: method.rawValue.uppercased(), points: pts, color: SVGChart.palette[i])) }
+        }
+        return chart.render()
+    }
+
     /// converge.svg: training loss (log) against step, one line per (width, method).
     public static func figure(_ curves: [Curve], setup: Setup) -> String {
         var chart = SVGChart(title: "Convergence: 2-layer ReLU net, squared loss, \(setup.examples) MNIST examples",

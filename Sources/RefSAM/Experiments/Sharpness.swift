@@ -12,7 +12,7 @@ public enum Sharpness {
     /// How much work each measure does.
     public struct Options: Sendable {
         /// Power iterations at most.
-        public var powerIterations = 30
+        public var powerIterations = 100
         /// Hutchinson's probes.
         public var traceProbes = 20
         /// SLQ start vectors.
