@@ -40,6 +40,7 @@ enum SharpnessCommand {
         if let out = args.options["out"] {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            enc.nonConformingFloatEncodingStrategy = SharpnessReport.nonFinite
             try DurableFile.write(Array(try enc.encode(report)), to: out)
             print("wrote \(out)")
         }
@@ -56,7 +57,9 @@ enum SpectraCommand {
         guard !args.positional.isEmpty else { throw UsageError("spectra needs at least one report written by 'ref-run sharpness --out'") }
         let reports = try args.positional.map { path -> SharpnessReport in
             guard let data = FileManager.default.contents(atPath: path) else { throw CommandError("cannot read \(path)") }
-            do { return try JSONDecoder().decode(SharpnessReport.self, from: data) } catch {
+            let dec = JSONDecoder()
+            dec.nonConformingFloatDecodingStrategy = SharpnessReport.nonFiniteDecoding
+            do { return try dec.decode(SharpnessReport.self, from: data) } catch {
                 throw CommandError("\(path) is not a report of 'ref-run sharpness --out' (\(error))")
             }
         }

@@ -5,20 +5,6 @@ import XCTest
 /// `ref-run sweep`: the grid, the runs it makes (each the run the training command
 /// makes), resuming, failures, sweep.csv and the figures.
 final class SweepTests: XCTestCase {
-    /// A small MNIST-shaped dataset (raw IDX files: 128 training and 64 test images of
-    /// seeded noise, labels cycling 0-9), so each ref-run process starts in milliseconds
-    /// instead of decompressing the real 60,000 images.
-    func tinyMNIST() throws -> String {
-        let d = try makeTemporaryDirectory("tiny-mnist")
-        var rng = RandomGenerator(seed: 9)
-        for (name, n) in [("train", 128), ("t10k", 64)] {
-            let images = (0..<n).map { _ in (0..<784).map { _ in UInt8(rng.uniform(below: 256)) } }
-            try Data(DataTests.idx(images: images, rows: 28, cols: 28)).write(to: URL(fileURLWithPath: "\(d)/\(name)-images-idx3-ubyte"))
-            try Data(DataTests.idxLabels((0..<n).map { UInt8($0 % 10) })).write(to: URL(fileURLWithPath: "\(d)/\(name)-labels-idx1-ubyte"))
-        }
-        return d
-    }
-
     func testGridParsing() throws {
         let a = try SweepGrid.axis(parsing: "num_neurons=[[75,25], [150,50]]")
         XCTAssertEqual(a.key, "num_neurons")

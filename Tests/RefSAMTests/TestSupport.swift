@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+@testable import RefSAM
 
 /// Where the tests find the repository's files: found relative to this source file, so
 /// the suite runs from any working directory and reads nothing outside the repository.
@@ -63,4 +64,20 @@ extension XCTestCase {
 
     /// The bytes of the file at `path`.
     func readBytes(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }
+}
+
+extension XCTestCase {
+    /// A small MNIST-shaped dataset (raw IDX files: 128 training and 64 test images of
+    /// seeded noise, labels cycling 0-9), so each ref-run process starts in milliseconds
+    /// instead of decompressing the real 60,000 images.
+    func tinyMNIST() throws -> String {
+        let d = try makeTemporaryDirectory("tiny-mnist")
+        var rng = RandomGenerator(seed: 9)
+        for (name, n) in [("train", 128), ("t10k", 64)] {
+            let images = (0..<n).map { _ in (0..<784).map { _ in UInt8(rng.uniform(below: 256)) } }
+            try Data(DataTests.idx(images: images, rows: 28, cols: 28)).write(to: URL(fileURLWithPath: "\(d)/\(name)-images-idx3-ubyte"))
+            try Data(DataTests.idxLabels((0..<n).map { UInt8($0 % 10) })).write(to: URL(fileURLWithPath: "\(d)/\(name)-labels-idx1-ubyte"))
+        }
+        return d
+    }
 }

@@ -137,6 +137,13 @@ public struct SharpnessReport: Codable, Sendable {
     /// Wall-clock seconds of the measurement.
     public var seconds: Double
 
+    /// How reports write NaN and infinities (JSON has neither): as the strings "nan", "inf", "-inf".
+    public static let nonFinite = JSONEncoder.NonConformingFloatEncodingStrategy.convertToString(
+        positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    /// How reports read them back.
+    public static let nonFiniteDecoding = JSONDecoder.NonConformingFloatDecodingStrategy.convertFromString(
+        positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+
     /// The largest SLQ node: a Lanczos estimate of the largest eigenvalue, a check on `lambdaMax`.
     public var lanczosMax: Double? { slqNodes.flatMap { $0 }.max() }
     /// The smallest SLQ node (the most negative curvature found).
