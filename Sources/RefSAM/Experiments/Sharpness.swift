@@ -91,7 +91,8 @@ public enum Sharpness {
         for (i, r) in reports.enumerated() {
             let curve = density(r, low: low - 0.05 * span, high: high + 0.05 * span, sigma: sigma)
             let peak = curve.map(\.1).max() ?? 0
-            let pts = curve.filter { $0.1 > peak * 1e-8 }.map { SVGChart.Point(x: $0.0, y: $0.1) }
+            // Densities below 1e-7 of the peak are drawn at that floor (a log axis has no zero).
+            let pts = curve.map { SVGChart.Point(x: $0.0, y: max($0.1, peak * 1e-7)) }
             chart.series.append(.init(name: r.label + String(format: " (max %.3g)", r.lambdaMax), points: pts,
                                       color: SVGChart.palette[i % SVGChart.palette.count], markers: false))
         }
