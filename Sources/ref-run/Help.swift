@@ -128,7 +128,7 @@ enum Help {
         """,
         "sweep": """
         ref-run sweep --config=FILE --workdir=DIR --grid 'KEY=[V1,V2,...]' [--grid ...] [--config.KEY=VALUE ...]
-                      [--dry-run | --report] [--threads N]
+                      [--train_examples N] [--test_examples N] [--dry-run | --report] [--threads N]
 
         Trains every combination of the grid's values (the first --grid varies slowest),
         each value written as --config.KEY=V would be: 'num_neurons=[[75,25],[150,50]]',
