@@ -22,6 +22,22 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(SweepGrid.name(of: [(key: "num_neurons", value: "[75, 25]")]), "num_neurons=75-25")
     }
 
+    /// summary.md pools seeds: mean +- sample standard deviation, SAM - SGD paired by seed.
+    func testSummaryPoolsSeedsAndPairsTheGain() {
+        func row(_ opt: String, _ seed: String, _ acc: Double, _ loss: Double) -> Sweep.Row {
+            Sweep.Row(point: [(key: "optimizer", value: opt), (key: "seed", value: seed)], parameters: 10, sparsity: 0,
+                      status: "finished", epochs: 1, numEpochs: 1, bestTestAccuracy: acc, bestEpoch: 1, finalTestAccuracy: acc,
+                      finalTestLoss: 0, finalTrainLoss: loss, finalTrainAccuracy: 0, seconds: 0, runDirectory: "",
+                      relativeRunDirectory: "", history: [])
+        }
+        // SGD 0.90, 0.92 (mean 91.00, sd 1.41); SAM 0.93, 0.92 (mean 92.50, sd 0.71);
+        // gains +3 and 0 points (mean +1.50, sd 2.12). Train loss means 0.15 and 0.25.
+        let rows = [row("sgd", "1", 0.90, 0.1), row("sgd", "2", 0.92, 0.2), row("sam", "1", 0.93, 0.3), row("sam", "2", 0.92, 0.2)]
+        let md = SweepSummary(rows: rows, axes: ["optimizer", "seed"]).markdown
+        XCTAssertTrue(md.contains("| 10 | 91.00 ± 1.41 | 92.50 ± 0.71 | +1.50 ± 2.12 | 0.1500 | 0.2500 |"), md)
+        XCTAssertTrue(md.contains("2 seeds") && md.contains("4 of 4 runs finished"), md)
+    }
+
     func testPlanningRefusesConflictsAndBadValues() throws {
         let config = Repo.config("mnist_mlp.py")
         let dir = try makeTemporaryDirectory("sweep-plan")

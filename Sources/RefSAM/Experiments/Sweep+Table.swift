@@ -39,6 +39,18 @@ extension Sweep {
         /// Every epoch's metrics (for the loss curves).
         public var history: [EpochMetrics]
 
+        /// A row with every column given.
+        public init(point: [(key: String, value: String)], parameters: Int, sparsity: Double, status: String, epochs: Int,
+                    numEpochs: Int, bestTestAccuracy: Double, bestEpoch: Int, finalTestAccuracy: Double, finalTestLoss: Double,
+                    finalTrainLoss: Double, finalTrainAccuracy: Double, seconds: Double, runDirectory: String,
+                    relativeRunDirectory: String, history: [EpochMetrics]) {
+            self.point = point; self.parameters = parameters; self.sparsity = sparsity; self.status = status
+            self.epochs = epochs; self.numEpochs = numEpochs; self.bestTestAccuracy = bestTestAccuracy; self.bestEpoch = bestEpoch
+            self.finalTestAccuracy = finalTestAccuracy; self.finalTestLoss = finalTestLoss; self.finalTrainLoss = finalTrainLoss
+            self.finalTrainAccuracy = finalTrainAccuracy; self.seconds = seconds; self.runDirectory = runDirectory
+            self.relativeRunDirectory = relativeRunDirectory; self.history = history
+        }
+
         /// The value text of `key` at this run's point, or nil when it is not an axis.
         public func value(of key: String) -> String? { point.first { $0.key == key }?.value }
     }
