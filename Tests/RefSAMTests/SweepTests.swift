@@ -114,6 +114,23 @@ final class SweepTests: XCTestCase {
         XCTAssertTrue(changed.err.contains("holds a run of another config") && changed.err.contains("learning_rate = 0.05"), changed.err)
     }
 
+    /// A run interrupted after its first epoch (here: stopped by hand) is resumed by the
+    /// sweep from its checkpoint, and ends as the uninterrupted run does, to the bit.
+    func testAnInterruptedRunIsResumedBitIdentically() throws {
+        let dir = try makeTemporaryDirectory("sweep-resume")
+        let common = ["--config=\(Repo.config("mnist_mlp.py"))", "--config.num_neurons=[4]", "--config.num_epochs=2",
+                      "--config.batch_size=64", "--config.data_dir=\(try tinyMNIST())"]
+        let stopped = try runRefRun(["train", "--workdir=\(dir)/sweep/runs/seed=3", "--config.seed=3", "--stop_after_epochs", "1"] + common)
+        XCTAssertEqual(stopped.status, 0, stopped.err)
+        let sweep = try runRefRun(["sweep", "--workdir=\(dir)/sweep", "--grid", "seed=[3]"] + common)
+        XCTAssertEqual(sweep.status, 0, sweep.err)
+        XCTAssertTrue(sweep.out.contains("(resuming after epoch 1)"), sweep.out)
+        let straight = try runRefRun(["train", "--workdir=\(dir)/straight", "--config.seed=3"] + common)
+        XCTAssertEqual(straight.status, 0, straight.err)
+        let suffix = "dataset_mnist/optimizer_sam/model_MLP/lr_0.1/wd_0.0001/rho_0.05/pruner_random/sparsity_0.0/seed_3"
+        XCTAssertEqual(try readBytes("\(dir)/sweep/runs/seed=3/\(suffix)/checkpoint_4"), try readBytes("\(dir)/straight/\(suffix)/checkpoint_4"))
+    }
+
     /// A run that diverges is recorded as failed, the sweep goes on and exits 1; the
     /// next call does not retry it (training is deterministic).
     func testADivergingRunIsRecordedAndNotRetried() throws {
