@@ -109,9 +109,16 @@ extension Sweep {
         return written
     }
 
-    /// The figures' title: dataset and model, and the schedule's length.
+    /// The figures' title: model and dataset, the settings every run shares that a
+    /// reader would otherwise not know (width, label noise, sparsity), and the epochs.
     var reportTitle: String {
         guard let c = runs.first?.config else { return "" }
-        return "\(c.model.rawValue) on \(c.dataset.rawValue), \(c.numEpochs) epochs"
+        let varied = Set(grid.axes.map(\.key))
+        var parts = ["\(c.model.rawValue) on \(c.dataset.rawValue)"]
+        if c.model == .mlp && !varied.contains("num_neurons") { parts[0] += " " + c.numNeurons.map(String.init).joined(separator: "-") }
+        if c.labelNoise > 0 && !varied.contains("label_noise") { parts.append(String(format: "%g%% label noise", c.labelNoise * 100)) }
+        if c.sparsity > 0 && !varied.contains("sparsity") { parts.append("sparsity \(PythonFormat.float(c.sparsity))") }
+        parts.append("\(c.numEpochs) epochs")
+        return parts.joined(separator: ", ")
     }
 }
