@@ -12,7 +12,7 @@ final class CommandLineTests: XCTestCase {
     func testTrainOverAnExistingRunNamesTheFlags() throws {
         let workdir = try makeTemporaryDirectory("cli")
         let args = ["--workdir", workdir, "--config", Repo.config("mnist_mlp_small.py"), "--config.num_neurons=[4]",
-                    "--config.num_epochs=1", "--train_examples", "64", "--test_examples", "32"]
+                    "--config.num_epochs=1", "--config.data_dir=\(try tinyMNIST(train: 64, test: 32))"]
         XCTAssertEqual(try TrainCommand.run(try arguments(args)), 0)
         XCTAssertThrowsError(try TrainCommand.run(try arguments(args))) { e in
             XCTAssertTrue(e is CommandError, "\(e)")

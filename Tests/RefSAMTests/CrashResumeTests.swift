@@ -7,9 +7,14 @@ import XCTest
 /// interrupted, and leaves no temporary file behind. Runs the `ref-run` binary built
 /// beside this test bundle.
 final class CrashResumeTests: XCTestCase {
+    /// MNIST-shaped noise (`tinyMNIST`): the run's time goes to training, not to decompressing MNIST.
+    var dataDir = ""
+
+    override func setUpWithError() throws { dataDir = try tinyMNIST(train: 384, test: 64) }
+
     func arguments(_ workdir: String, resume: Bool) -> [String] {
         ["--workdir=\(workdir)", "--config=\(Repo.config("mnist_mlp_small.py"))", "--config.num_neurons=[8]",
-         "--config.num_epochs=6", "--config.log_every_steps=1000", "--train_examples", "384", "--test_examples", "64",
+         "--config.num_epochs=6", "--config.log_every_steps=1000", "--config.data_dir=\(dataDir)",
          "--threads", "2"] + (resume ? ["--config.restore_checkpoint=True"] : [])
     }
 

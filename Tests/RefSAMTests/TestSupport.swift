@@ -67,13 +67,14 @@ extension XCTestCase {
 }
 
 extension XCTestCase {
-    /// A small MNIST-shaped dataset (raw IDX files: 128 training and 64 test images of
-    /// seeded noise, labels cycling 0-9), so each ref-run process starts in milliseconds
-    /// instead of decompressing the real 60,000 images.
-    func tinyMNIST() throws -> String {
+    /// A small MNIST-shaped dataset (raw IDX files: `train` training and `test` test
+    /// images of seeded noise, labels cycling 0-9), for `config.data_dir`, so each ref-run
+    /// process starts in milliseconds instead of decompressing the real 60,000 images
+    /// (seconds in a debug build, more under the sanitizers).
+    func tinyMNIST(train: Int = 128, test: Int = 64) throws -> String {
         let d = try makeTemporaryDirectory("tiny-mnist")
         var rng = RandomGenerator(seed: 9)
-        for (name, n) in [("train", 128), ("t10k", 64)] {
+        for (name, n) in [("train", train), ("t10k", test)] {
             let images = (0..<n).map { _ in (0..<784).map { _ in UInt8(rng.uniform(below: 256)) } }
             try Data(DataTests.idx(images: images, rows: 28, cols: 28)).write(to: URL(fileURLWithPath: "\(d)/\(name)-images-idx3-ubyte"))
             try Data(DataTests.idxLabels((0..<n).map { UInt8($0 % 10) })).write(to: URL(fileURLWithPath: "\(d)/\(name)-labels-idx1-ubyte"))
