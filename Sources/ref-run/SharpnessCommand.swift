@@ -10,12 +10,9 @@ enum SharpnessCommand {
                                "lanczos_steps", "seed", "label", "out"], command: "sharpness")
         if !args.positional.isEmpty { throw UsageError("unexpected argument '\(args.positional[0])'") }
         guard let configPath = args.options["config"] else { throw UsageError("sharpness needs --config=FILE (the run's config)") }
-        guard var checkpoint = args.options["checkpoint"] else { throw UsageError("sharpness needs --checkpoint=PATH") }
+        guard let path = args.options["checkpoint"] else { throw UsageError("sharpness needs --checkpoint=PATH") }
         let spec = RunSpec(config: try Config.load(file: configPath, overrides: args.configOverrides))
-        if EvalCommand.isDirectory(checkpoint) {
-            guard let newest = try Checkpoint.list(checkpoint).last else { throw UsageError("no checkpoint_* in \(checkpoint)") }
-            checkpoint = newest.path
-        }
+        let checkpoint = try EvalCommand.checkpointFile(path)
         var options = Sharpness.Options()
         options.powerIterations = try args.int("power_iterations", in: 1...10_000) ?? options.powerIterations
         options.traceProbes = try args.int("trace_probes", in: 1...100_000) ?? options.traceProbes

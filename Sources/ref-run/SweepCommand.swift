@@ -29,9 +29,11 @@ enum SweepCommand {
         }
         try DurableFile.makeDirectory(workdir)
         let progress = SweepProgressLine()
+        var trained = Set<Int>()
         let rows = try sweep.run(
             progress: { progress.show($0) },
             runStarted: { i, run, status in
+                trained.insert(i)
                 progress.clear()
                 let resume: String
                 if case let .incomplete(e) = status { resume = " (resuming after epoch \(e))" } else { resume = "" }
@@ -47,7 +49,7 @@ enum SweepCommand {
                     : row.status
                 print("[\(i + 1)/\(count)] \(SweepGrid.name(of: row.point)): \(outcome)")
                 fflush(stdout)
-                _ = try? sweep.writeReport()
+                if trained.contains(i) { _ = try? sweep.writeReport() }   // skipped runs change nothing
             })
         let written = try sweep.writeReport()
         let failed = rows.filter { $0.status == "failed" }

@@ -40,11 +40,7 @@ enum EvalCommand {
         guard let path = args.options["checkpoint"] else { throw UsageError("eval needs --checkpoint=PATH") }
         let spec = RunSpec(config: try Config.load(file: args.options["config"], overrides: args.configOverrides))
         let test = try spec.loadData(.test, examples: try args.int("test_examples", in: 1...Int.max))
-        var checkpoint = path
-        if isDirectory(path) {
-            guard let newest = try Checkpoint.list(path).last else { throw UsageError("no checkpoint_* in \(path)") }
-            checkpoint = newest.path
-        }
+        let checkpoint = try checkpointFile(path)
         func evaluate<T: RefScalar>(_: T.Type) throws {
             let state: TrainState<T>
             do {
@@ -73,6 +69,13 @@ enum EvalCommand {
         case .float64: try evaluate(Double.self)
         }
         return 0
+    }
+
+    /// PATH itself, or the newest checkpoint_* when PATH is a directory.
+    static func checkpointFile(_ path: String) throws -> String {
+        guard isDirectory(path) else { return path }
+        guard let newest = try Checkpoint.list(path).last else { throw UsageError("no checkpoint_* in \(path)") }
+        return newest.path
     }
 
     static func isDirectory(_ p: String) -> Bool {

@@ -113,23 +113,30 @@ public enum Convergence {
                 var rng = RandomGenerator(seed: setup.seed).derived("converge-batches")
                 var order = Array(0..<n), cursor = n
                 var steps: [Int] = [], losses: [Double] = []
+                let fullBatch = setup.batchSize >= n
                 for step in 0...setup.steps {
-                    if step % setup.recordEvery == 0 || step == setup.steps {
+                    let record = step % setup.recordEvery == 0 || step == setup.steps
+                    if record && (!fullBatch || step == setup.steps) {
                         let full = try lossAndGradient(model, w, images: images, targets: labels, classes: classes).0
                         steps.append(step); losses.append(full)
                         if !full.isFinite { break }
                     }
                     if step == setup.steps { break }
-                    // The step's batch.
-                    var idx: [Int]
-                    if setup.batchSize >= n { idx = order } else {
+                    // The step's batch: all n examples, or the next of a seeded shuffle.
+                    var bx = images, by = labels
+                    if !fullBatch {
                         if cursor + setup.batchSize > n { order = rng.permutation(n); cursor = 0 }
-                        idx = Array(order[cursor..<cursor + setup.batchSize]); cursor += setup.batchSize
+                        let idx = order[cursor..<cursor + setup.batchSize]
+                        cursor += setup.batchSize
+                        bx = Tensor(shape: [idx.count] + data.imageShape, scalars: idx.flatMap { images.scalars[($0 * pixels)..<(($0 + 1) * pixels)] })
+                        by = idx.map { labels[$0] }
                     }
-                    let bx = setup.batchSize >= n ? images
-                        : Tensor(shape: [idx.count] + data.imageShape, scalars: idx.flatMap { images.scalars[($0 * pixels)..<(($0 + 1) * pixels)] })
-                    let by = setup.batchSize >= n ? labels : idx.map { labels[$0] }
-                    var (_, g) = try lossAndGradient(model, w, images: bx, targets: by, classes: classes)
+                    var (batchLoss, g) = try lossAndGradient(model, w, images: bx, targets: by, classes: classes)
+                    if record && fullBatch {
+                        // The full loss at w is this step's own first pass: not computed twice.
+                        steps.append(step); losses.append(batchLoss)
+                        if !batchLoss.isFinite { break }
+                    }
                     if method != .gd {
                         let norm = TrainStep.globalNorm(g)
                         let k = method == .sam ? setup.rho / (norm + 1e-12) : setup.rho

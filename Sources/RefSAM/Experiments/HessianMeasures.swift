@@ -30,12 +30,17 @@ public enum HessianMeasures {
         return (lambda, iterations, false)
     }
 
+    /// A vector of `count` independent +-1 entries.
+    public static func rademacher(_ count: Int, _ rng: inout RandomGenerator) -> [Double] {
+        (0..<count).map { _ in rng.nextUInt32() & 1 == 0 ? -1.0 : 1.0 }
+    }
+
     /// Hutchinson: mean and standard error of z'Hz over `probes` Rademacher vectors.
     public static func trace(_ s: LossSurface, at w: [Double], probes: Int, rng: inout RandomGenerator) throws
         -> (value: Double, standardError: Double) {
         var samples: [Double] = []
         for _ in 0..<probes {
-            let z = (0..<w.count).map { _ in rng.nextUInt32() & 1 == 0 ? -1.0 : 1.0 }
+            let z = rademacher(w.count, &rng)
             samples.append(Vector.dot(z, try s.hessianVectorProduct(w, z)))
         }
         let mean = samples.reduce(0, +) / Double(samples.count)

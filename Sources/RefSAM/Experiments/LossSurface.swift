@@ -112,6 +112,9 @@ public final class LossSurface {
     /// L(w) alone (the forward passes; the gradient is computed and dropped).
     public func loss(_ w: [Double], chunks selected: Range<Int>) throws -> Double { try lossAndGradient(w, chunks: selected).loss }
 
+    /// The default step t of `hessianVectorProduct`.
+    public static let differenceStep = 1e-5
+
     /// H(w) v by central differences of gradients on the smooth piece that holds w:
     ///     (grad L(w + t u) - grad L(w - t u)) / (2t) * |v|,   u = v / |v|,
     /// with every ReLU's activation pattern frozen at its pattern at w (`Tape.reluPatterns`),
@@ -121,7 +124,7 @@ public final class LossSurface {
     /// O(eps |grad| / t) from rounding; t = 1e-5 balances them (checked against the exact
     /// Hessian of a small MLP to 1e-6 relative in HessianTests). Max pooling (ResNet50)
     /// is not frozen: a window whose maximum changes within t adds an error.
-    public func hessianVectorProduct(_ w: [Double], _ v: [Double], step t: Double = 1e-5) throws -> [Double] {
+    public func hessianVectorProduct(_ w: [Double], _ v: [Double], step t: Double = differenceStep) throws -> [Double] {
         let norm = Vector.norm(v)
         guard norm > 0 else { return [Double](repeating: 0, count: v.count) }
         let frozen = try patterns(at: w)

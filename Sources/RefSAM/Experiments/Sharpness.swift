@@ -48,7 +48,7 @@ public enum Sharpness {
         progress?(String(format: "trace %.6g +- %.2g (%d probes)", tr.value, tr.standardError, options.traceProbes))
         var quadratures: [(nodes: [Double], weights: [Double])] = []
         for _ in 0..<options.slqProbes {
-            let z = (0..<w.count).map { _ in rng.nextUInt32() & 1 == 0 ? -1.0 : 1.0 }
+            let z = HessianMeasures.rademacher(w.count, &rng)
             quadratures.append(try HessianMeasures.lanczos(s, at: w, start: z, steps: options.lanczosSteps))
         }
         let moments = quadratures.isEmpty ? [] : HessianMeasures.moments(quadratures, powers: 4)
@@ -63,7 +63,7 @@ public enum Sharpness {
                                powerConverged: top.converged, trace: tr.value, traceStandardError: tr.standardError,
                                traceProbes: options.traceProbes, moments: moments, slqNodes: quadratures.map(\.nodes),
                                slqWeights: quadratures.map(\.weights), rho: rho, m: s.chunks.first?.labels.count ?? 0,
-                               mSharpness: sharp, hvpStep: 1e-5, gradientEvaluations: s.gradientCount,
+                               mSharpness: sharp, hvpStep: LossSurface.differenceStep, gradientEvaluations: s.gradientCount,
                                seconds: Date().timeIntervalSince(started))
     }
 

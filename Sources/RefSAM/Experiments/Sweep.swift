@@ -113,14 +113,12 @@ public final class Sweep {
 
     /// The run's metrics.jsonl, epoch by epoch (empty when it has not started).
     public func metrics(_ run: Run) -> [EpochMetrics] {
-        let path = (run.runDirectory as NSString).appendingPathComponent("metrics.jsonl")
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(EpochMetrics.self, from: Data($0.utf8)) }
+        EpochMetrics.readLines(of: (run.runDirectory as NSString).appendingPathComponent("metrics.jsonl"))
     }
 
     /// Where `run` stands, from failed.txt and metrics.jsonl.
     public func status(_ run: Run) -> Status {
-        if let why = try? String(contentsOfFile: Self.failurePath(run), encoding: .utf8) { return .failed(why.trimmingSpaces) }
+        if let why = try? String(contentsOfFile: Self.failurePath(run), encoding: .utf8) { return .failed(why.trimmingCharacters(in: .whitespacesAndNewlines)) }
         let m = metrics(run)
         if m.count >= run.config.numEpochs { return .finished }
         return m.isEmpty ? .notStarted : .incomplete(epochs: m.count)

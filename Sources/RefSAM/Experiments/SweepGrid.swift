@@ -1,3 +1,4 @@
+import Foundation
 import RefSAMConfig
 
 /// The settings a sweep varies: one axis per `--grid 'KEY=[V1,V2,...]'`, each value
@@ -29,8 +30,8 @@ public struct SweepGrid: Equatable, Sendable {
         guard let eq = text.firstIndex(of: "=") else {
             throw ConfigError(file: "--grid \(text)", line: nil, key: nil, message: "expected KEY=[V1,V2,...]")
         }
-        let key = String(text[..<eq]).trimmingSpaces
-        let list = String(text[text.index(after: eq)...]).trimmingSpaces
+        let key = String(text[..<eq]).trimmingCharacters(in: .whitespaces)
+        let list = String(text[text.index(after: eq)...]).trimmingCharacters(in: .whitespaces)
         guard !key.isEmpty, list.hasPrefix("["), list.hasSuffix("]"), list.count >= 2 else {
             throw ConfigError(file: "--grid \(text)", line: nil, key: key.isEmpty ? nil : key,
                               message: "expected KEY=[V1,V2,...] (a bracketed list of values)")
@@ -60,14 +61,15 @@ public struct SweepGrid: Equatable, Sendable {
                 depth -= 1
                 if depth < 0 { break }
             } else if c == "," && depth == 0 {
-                parts.append(current.trimmingSpaces); current = ""; continue
+                parts.append(current.trimmingCharacters(in: .whitespaces)); current = ""; continue
             }
             current.append(c)
         }
         guard depth == 0, quote == nil else {
             throw ConfigError(file: "--grid \(source)", line: nil, key: nil, message: "unbalanced brackets or quotes")
         }
-        if !current.trimmingSpaces.isEmpty || !parts.isEmpty { parts.append(current.trimmingSpaces) }
+        let last = current.trimmingCharacters(in: .whitespaces)
+        if !last.isEmpty || !parts.isEmpty { parts.append(last) }
         if parts.contains(where: \.isEmpty) {
             throw ConfigError(file: "--grid \(source)", line: nil, key: nil, message: "an empty value between commas")
         }
@@ -94,14 +96,5 @@ public struct SweepGrid: Equatable, Sendable {
             else if c == "," { out.append("-") }
         }
         return out.isEmpty ? "_" : out
-    }
-}
-
-extension String {
-    var trimmingSpaces: String {
-        var s = Substring(self)
-        while s.first?.isWhitespace == true { s = s.dropFirst() }
-        while s.last?.isWhitespace == true { s = s.dropLast() }
-        return String(s)
     }
 }

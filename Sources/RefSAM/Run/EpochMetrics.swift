@@ -1,3 +1,5 @@
+import Foundation
+
 /// One epoch's numbers, as written to metrics.jsonl.
 public struct EpochMetrics: Codable, Equatable, Sendable {
     /// The epoch, 1-based as the logs print it.
@@ -28,6 +30,13 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
                 learningRate: Double, seconds: Double) {
         self.epoch = epoch; self.step = step; self.trainLoss = trainLoss; self.trainAccuracy = trainAccuracy
         self.testLoss = testLoss; self.testAccuracy = testAccuracy; self.learningRate = learningRate; self.seconds = seconds
+    }
+
+    /// Every line of the metrics.jsonl at `path` (empty when there is no file; a line that
+    /// does not decode is skipped).
+    public static func readLines(of path: String) -> [EpochMetrics] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(EpochMetrics.self, from: Data($0.utf8)) }
     }
 
     /// Reads a metrics.jsonl line; `null` (a NaN or infinite value when written) reads as NaN.

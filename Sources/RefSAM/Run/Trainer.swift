@@ -174,10 +174,7 @@ public final class Trainer<T: RefScalar> {
             + (startEpoch > 0 ? "; resuming at epoch \(startEpoch + 1) (step \(state.step))" : ""))
     }
 
-    func readMetrics() -> [EpochMetrics] {
-        guard let text = try? String(contentsOfFile: metricsPath, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(EpochMetrics.self, from: Data($0.utf8)) }
-    }
+    func readMetrics() -> [EpochMetrics] { EpochMetrics.readLines(of: metricsPath) }
 
     func writeMetrics(_ all: [EpochMetrics]) throws {
         let enc = JSONEncoder()
