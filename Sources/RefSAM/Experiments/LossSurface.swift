@@ -79,17 +79,13 @@ public final class LossSurface {
             case .record: tape.reluPatterns = .record
             case let .replay(all): tape.reluPatterns = .replay(all[c])
             }
-            var vars: [String: Variable] = [:]
-            let leaves = params.entries.map { e -> Variable in let v = tape.leaf(e.tensor); vars[e.path] = v; return v }
-            let b = ModelBuilder<Double>(tape: tape, mode: .apply(params: vars, masks: masks), batchStats: batchStats, train: true)
-            let logits = try model.forward(b, tape.leaf(chunk.images))
-            let l = try tape.softmaxCrossEntropy(logits: logits, labels: chunk.labels)
-            let grads = try tape.gradients(of: l, withRespectTo: leaves)
+            let p = try TrainStep.pass(model, params: params, batchStats: batchStats, masks: masks, images: chunk.images,
+                                       labels: chunk.labels, tape: tape)
             if case .record? = patterns { recorded.append(tape.recordedReLUPatterns.map { Mask($0) }) }
             let weight = Double(chunk.labels.count) / total
-            loss += weight * tape[l].scalar
+            loss += weight * p.loss
             var i = 0
-            for g in grads { for x in g.scalars { gradient[i] += weight * x; i += 1 } }
+            for (_, g) in p.grads.entries { for x in g.scalars { gradient[i] += weight * x; i += 1 } }
         }
         gradientCount += 1
         return (loss, gradient)

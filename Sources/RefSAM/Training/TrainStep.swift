@@ -27,13 +27,14 @@ public enum TrainStep {
         return masks
     }
 
-    /// `pass` with the masks prepared once (`masks(_:)`), and optionally every
-    /// convolution's padding replaced (a variant `ref-run diagnose` tries).
+    /// `pass` with the masks prepared once (`masks(_:)`), optionally every convolution's
+    /// padding replaced (a variant `ref-run diagnose` tries), on `tape` (a new one by
+    /// default; a caller may pass one set up for its own use, e.g. `Tape.reluPatterns`).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public static func pass<T: RefScalar>(_ model: Model, params: TensorTree<T>, batchStats: TensorTree<T>, masks: [String: Mask<T>],
-                                   images: Tensor<T>, labels: [Int32], paddingOverride: Padding? = nil) throws -> Pass<T> {
-        let tape = Tape<T>()
+                                   images: Tensor<T>, labels: [Int32], paddingOverride: Padding? = nil,
+                                   tape: Tape<T> = Tape<T>()) throws -> Pass<T> {
         var vars: [String: Variable] = [:]
         let leaves = params.entries.map { e -> Variable in let v = tape.leaf(e.tensor); vars[e.path] = v; return v }
         let b = ModelBuilder<T>(tape: tape, mode: .apply(params: vars, masks: masks), batchStats: batchStats, train: true)
