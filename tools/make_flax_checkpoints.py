@@ -99,10 +99,11 @@ Bottleneck.__name__ = "BottleneckResNetBlock"
 class ResNet18(nn.Module):
     num_classes: int
     num_filters: int
+    axis_name: object = None   # 'batch' under pmap: BatchNorm statistics over every device
 
     @nn.compact
     def __call__(self, x, train=True):
-        norm = partial(nn.BatchNorm, use_running_average=not train, momentum=0.9, epsilon=1e-5)
+        norm = partial(nn.BatchNorm, use_running_average=not train, momentum=0.9, epsilon=1e-5, axis_name=self.axis_name)
         x = nn.Conv(self.num_filters, (3, 3), padding=[(1, 1), (1, 1)], use_bias=False, name="conv_init")(x)
         x = nn.relu(norm(name="bn_init")(x))
         for i, blocks in enumerate([2, 2, 2, 2]):
@@ -115,10 +116,11 @@ class ResNet18(nn.Module):
 class ResNet50(nn.Module):
     num_classes: int
     num_filters: int
+    axis_name: object = None   # 'batch' under pmap: BatchNorm statistics over every device
 
     @nn.compact
     def __call__(self, x, train=True):
-        norm = partial(nn.BatchNorm, use_running_average=not train, momentum=0.9, epsilon=1e-5)
+        norm = partial(nn.BatchNorm, use_running_average=not train, momentum=0.9, epsilon=1e-5, axis_name=self.axis_name)
         x = nn.Conv(self.num_filters, (7, 7), (2, 2), padding=[(3, 3), (3, 3)], use_bias=False, name="conv_init")(x)
         x = nn.relu(norm(name="bn_init")(x))
         x = nn.max_pool(x, (3, 3), strides=(2, 2), padding="SAME")

@@ -22,7 +22,10 @@ enum DiagnoseCommand {
         print("\(d.failingAsIs) of \(d.outputs) outputs fail against the original step")
         if d.matches.isEmpty {
             print("no known variant makes every output pass; the closest (failing outputs):")
-            for (v, n) in d.variants.prefix(4) { print("  \(v.rawValue.padding(toLength: 30, withPad: " ", startingAt: 0)) \(n)   \(v.summary)") }
+            for (v, n, names) in d.variants.prefix(4) {
+                print("  \(v.rawValue.padding(toLength: 30, withPad: " ", startingAt: 0)) \(n)   \(v.summary)")
+                print("  " + String(repeating: " ", count: 30) + "    fails: " + names.joined(separator: ", ") + (n > names.count ? ", ..." : ""))
+            }
         } else {
             print("every output passes under:")
             for v in d.matches { print("  \(v.rawValue.padding(toLength: 30, withPad: " ", startingAt: 0)) \(v.summary)") }

@@ -52,7 +52,7 @@ enum VerifyCommand {
         if options.json { return (outcome.results.map { json($0, directory) } + [summaryJSON(outcome, directory)], status) }
         let f = outcome.fixture
         var lines = ["fixture \(directory): \(f.model), \(f.step.optimizer.rawValue), \(f.dtype.rawValue), producer: \(f.producer)",
-                     "tolerance: rtol \(outcome.rtol), atol \(outcome.atol) (an output passes when error/tol <= 1)"]
+                     "tolerance: \(outcome.tolerance.summary)"]
         let width = max(20, outcome.results.map(\.name.count).max() ?? 0)
         lines.append("name".padding(toLength: width, withPad: " ", startingAt: 0) + "  result  error/tol  max abs    max rel    shape")
         for r in outcome.results where !options.failuresOnly || !r.passed {
@@ -107,6 +107,7 @@ enum VerifyCommand {
                       "\"shape\":[\(r.shape.map(String.init).joined(separator: ","))]",
                       "\"error_to_tolerance\":\(n(r.errorToTolerance))", "\"max_abs\":\(n(r.maxAbsoluteError))",
                       "\"max_rel\":\(n(r.maxRelativeError))"]
+        if let b = r.bound, let s = r.spread { fields += ["\"bound\":\(n(b))", "\"spread\":\(n(s))"] }
         if let p = r.problem { fields.append("\"problem\":\"\(escape(p))\"") }
         if let s = r.nonFinite { fields.append("\"non_finite\":\"\(escape(s))\"") }
         return "{" + fields.joined(separator: ",") + "}"
@@ -115,7 +116,7 @@ enum VerifyCommand {
     static func summaryJSON(_ outcome: ReplayOutcome, _ dir: String) -> String {
         let first = outcome.failures.first.map { "\"\(escape($0.name))\"" } ?? "null"
         return "{\"fixture\":\"\(escape(dir))\",\"summary\":true,\"outputs\":\(outcome.results.count),"
-            + "\"failed\":\(outcome.failures.count),\"first_failure\":\(first),\"rtol\":\(outcome.rtol),\"atol\":\(outcome.atol)}"
+            + "\"failed\":\(outcome.failures.count),\"first_failure\":\(first),\"tolerance\":\"\(escape(outcome.tolerance.summary))\"}"
     }
 }
 

@@ -22,7 +22,7 @@ final class DiagnoseTests: XCTestCase {
                 // which the unchanged step does not (checked above). `ref-run diagnose` on each names
                 // only the planted one (run by hand: docs/FIXTURES.md, "Diagnosing").
                 let ours = try StepVariant.outputs(f, variant, Double.self)
-                XCTAssertTrue(try FixtureReplay.compare(f, ours, 1e-9, 1e-12).allSatisfy(\.passed), name)
+                XCTAssertTrue(try FixtureReplay.compare(f, ours, .elementwise(rtol: 1e-9, atol: 1e-12)).allSatisfy(\.passed), name)
                 continue
             }
             let d = try Diagnosis.of(f)

@@ -121,7 +121,10 @@ public struct Fixture: Sendable {
     }
 
     /// The step's initial state, batch, as tensors of T.
-    func loadInputs<T: RefScalar>(_: T.Type) throws -> (state: TrainState<T>, images: Tensor<T>, labels: [Int32]) {
+    /// With `rng`, every nonzero float input but the masks is moved one ulp (see
+    /// `Tolerance.conditioned(for:)`).
+    func loadInputs<T: RefScalar>(_: T.Type, movedBy rng: RandomGenerator? = nil) throws
+        -> (state: TrainState<T>, images: Tensor<T>, labels: [Int32]) {
         func tree(_ prefix: String) throws -> TensorTree<T> {
             var t = TensorTree<T>()
             for name in inputs where name.hasPrefix(prefix + "/") {
@@ -146,7 +149,12 @@ public struct Fixture: Sendable {
             throw FixtureError.malformed(path: directory, reason: "trace/ inputs are partial: trace/\(missing) is missing")
         }
         let mask = try tree("mask")
-        return (TrainState(params: params, batchStats: try tree("batch_stats"), trace: trace, mask: mask.isEmpty ? nil : mask),
-                images, labels)
+        var state = TrainState(params: params, batchStats: try tree("batch_stats"), trace: trace, mask: mask.isEmpty ? nil : mask)
+        guard var rng else { return (state, images, labels) }
+        let movedImages = TensorTree([("image", images)]).movedOneUlp(&rng)["image"]!
+        state.params = state.params.movedOneUlp(&rng)
+        state.trace = state.trace.movedOneUlp(&rng)
+        state.batchStats = state.batchStats.movedOneUlp(&rng)
+        return (state, movedImages, labels)
     }
 }

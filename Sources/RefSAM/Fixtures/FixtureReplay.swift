@@ -19,8 +19,12 @@ public struct TensorComparison: Sendable {
     /// and how far outside the tolerance it is when not; NaN when an element of either
     /// side is NaN (no distance is defined), infinite for a missing or unreadable output.
     public var errorToTolerance: Double = .nan
-    /// Every element within atol + rtol * |fixture|.
+    /// Every element within its bound (atol + rtol * |fixture|, or `bound`).
     public var passed: Bool
+    /// The absolute bound on max |ours - fixture| of a conditioned tolerance (nil: elementwise).
+    public var bound: Double? = nil
+    /// The float32 trials' spread behind `bound` (nil: elementwise).
+    public var spread: Double? = nil
     /// Why it failed without a comparison (missing file, shape mismatch, unknown name).
     public var problem: String?
     /// Elements where one side is NaN or infinite and the other is not, described
@@ -30,18 +34,16 @@ public struct TensorComparison: Sendable {
 
 /// Replays fixtures: this reference's step on a fixture's inputs, compared with its outputs.
 public enum FixtureReplay {
-    /// Default tolerances of docs/FIXTURES.md.
-    public static func defaultTolerance(_ dtype: DType) -> (rtol: Double, atol: Double) {
-        dtype == .float64 ? (1e-9, 1e-12) : (1e-4, 1e-6)
-    }
-
     /// This reference's outputs for the fixture's inputs, in the order the step computes
     /// them: loss, logits, the first pass's gradients from the input side, SAM's
     /// gradients, the trace, the parameters, the BatchNorm statistics (within each, the
     /// model's own order, whatever order the fixture lists its inputs in). A bug shows
     /// first where it starts.
-    public static func compute<T: RefScalar>(_ f: Fixture, _: T.Type) throws -> [(name: String, tensor: Tensor<T>)] {
-        let (_, images, _, r) = try step(f, T.self)
+    /// With `inputsMovedBy`, every nonzero float input (image, parameters, trace,
+    /// BatchNorm statistics; not masks) is first moved one ulp in a direction it draws.
+    public static func compute<T: RefScalar>(_ f: Fixture, _: T.Type, inputsMovedBy rng: RandomGenerator? = nil) throws
+        -> [(name: String, tensor: Tensor<T>)] {
+        let (_, images, _, r) = try step(f, T.self, inputsMovedBy: rng)
         return try ordered(f.model, imageShape: Array(images.shape.dropFirst()), loss: r.loss, logits: r.logits,
                            gradsFirst: r.gradsFirst, grads: r.grads, trace: r.state.trace, params: r.state.params,
                            batchStats: r.state.batchStats)
@@ -49,9 +51,9 @@ public enum FixtureReplay {
 
     /// The fixture's inputs and this reference's step on them; a step that cannot run on
     /// them makes the fixture malformed.
-    static func step<T: RefScalar>(_ f: Fixture, _: T.Type, record: StepRecord<T>? = nil) throws
+    static func step<T: RefScalar>(_ f: Fixture, _: T.Type, record: StepRecord<T>? = nil, inputsMovedBy rng: RandomGenerator? = nil) throws
         -> (state: TrainState<T>, images: Tensor<T>, labels: [Int32], result: StepResult<T>) {
-        let (state, images, labels) = try f.loadInputs(T.self)
+        let (state, images, labels) = try f.loadInputs(T.self, movedBy: rng)
         do {
             return (state, images, labels, try TrainStep.run(f.model, state: state, images: images, labels: labels, f.step, record: record))
         } catch {
@@ -92,22 +94,20 @@ public enum FixtureReplay {
         return f.dtype == .float64 ? try write(Double.self) : try write(Float.self)
     }
 
-    /// Replays `f` in its dtype and compares every listed output: |a - b| <= atol + rtol |b|.
-    /// Results come in the order the step computes them (see `compute`); names that are
-    /// not outputs of a step come last.
-    public static func verify(_ f: Fixture, rtol: Double? = nil, atol: Double? = nil) throws -> [TensorComparison] {
-        let tol = defaultTolerance(f.dtype)
-        let (rtol, atol) = (rtol ?? tol.rtol, atol ?? tol.atol)
-        switch f.dtype {
-        case .float32: return try compare(f, compute(f, Float.self), rtol, atol)
-        case .float64: return try compare(f, compute(f, Double.self), rtol, atol)
-        }
+    /// Replays `f` and compares every listed output at `tolerance` (default:
+    /// `Tolerance.default(for:)`): in the fixture's dtype for an elementwise tolerance,
+    /// against the float64 step for a conditioned one. Results come in the order the
+    /// step computes them (see `compute`); names that are not outputs of a step come last.
+    public static func verify(_ f: Fixture, tolerance: Tolerance? = nil) throws -> [TensorComparison] {
+        let tolerance = try tolerance ?? Tolerance.default(for: f)
+        if f.dtype == .float64 || tolerance.comparesWithFloat64 { return try compare(f, compute(f, Double.self), tolerance) }
+        return try compare(f, compute(f, Float.self), tolerance)
     }
 
     /// Each listed output against `ours`, in the order of `ours`. `nanMatchesNaN`: a NaN
     /// on both sides of an element counts as agreement (diagnose: a variant that yields
     /// the author's NaN explains it); verify never allows it.
-    static func compare<T: RefScalar>(_ f: Fixture, _ ours: [(name: String, tensor: Tensor<T>)], _ rtol: Double, _ atol: Double,
+    static func compare<T: RefScalar>(_ f: Fixture, _ ours: [(name: String, tensor: Tensor<T>)], _ tolerance: Tolerance,
                                       nanMatchesNaN: Bool = false) throws -> [TensorComparison] {
         let rank = Dictionary(ours.enumerated().map { ($0.element.name, $0.offset) }, uniquingKeysWith: { a, _ in a })
         let byName = Dictionary(ours.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
@@ -131,7 +131,8 @@ public enum FixtureReplay {
             }
             let d = mine.maxDifference(expected)
             // One pass for the tolerance ratio and the NaN/infinity counts. An element passes
-            // when |a - b| <= atol + rtol |b|, as `Tensor.isClose` states; NaN never does.
+            // when |a - b| <= its bound (atol + rtol |b|, as `Tensor.isClose` states, or the
+            // output's conditioned bound); NaN never does.
             var ratio = 0.0, sawNaN = false, nanHere = 0, nanThere = 0, infinities = 0
             for (a, b) in zip(mine.scalars, expected.scalars) {
                 if a.isNaN || b.isNaN {
@@ -142,15 +143,21 @@ public enum FixtureReplay {
                 }
                 if (a.isInfinite || b.isInfinite) && a != b { infinities += 1 }
                 let error = abs(a - b)
-                ratio = max(ratio, error == 0 ? 0 : error.isNaN ? .infinity : error / (atol + rtol * abs(b)))
+                guard let bound = tolerance.bound(name, b) else { continue }
+                ratio = max(ratio, error == 0 ? 0 : error.isNaN ? .infinity : error / bound)
             }
             var nonFinite: [String] = []
             if nanHere > 0 { nonFinite.append("\(nanHere) NaN here where the fixture has a number") }
             if nanThere > 0 { nonFinite.append("\(nanThere) NaN in the fixture where this reference has a number") }
             if infinities > 0 { nonFinite.append("\(infinities) infinities that differ") }
-            return TensorComparison(name: name, shape: expected.shape, maxAbsoluteError: d.absolute, maxRelativeError: d.relative,
-                                    errorToTolerance: sawNaN ? .nan : ratio, passed: !sawNaN && ratio <= 1, problem: nil,
-                                    nonFinite: nonFinite.isEmpty ? nil : nonFinite.joined(separator: ", "))
+            var result = TensorComparison(name: name, shape: expected.shape, maxAbsoluteError: d.absolute, maxRelativeError: d.relative,
+                                          errorToTolerance: sawNaN ? .nan : ratio, passed: !sawNaN && ratio <= 1, problem: nil,
+                                          nonFinite: nonFinite.isEmpty ? nil : nonFinite.joined(separator: ", "))
+            if case let .conditioned(spread, _, _, _) = tolerance {
+                result.bound = tolerance.bound(name, 0)
+                result.spread = spread[name]
+            }
+            return result
         }
     }
 }
@@ -160,10 +167,8 @@ public enum FixtureReplay {
 public struct ReplayOutcome: Sendable {
     /// The fixture replayed.
     public var fixture: Fixture
-    /// The relative tolerance used.
-    public var rtol: Double
-    /// The absolute tolerance used.
-    public var atol: Double
+    /// The tolerance used.
+    public var tolerance: Tolerance
     /// One comparison per output the fixture lists, in its order.
     public var results: [TensorComparison]
     /// The outputs that failed or could not be compared.
@@ -174,12 +179,13 @@ public struct ReplayOutcome: Sendable {
 
 extension FixtureReplay {
     /// Loads the fixture in `directory`, replays it and compares every output at
-    /// `rtol`/`atol` (default: `defaultTolerance` of its dtype). Throws `FixtureError`
-    /// when the fixture is malformed (it cannot be replayed at all).
+    /// `rtol`/`atol` per element when either is given (the other then takes its
+    /// dtype's elementwise default: 1e-9/1e-12 for float64, 1e-4/1e-6 for float32), else
+    /// at `Tolerance.default(for:)`. Throws `FixtureError` when the fixture is malformed
+    /// (it cannot be replayed at all).
     public static func replay(directory: String, rtol: Double? = nil, atol: Double? = nil) throws -> ReplayOutcome {
         let fixture = try Fixture.load(directory)
-        let tol = defaultTolerance(fixture.dtype)
-        let results = try verify(fixture, rtol: rtol, atol: atol)
-        return ReplayOutcome(fixture: fixture, rtol: rtol ?? tol.rtol, atol: atol ?? tol.atol, results: results)
+        let tolerance = try Tolerance.resolve(fixture, rtol: rtol, atol: atol)
+        return ReplayOutcome(fixture: fixture, tolerance: tolerance, results: try verify(fixture, tolerance: tolerance))
     }
 }

@@ -44,12 +44,13 @@ extension StepVariant {
     /// The outputs of the fixture's step computed this variant's way (nil: the original
     /// step), named and ordered as `FixtureReplay.compute` names them. Fixtures with
     /// `sam_shards` > 1 are not supported.
-    public static func outputs<T: RefScalar>(_ f: Fixture, _ variant: StepVariant?, _: T.Type) throws
+    /// `inputsMovedBy` as in `FixtureReplay.compute`.
+    public static func outputs<T: RefScalar>(_ f: Fixture, _ variant: StepVariant?, _: T.Type, inputsMovedBy rng: RandomGenerator? = nil) throws
         -> [(name: String, tensor: Tensor<T>)] {
         guard f.step.samShards == 1 else {
             throw FixtureError.malformed(path: f.directory, reason: "diagnose handles fixtures without sam_shards (this one has \(f.step.samShards))")
         }
-        let (state, images, labels) = try f.loadInputs(T.self)
+        let (state, images, labels) = try f.loadInputs(T.self, movedBy: rng)
         let h = f.step, model = f.model
         let padding: Padding? = variant == .samePadding ? .same : nil
         func pass(_ params: TensorTree<T>) throws -> Pass<T> {
@@ -137,27 +138,40 @@ public struct Diagnosis: Sendable {
     public var failingAsIs: Int
     /// Outputs compared.
     public var outputs: Int
-    /// Each variant that could be computed, with its number of failing outputs, fewest first.
-    public var variants: [(variant: StepVariant, failing: Int)]
+    /// Each variant that could be computed, with its number of failing outputs and the
+    /// first few of them (in computation order), fewest failures first.
+    public var variants: [(variant: StepVariant, failing: Int, firstFailures: [String])]
     /// Variants under which every output passes.
     public var matches: [StepVariant] { variants.filter { $0.failing == 0 }.map(\.variant) }
 
     /// Replays `f` as is and under every variant, at the default tolerance of its dtype
-    /// (or `rtol`/`atol`); NaN where the author has NaN counts as agreement.
+    /// (or `rtol`/`atol` per element, as `Tolerance.resolve`); NaN where the author has
+    /// NaN counts as agreement. For a float32 fixture, each variant is computed in
+    /// float64 and judged at the conditioned tolerance of its own float32 trials.
     public static func of(_ f: Fixture, rtol: Double? = nil, atol: Double? = nil) throws -> Diagnosis {
-        let tol = FixtureReplay.defaultTolerance(f.dtype)
-        let (rtol, atol) = (rtol ?? tol.rtol, atol ?? tol.atol)
-        func failing(_ v: StepVariant?) throws -> Int {
-            switch f.dtype {
-            case .float32:
-                return try FixtureReplay.compare(f, StepVariant.outputs(f, v, Float.self), rtol, atol, nanMatchesNaN: true).filter { !$0.passed }.count
-            case .float64:
-                return try FixtureReplay.compare(f, StepVariant.outputs(f, v, Double.self), rtol, atol, nanMatchesNaN: true).filter { !$0.passed }.count
+        func failing(_ v: StepVariant?) throws -> [String] {
+            let results: [TensorComparison]
+            if rtol != nil || atol != nil || f.dtype == .float64 {
+                let tolerance = try Tolerance.resolve(f, rtol: rtol, atol: atol)
+                results = f.dtype == .float64
+                    ? try FixtureReplay.compare(f, StepVariant.outputs(f, v, Double.self), tolerance, nanMatchesNaN: true)
+                    : try FixtureReplay.compare(f, StepVariant.outputs(f, v, Float.self), tolerance, nanMatchesNaN: true)
+            } else {
+                // A variant changes the step's conditioning (the learning rate inside the
+                // trace leaves parameters ten times further from their inputs): each is
+                // judged at the conditioned tolerance of its own float32 trials.
+                let exact = try StepVariant.outputs(f, v, Double.self)
+                let tolerance = try Tolerance.conditioned(exact: exact) { try StepVariant.outputs(f, v, Float.self, inputsMovedBy: $0) }
+                results = try FixtureReplay.compare(f, exact, tolerance, nanMatchesNaN: true)
             }
+            return results.filter { !$0.passed }.map(\.name)
         }
-        let asIs = try failing(nil)
-        var variants: [(variant: StepVariant, failing: Int)] = []
-        for v in StepVariant.allCases { variants.append((v, try failing(v))) }
+        let asIs = try failing(nil).count
+        var variants: [(variant: StepVariant, failing: Int, firstFailures: [String])] = []
+        for v in StepVariant.allCases {
+            let names = try failing(v)
+            variants.append((v, names.count, Array(names.prefix(3))))
+        }
         return Diagnosis(failingAsIs: asIs, outputs: f.outputs.count, variants: variants.sorted { $0.failing < $1.failing })
     }
 }

@@ -75,6 +75,17 @@ extension BatchNormOp {
                 dscale[d][j] += g * h
             }
         }
+        if let noise = SummationNoise.current {
+            for d in 0..<shards {
+                let rows = (d * per)..<((d + 1) * per)
+                noise.perturb(&dbias[d], partialSquares: SummationNoise.partialSquares(rows: rows, channels: c) { i, j in
+                    Double(dy.scalars[i * c + j])
+                })
+                noise.perturb(&dscale[d], partialSquares: SummationNoise.partialSquares(rows: rows, channels: c) { i, j in
+                    Double(dy.scalars[i * c + j]) * xhat[i * c + j]
+                })
+            }
+        }
         var a = [Double](repeating: 0, count: c), b = a
         for d in 0..<shards {
             for j in 0..<c {

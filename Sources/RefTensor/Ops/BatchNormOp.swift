@@ -39,17 +39,35 @@ public enum BatchNormOp {
     static func statistics<T: RefScalar>(_ x: Tensor<T>, rows m: Int, channels c: Int, epsilon: Double) throws
         -> (mean: [T], variance: [T], invStd: [Double]) {
         guard m > 0 else { throw TensorError.invalidShape(op: "batchNorm", shape: x.shape, detail: "empty batch") }
-        let mean = x.scalars.withUnsafeBufferPointer { xp in
+        let noise = SummationNoise.current
+        var mean = x.scalars.withUnsafeBufferPointer { xp in
             channelSums(rows: m, channels: c) { rows, acc in
                 for i in rows { for j in 0..<c { acc[j] += Double(xp[i &* c &+ j]) } }
             }
         }.map { $0 / Double(m) }
+        // Float32 summation error (see SummationNoise): of sum x for the mean, and of
+        // sum x^2 for the variance, as a one-pass E[x^2] - E[x]^2 (Flax's formula) has it;
+        // where the variance is small beside mean^2 that error dominates.
+        var varianceSquares: [Double] = []
+        if let noise {
+            let (xs, cc) = (x.scalars, c)
+            noise.perturb(&mean, partialSquares: SummationNoise.partialSquares(rows: 0..<m, channels: c) { i, j in Double(xs[i * cc + j]) },
+                          scale: 1 / Double(m))
+            varianceSquares = SummationNoise.partialSquares(rows: 0..<m, channels: c) { i, j in
+                let v = Double(xs[i * cc + j])
+                return v * v
+            }
+        }
         let meanT = mean.map { T($0) }
-        let variance = x.scalars.withUnsafeBufferPointer { xp in meanT.withUnsafeBufferPointer { mp in
+        var variance = x.scalars.withUnsafeBufferPointer { xp in meanT.withUnsafeBufferPointer { mp in
             channelSums(rows: m, channels: c) { rows, acc in
                 for i in rows { for j in 0..<c { let d = Double(xp[i &* c &+ j] - mp[j]); acc[j] += d * d } }
             }
         } }.map { $0 / Double(m) }
+        if let noise {
+            noise.perturb(&variance, partialSquares: varianceSquares, scale: 1 / Double(m))
+            variance = variance.map { max($0, 0) }
+        }
         let varT = variance.map { T($0) }
         return (meanT, varT, varT.map { 1 / (Double($0) + epsilon).squareRoot() })
     }
@@ -90,7 +108,14 @@ public enum BatchNormOp {
                 }
             }
         } }
-        let dbias = Array(sums[0..<c]), dscale = Array(sums[c...])
+        var dbias = Array(sums[0..<c]), dscale = Array(sums[c...])
+        if let noise = SummationNoise.current {
+            let (xs, gs, ms) = (x.scalars, dy.scalars, mean.scalars)
+            noise.perturb(&dbias, partialSquares: SummationNoise.partialSquares(rows: 0..<m, channels: c) { i, j in Double(gs[i * c + j]) })
+            noise.perturb(&dscale, partialSquares: SummationNoise.partialSquares(rows: 0..<m, channels: c) { i, j in
+                Double(gs[i * c + j]) * Double(xs[i * c + j] - ms[j]) * invStd[j]
+            })
+        }
         // Per channel, side by side in one buffer (no array bounds checks in the loop):
         // k = scale * invStd, dbias / M, dscale. The roundings are those of the formula above.
         let terms = (0..<c).map { Double(scale.scalars[$0]) * invStd[$0] } + dbias.map { $0 / Double(m) } + dscale
