@@ -149,23 +149,7 @@ public struct Diagnosis: Sendable {
     /// NaN counts as agreement. For a float32 fixture, each variant is computed in
     /// float64 and judged at the conditioned tolerance of its own float32 trials.
     public static func of(_ f: Fixture, rtol: Double? = nil, atol: Double? = nil) throws -> Diagnosis {
-        func failing(_ v: StepVariant?) throws -> [String] {
-            let results: [TensorComparison]
-            if rtol != nil || atol != nil || f.dtype == .float64 {
-                let tolerance = try Tolerance.resolve(f, rtol: rtol, atol: atol)
-                results = f.dtype == .float64
-                    ? try FixtureReplay.compare(f, StepVariant.outputs(f, v, Double.self), tolerance, nanMatchesNaN: true)
-                    : try FixtureReplay.compare(f, StepVariant.outputs(f, v, Float.self), tolerance, nanMatchesNaN: true)
-            } else {
-                // A variant changes the step's conditioning (the learning rate inside the
-                // trace leaves parameters ten times further from their inputs): each is
-                // judged at the conditioned tolerance of its own float32 trials.
-                let exact = try StepVariant.outputs(f, v, Double.self)
-                let tolerance = try Tolerance.conditioned(exact: exact) { try StepVariant.outputs(f, v, Float.self, inputsMovedBy: $0) }
-                results = try FixtureReplay.compare(f, exact, tolerance, nanMatchesNaN: true)
-            }
-            return results.filter { !$0.passed }.map(\.name)
-        }
+        func failing(_ v: StepVariant?) throws -> [String] { try failingOutputs(f, under: v, rtol: rtol, atol: atol) }
         let asIs = try failing(nil).count
         var variants: [(variant: StepVariant, failing: Int, firstFailures: [String])] = []
         for v in StepVariant.allCases {
@@ -173,5 +157,25 @@ public struct Diagnosis: Sendable {
             variants.append((v, names.count, Array(names.prefix(3))))
         }
         return Diagnosis(failingAsIs: asIs, outputs: f.outputs.count, variants: variants.sorted { $0.failing < $1.failing })
+    }
+
+    /// The outputs of `f` that fail against `variant`'s step (nil: the original step),
+    /// named in computation order, at the tolerance `of` uses.
+    public static func failingOutputs(_ f: Fixture, under variant: StepVariant?, rtol: Double? = nil, atol: Double? = nil) throws -> [String] {
+        let results: [TensorComparison]
+        if rtol != nil || atol != nil || f.dtype == .float64 {
+            let tolerance = try Tolerance.resolve(f, rtol: rtol, atol: atol)
+            results = f.dtype == .float64
+                ? try FixtureReplay.compare(f, StepVariant.outputs(f, variant, Double.self), tolerance, nanMatchesNaN: true)
+                : try FixtureReplay.compare(f, StepVariant.outputs(f, variant, Float.self), tolerance, nanMatchesNaN: true)
+        } else {
+            // A variant changes the step's conditioning (the learning rate inside the
+            // trace leaves parameters ten times further from their inputs): each is
+            // judged at the conditioned tolerance of its own float32 trials.
+            let exact = try StepVariant.outputs(f, variant, Double.self)
+            let tolerance = try Tolerance.conditioned(exact: exact) { try StepVariant.outputs(f, variant, Float.self, inputsMovedBy: $0) }
+            results = try FixtureReplay.compare(f, exact, tolerance, nanMatchesNaN: true)
+        }
+        return results.filter { !$0.passed }.map(\.name)
     }
 }
