@@ -70,7 +70,13 @@ enum Help {
         shape; NaN and infinities are counted and named. The last line names the first
         failing output and the failures per collection. A directory without fixture.json
         stands for its step_* subdirectories (a golden run).
-        Defaults: float64 rtol 1e-9 atol 1e-12; float32 rtol 1e-4 atol 1e-6.
+        Tolerance: float64, |a - b| <= 1e-12 + 1e-9 |b| per element. float32, per output
+        max |a - x| <= 4 S + eps32 max|x|, x this reference's float64 step on the same
+        inputs and S the spread of 4 float32 trials of it (inputs as given; inputs moved
+        1 ulp with float32 summation error emulated in BatchNorm's sums): the error a
+        correct float32 step makes on these inputs (docs/FIXTURES.md, "Float32").
+        --rtol/--atol instead compare per element in the fixture's dtype (the other
+        defaulting to 1e-9/1e-12 for float64, 1e-4/1e-6 for float32).
         --failures-only prints only failing outputs; --json prints one JSON object per
         output and one summary object per fixture.
         Strict: a fixture with no outputs, a tensor whose dtype is not the fixture's, or

@@ -6,7 +6,8 @@ import XCTest
 @testable import RefTensor
 
 /// Replays every committed fixture (written by PyTorch, tools/make_fixtures_torch.py)
-/// at the default tolerances: float64 rtol 1e-9 / atol 1e-12, float32 rtol 1e-4 / atol 1e-6.
+/// at the default tolerances: float64 rtol 1e-9 / atol 1e-12, float32 the conditioned
+/// tolerance (`Tolerance`).
 final class FixtureReplayTests: XCTestCase {
     static let root = URL(fileURLWithPath: Repo.fixtures)
 

@@ -66,12 +66,13 @@ final class ToleranceTests: XCTestCase {
         }
     }
 
-    /// PyTorch float32 steps with one planted bug fail, and the planted variant explains
-    /// every output; for one, `diagnose` names it and no other (the full diagnosis of
-    /// every case is tools/separation_table.py's: slow in a debug build).
+    /// PyTorch float32 MLP steps with one planted bug fail, and the planted variant
+    /// explains every output; for one, `diagnose` names it and no other. (Every variant on
+    /// MLP, ResNet18 and ResNet50 cases, with diagnose, is tools/separation_table.py's:
+    /// too slow for a debug build.)
     func testFloat32BugsFailAndAreNamed() throws {
         let bugs = try FileManager.default.contentsOfDirectory(atPath: Self.cases + "/bugs").sorted()
-        XCTAssertEqual(bugs.count, 4)
+        XCTAssertEqual(bugs.count, 3)
         for name in bugs {
             let dir = Self.cases + "/bugs/" + name
             let f = try Fixture.load(dir)

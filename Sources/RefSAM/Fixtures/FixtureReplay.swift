@@ -99,9 +99,21 @@ public enum FixtureReplay {
     /// against the float64 step for a conditioned one. Results come in the order the
     /// step computes them (see `compute`); names that are not outputs of a step come last.
     public static func verify(_ f: Fixture, tolerance: Tolerance? = nil) throws -> [TensorComparison] {
-        let tolerance = try tolerance ?? Tolerance.default(for: f)
+        guard let tolerance else { return try judge(f, rtol: nil, atol: nil).results }
         if f.dtype == .float64 || tolerance.comparesWithFloat64 { return try compare(f, compute(f, Double.self), tolerance) }
         return try compare(f, compute(f, Float.self), tolerance)
+    }
+
+    /// The tolerance `Tolerance.resolve` gives and the comparisons at it, the float64
+    /// step computed once for both when the tolerance is conditioned.
+    static func judge(_ f: Fixture, rtol: Double?, atol: Double?) throws -> (tolerance: Tolerance, results: [TensorComparison]) {
+        guard rtol == nil, atol == nil, f.dtype == .float32 else {
+            let tolerance = try Tolerance.resolve(f, rtol: rtol, atol: atol)
+            return (tolerance, try verify(f, tolerance: tolerance))
+        }
+        let exact = try compute(f, Double.self)
+        let tolerance = try Tolerance.conditioned(exact: exact) { try compute(f, Float.self, inputsMovedBy: $0) }
+        return (tolerance, try compare(f, exact, tolerance))
     }
 
     /// Each listed output against `ours`, in the order of `ours`. `nanMatchesNaN`: a NaN
@@ -185,7 +197,7 @@ extension FixtureReplay {
     /// (it cannot be replayed at all).
     public static func replay(directory: String, rtol: Double? = nil, atol: Double? = nil) throws -> ReplayOutcome {
         let fixture = try Fixture.load(directory)
-        let tolerance = try Tolerance.resolve(fixture, rtol: rtol, atol: atol)
-        return ReplayOutcome(fixture: fixture, tolerance: tolerance, results: try verify(fixture, tolerance: tolerance))
+        let (tolerance, results) = try judge(fixture, rtol: rtol, atol: atol)
+        return ReplayOutcome(fixture: fixture, tolerance: tolerance, results: results)
     }
 }
