@@ -95,6 +95,7 @@ def main():
     ap.add_argument("--torch-python", default="/tmp/torchenv/bin/python")
     ap.add_argument("--jax-python", default="/tmp/jaxenv/bin/python")
     ap.add_argument("--only", help="comma-separated case keys")
+    ap.add_argument("--no-bugs", action="store_true", help="only the correct implementations")
     a = ap.parse_args()
     ok, table, spread_lines = True, [], []
     for title, key, config, overrides, batch in CASES:
@@ -120,7 +121,7 @@ def main():
             spread_lines.append(f"{title} / {who}: worst error {spreads:.1f} x spread; worst ratio {ratio:.2f} ({name})")
             print(spread_lines[-1], file=sys.stderr)
         for bug in BUGS:
-            if not applicable(bug, key, optimizer):
+            if a.no_bugs or not applicable(bug, key, optimizer):
                 cells.append("n/a")
                 continue
             out = os.path.join(case, "bug_" + bug)

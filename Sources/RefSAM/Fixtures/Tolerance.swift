@@ -27,7 +27,7 @@ import RefTensor
 /// and lets small bugs through where it is well-conditioned. The bound is normwise (per
 /// tensor, in the max norm, as LAPACK states forward errors), since which element
 /// carries a rounding error is not stable across implementations. `factor` covers the
-/// sampling of a few trials (independent float32 steps measured at up to 1.1 times the
+/// sampling of a few trials (independent float32 steps measured at up to 2.4 times the
 /// spread: docs/FIXTURES.md); the `eps32 * max|x_t|` floor keeps a tensor the trials
 /// reproduce exactly from having a zero bound.
 public enum Tolerance: Sendable {
