@@ -8,10 +8,7 @@
 #   make mnist      trains configs/mnist_mlp.py with the fast build into runs/
 #
 # Only the Swift toolchain is needed.
-# -DREF_AVX512 (a 6 x 32 GEMM tile of twelve 512-bit accumulators) where the CPU has
-# AVX-512 (Linux: avx512f in /proc/cpuinfo); elsewhere the 6 x 16 tile.
-AVX512 := $(shell grep -qsw avx512f /proc/cpuinfo && echo -Xswiftc -DREF_AVX512)
-NATIVE_FLAGS = -Xswiftc -target-cpu -Xswiftc native -Xswiftc -DREF_FMA $(AVX512)
+NATIVE_FLAGS = -Xswiftc -target-cpu -Xswiftc native -Xswiftc -DREF_FMA
 
 .PHONY: native portable test mnist
 native:

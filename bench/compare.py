@@ -11,7 +11,7 @@ their range) and the ratios the performance targets are stated in:
 
 Usage (from the repository root, after building both binaries):
     swift build -c release
-    make        # .build-native: -target-cpu native -DREF_FMA (and -DREF_AVX512 where the CPU has it)
+    swift build -c release --scratch-path .build-native -Xswiftc -target-cpu -Xswiftc native -Xswiftc -DREF_FMA
     python3 bench/compare.py [--steps 10] [--mlp-steps 100] [--rounds 3] [--threads 2] [--skip-memory]
 Needs numpy, torch (the local CPU wheel), jax and flax. Nothing here is needed to build or test.
 """

@@ -34,7 +34,7 @@ extension Gemm {
     static func microKernelEdge<T: RefScalar>(kc: Int, a: ASliver<T>, b: UnsafePointer<T>,
                                               c: UnsafeMutablePointer<T>, ldc: Int,
                                               rows: Int, cols: Int, loadC: Bool) {
-        let nr = Gemm.nr(T.self)
+        let nr = T.TileRow.scalarCount
         if rows == mr && cols == nr {
             if let offsets = a.offsets {
                 microKernel(kc: kc, a: a, offsets: offsets, b: b, c: c, ldc: ldc, loadC: loadC)
@@ -60,8 +60,8 @@ extension Gemm {
     }
 
     /// The register tile: C[0..<6, 0..<nr] (+)= A (6 x kc) * Bpacked (kc x nr),
-    /// six rows of `vectorsPerRow` `TileRow` accumulators (12 registers), one
-    /// broadcast per row and term. Affine A: term p of row r at `a.r<r>[p * a.step]`.
+    /// six `TileRow` accumulators (12 AVX registers), one broadcast per row and term.
+    /// Affine A: term p of row r at `a.r<r>[p * a.step]`.
     @inlinable @inline(__always)
     static func microKernel<T: RefScalar>(kc: Int, a: ASliver<T>, b: UnsafePointer<T>,
                                           c: UnsafeMutablePointer<T>, ldc: Int, loadC: Bool) {
@@ -69,9 +69,9 @@ extension Gemm {
         var off = 0
         var bp = UnsafeRawPointer(b)
         for _ in 0..<kc {
-            tile.update(bp, a.r0[off], a.r1[off], a.r2[off], a.r3[off], a.r4[off], a.r5[off])
+            tile.update(bp.loadUnaligned(as: T.TileRow.self), a.r0[off], a.r1[off], a.r2[off], a.r3[off], a.r4[off], a.r5[off])
             off &+= a.step
-            bp += Tile<T>.termBytes
+            bp += MemoryLayout<T.TileRow>.stride
         }
         tile.store(c: c, ldc: ldc)
     }
@@ -84,28 +84,20 @@ extension Gemm {
         var bp = UnsafeRawPointer(b)
         for p in 0..<kc {
             let off = offsets[p]
-            tile.update(bp, a.r0[off], a.r1[off], a.r2[off], a.r3[off], a.r4[off], a.r5[off])
-            bp += Tile<T>.termBytes
+            tile.update(bp.loadUnaligned(as: T.TileRow.self), a.r0[off], a.r1[off], a.r2[off], a.r3[off], a.r4[off], a.r5[off])
+            bp += MemoryLayout<T.TileRow>.stride
         }
         tile.store(c: c, ldc: ldc)
     }
 
-    /// Six accumulator rows of C: `c<r>` its first vector, `d<r>` its second (AVX-512).
+    /// Six accumulator rows of C.
     @usableFromInline
     struct Tile<T: RefScalar> {
         @usableFromInline var c0, c1, c2, c3, c4, c5: T.TileRow
-        #if REF_AVX512
-        @usableFromInline var d0, d1, d2, d3, d4, d5: T.TileRow
-        #endif
-        /// Bytes of one term (one row of a packed B sliver).
-        @usableFromInline static var termBytes: Int { Gemm.vectorsPerRow * MemoryLayout<T.TileRow>.stride }
 
         @inlinable @inline(__always)
         init(c: UnsafeMutablePointer<T>, ldc: Int, load: Bool) {
             c0 = .init(); c1 = .init(); c2 = .init(); c3 = .init(); c4 = .init(); c5 = .init()
-            #if REF_AVX512
-            d0 = .init(); d1 = .init(); d2 = .init(); d3 = .init(); d4 = .init(); d5 = .init()
-            #endif
             guard load else { return }
             let cr = UnsafeRawPointer(c), rowBytes = ldc &* MemoryLayout<T>.stride
             c0 = cr.loadUnaligned(as: T.TileRow.self)
@@ -114,28 +106,13 @@ extension Gemm {
             c3 = cr.loadUnaligned(fromByteOffset: 3 * rowBytes, as: T.TileRow.self)
             c4 = cr.loadUnaligned(fromByteOffset: 4 * rowBytes, as: T.TileRow.self)
             c5 = cr.loadUnaligned(fromByteOffset: 5 * rowBytes, as: T.TileRow.self)
-            #if REF_AVX512
-            let h = MemoryLayout<T.TileRow>.stride
-            d0 = cr.loadUnaligned(fromByteOffset: h, as: T.TileRow.self)
-            d1 = cr.loadUnaligned(fromByteOffset: rowBytes + h, as: T.TileRow.self)
-            d2 = cr.loadUnaligned(fromByteOffset: 2 * rowBytes + h, as: T.TileRow.self)
-            d3 = cr.loadUnaligned(fromByteOffset: 3 * rowBytes + h, as: T.TileRow.self)
-            d4 = cr.loadUnaligned(fromByteOffset: 4 * rowBytes + h, as: T.TileRow.self)
-            d5 = cr.loadUnaligned(fromByteOffset: 5 * rowBytes + h, as: T.TileRow.self)
-            #endif
         }
 
-        /// c_r += b * a_r, one term (`b` points at the term's row of the packed sliver).
+        /// c_r += bv * a_r, one term.
         @inlinable @inline(__always)
-        mutating func update(_ b: UnsafeRawPointer, _ a0: T, _ a1: T, _ a2: T, _ a3: T, _ a4: T, _ a5: T) {
-            let bv = b.loadUnaligned(as: T.TileRow.self)
+        mutating func update(_ bv: T.TileRow, _ a0: T, _ a1: T, _ a2: T, _ a3: T, _ a4: T, _ a5: T) {
             c0 = madd(c0, bv, a0); c1 = madd(c1, bv, a1); c2 = madd(c2, bv, a2)
             c3 = madd(c3, bv, a3); c4 = madd(c4, bv, a4); c5 = madd(c5, bv, a5)
-            #if REF_AVX512
-            let bw = b.loadUnaligned(fromByteOffset: MemoryLayout<T.TileRow>.stride, as: T.TileRow.self)
-            d0 = madd(d0, bw, a0); d1 = madd(d1, bw, a1); d2 = madd(d2, bw, a2)
-            d3 = madd(d3, bw, a3); d4 = madd(d4, bw, a4); d5 = madd(d5, bw, a5)
-            #endif
         }
 
         @inlinable @inline(__always)
@@ -147,15 +124,6 @@ extension Gemm {
             cr.storeBytes(of: c3, toByteOffset: 3 * rowBytes, as: T.TileRow.self)
             cr.storeBytes(of: c4, toByteOffset: 4 * rowBytes, as: T.TileRow.self)
             cr.storeBytes(of: c5, toByteOffset: 5 * rowBytes, as: T.TileRow.self)
-            #if REF_AVX512
-            let h = MemoryLayout<T.TileRow>.stride
-            cr.storeBytes(of: d0, toByteOffset: h, as: T.TileRow.self)
-            cr.storeBytes(of: d1, toByteOffset: rowBytes + h, as: T.TileRow.self)
-            cr.storeBytes(of: d2, toByteOffset: 2 * rowBytes + h, as: T.TileRow.self)
-            cr.storeBytes(of: d3, toByteOffset: 3 * rowBytes + h, as: T.TileRow.self)
-            cr.storeBytes(of: d4, toByteOffset: 4 * rowBytes + h, as: T.TileRow.self)
-            cr.storeBytes(of: d5, toByteOffset: 5 * rowBytes + h, as: T.TileRow.self)
-            #endif
         }
     }
 }

@@ -114,13 +114,9 @@ extension Gemm {
             let origin = b.base + p0 * b.rowStride + (j0 + c0) * b.colStride
             if b.colStride == 1 && live == nr {
                 // Row-major B, full sliver: one vector per row.
-                let vectors = nr / T.TileRow.scalarCount, bytes = MemoryLayout<T.TileRow>.stride
                 for p in 0..<depth {
-                    let src = UnsafeRawPointer(origin + p * b.rowStride), dst = UnsafeMutableRawPointer(out + p * nr)
-                    for v in 0..<vectors {
-                        dst.storeBytes(of: src.loadUnaligned(fromByteOffset: v * bytes, as: T.TileRow.self), toByteOffset: v * bytes,
-                                       as: T.TileRow.self)
-                    }
+                    let row = UnsafeRawPointer(origin + p * b.rowStride).loadUnaligned(as: T.TileRow.self)
+                    UnsafeMutableRawPointer(out + p * nr).storeBytes(of: row, as: T.TileRow.self)
                 }
             } else if b.colStride == 1 {
                 // Row-major B, last partial sliver: short rows (a loop beats a memmove call).

@@ -24,17 +24,6 @@
 public enum Gemm {
     /// Rows of the register tile.
     @usableFromInline static let mr = 6
-    /// `TileRow` vectors per tile row. With AVX-512 (`-DREF_AVX512`) a 16-float vector
-    /// is one of 32 registers, and six rows of one vector would leave six accumulators:
-    /// too few to cover the FMA latency of two pipes (a 6 x 16 tile ran at 0.74 of
-    /// OpenBLAS). Two vectors per row make a 6 x 32 tile of twelve accumulators.
-    #if REF_AVX512
-    @usableFromInline static let vectorsPerRow = 2
-    #else
-    @usableFromInline static let vectorsPerRow = 1
-    #endif
-    /// Columns of the register tile for element type `T`.
-    @inlinable static func nr<T: RefScalar>(_: T.Type) -> Int { vectorsPerRow * T.TileRow.scalarCount }
     /// Depth of one packed block (L1/L2 blocking over k).
     @usableFromInline static let kc = 256
     /// Rows of one packed A block (a multiple of `mr`): mc x kc stays in L2, and a
@@ -73,7 +62,7 @@ public enum Gemm {
             if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
             return
         }
-        let nr = Gemm.nr(T.self)
+        let nr = T.TileRow.scalarCount
         let grid = TaskGrid(m: m, n: n, k: k, nr: nr)
         let paddedN = (n + nr - 1) / nr * nr
         let kBlocks = (k + kc - 1) / kc

@@ -6,12 +6,11 @@
 /// NumPy dtype name.
 public protocol RefScalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codable
 where Self.RawSignificand: FixedWidthInteger {
-    /// The vector the GEMM micro-kernel keeps (half of, with AVX-512) one row of its
-    /// register tile in: two AVX registers wide. With AVX (`-DREF_FMA` builds for this
-    /// CPU) or on arm64 that is 16 floats / 8 doubles; in the portable x86-64 build
-    /// (SSE2, sixteen 128-bit registers) 8 floats / 4 doubles, so the six rows of the
-    /// tile still fit in registers. With AVX-512 (`-DREF_AVX512`) one such vector is
-    /// one register, and a tile row is two of them (`Gemm.vectorsPerRow`).
+    /// The vector the GEMM micro-kernel keeps one row of its register tile in:
+    /// two vector registers wide. With AVX (`-DREF_FMA` builds for this CPU) or on
+    /// arm64 that is 16 floats / 8 doubles; in the portable x86-64 build (SSE2,
+    /// sixteen 128-bit registers) 8 floats / 4 doubles, so the six rows of the tile
+    /// still fit in registers.
     associatedtype TileRow: SIMD where TileRow.Scalar == Self
 
     /// This type's `.npy` dtype (`Npy.DType.float32` or `.float64`).
