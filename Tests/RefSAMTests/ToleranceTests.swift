@@ -37,7 +37,7 @@ final class ToleranceTests: XCTestCase {
         let zeros = Tensor<Double>.zeros([c])
         let exact = try BatchNormOp.forwardTraining(x, scale: ones, bias: zeros)
         XCTAssertEqual(exact.mean.scalars, [Double](repeating: 1, count: c), "no noise unless set")
-        let noisy = try SummationNoise.$current.withValue(SummationNoise(seed: 1)) {
+        let noisy = try SummationNoise.scope.withValue(SummationNoise(seed: 1)) {
             try BatchNormOp.forwardTraining(x, scale: ones, bias: zeros)
         }
         let expected = SummationNoise.unitRoundoff * (1...k).map { Double($0 * $0) }.reduce(0, +).squareRoot() / Double(k)
@@ -46,7 +46,7 @@ final class ToleranceTests: XCTestCase {
         XCTAssertEqual(std, 1, accuracy: 0.1)
         // The backward sums too: dbias of dy = 1 is the same K-term sum of ones.
         let dy = x
-        let b = SummationNoise.$current.withValue(SummationNoise(seed: 2)) {
+        let b = SummationNoise.scope.withValue(SummationNoise(seed: 2)) {
             BatchNormOp.backward(dy, x: x, scale: ones, mean: exact.mean, invStd: exact.invStd, training: true)
         }
         let zb = b.dbias.scalars.map { ($0 - Double(k)) / (expected * Double(k)) }

@@ -71,7 +71,7 @@ public enum Tolerance: Sendable {
         for trial in 0..<trials {
             // Trial 0: this reference's float32 step as it is; the others add float32
             // summation error to BatchNorm's sums (`SummationNoise`) on moved inputs.
-            let outputs = try trial == 0 ? step(nil) : SummationNoise.$current.withValue(SummationNoise(seed: UInt64(trial))) {
+            let outputs = try trial == 0 ? step(nil) : SummationNoise.scope.withValue(SummationNoise(seed: UInt64(trial))) {
                 try step(RandomGenerator(seed: UInt64(trial)))
             }
             for (name, y) in outputs {

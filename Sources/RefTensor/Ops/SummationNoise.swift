@@ -19,8 +19,12 @@
 /// they show includes what an independent float32 implementation may do.
 /// Draws happen on the calling thread, in call order: a trial is deterministic.
 public final class SummationNoise: @unchecked Sendable {
-    /// The noise applied by the ops called within `$current.withValue(_:operation:)`.
-    @TaskLocal public static var current: SummationNoise?
+    /// The task-local value behind `current`: ops called within
+    /// `scope.withValue(noise) { ... }` apply `noise`. (A plain `TaskLocal`, not the
+    /// `@TaskLocal` macro, whose expansion the compiler writes under TMPDIR.)
+    public static let scope = TaskLocal<SummationNoise?>(wrappedValue: nil)
+    /// The noise the ops apply now (nil: none).
+    public static var current: SummationNoise? { scope.get() }
 
     /// float32's unit roundoff.
     public static let unitRoundoff = 0x1p-24
