@@ -114,7 +114,8 @@ public enum Tolerance: Sendable {
             return "rtol \(rtol), atol \(atol) per element (an output passes when error/tol <= 1)"
         case let .conditioned(_, _, trials, factor):
             return "float32 conditioned: per output, max |a - x| <= \(Int(factor)) x the spread of \(trials) float32 steps "
-                + "(inputs as given and moved 1 ulp) + eps32 max|x|, x the float64 step (an output passes when error/tol <= 1)"
+                + "(inputs as given; moved 1 ulp with float32 BatchNorm sums emulated) + eps32 max|x|, x the float64 step "
+                + "(an output passes when error/tol <= 1; docs/FIXTURES.md)"
         }
     }
 }
