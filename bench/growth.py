@@ -57,6 +57,7 @@ def main():
     ap.add_argument("--peak-gflops", type=float)
     ap.add_argument("--torch-python", default="/tmp/torchenv/bin/python")
     ap.add_argument("--jax-python", default="/tmp/jaxenv/bin/python")
+    ap.add_argument("--resnets", default=",".join(map(str, RESNETS)), help="ResNet18 widths (num_filters)")
     a = ap.parse_args()
     t = str(a.threads)
     env = dict(os.environ, OMP_NUM_THREADS=t, OPENBLAS_NUM_THREADS=t)
@@ -68,7 +69,7 @@ def main():
     print("| model | width | GFLOP / step | ref-run ms | MB | % peak | PyTorch ms | MB | JAX ms | MB |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     peer = [os.path.abspath(C.__file__), "--peer"]
-    for name, widths in [("MLP", MLPS), ("ResNet18", RESNETS)]:
+    for name, widths in [("MLP", MLPS), ("ResNet18", [int(w) for w in a.resnets.split(",") if w])]:
         for width in widths:
             flop = 12 * 128 * forward_macs(name, width) / 1e9
             big = name == "ResNet18" and width >= 32
