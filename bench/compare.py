@@ -44,14 +44,34 @@ def ref(binary, *args):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def peer(python, *args, threads=2):
-    """Runs this file's --peer mode in another interpreter; returns the number it prints."""
+def peer_env(threads):
+    """The environment a peer runs in: `threads` threads, and OpenBLAS left to pick its own kernel."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
     for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):   # old-build workarounds: the peer at its best picks its own
         env.pop(k, None)
-    out = subprocess.run([python, os.path.abspath(__file__), "--peer", *map(str, args), "--threads", str(threads)],
-                         env=env, check=True, capture_output=True, text=True).stdout
+    return env
+
+
+def peer_command(python, *args, threads=2):
+    """This file's --peer mode in another interpreter."""
+    return [python, os.path.abspath(__file__), "--peer", *map(str, args), "--threads", str(threads)]
+
+
+def peer(python, *args, threads=2):
+    """Runs a peer measurement; returns the last line it prints."""
+    out = subprocess.run(peer_command(python, *args, threads=threads), env=peer_env(threads), check=True,
+                         capture_output=True, text=True).stdout
     return out.strip().splitlines()[-1]
+
+
+def measured(cmd, env=None):
+    """(the last line cmd prints, cmd's peak resident memory in MB): cmd runs under a fresh
+    wrapper process, so RUSAGE_CHILDREN sees only it."""
+    code = ("import resource, subprocess, sys\n"
+            "out = subprocess.run(sys.argv[1:], check=True, capture_output=True, text=True).stdout\n"
+            "print((out.strip().splitlines() or [''])[-1]); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)\n")
+    out = subprocess.run([sys.executable, "-c", code, *cmd], check=True, capture_output=True, text=True, env=env).stdout.splitlines()
+    return out[-2], float(out[-1])
 
 
 # ------------------------------------------------------------------ NumPy / OpenBLAS
@@ -263,13 +283,9 @@ def ref_epoch_s(binary, threads):
 
 
 def peak_rss_mb(binary):
-    # A fresh wrapper process, so RUSAGE_CHILDREN sees only the training run.
-    code = ("import resource, subprocess, sys\n"
-            "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
-            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)\n")
     with tempfile.TemporaryDirectory() as work:
         cmd = [binary, f"--workdir={work}", "--config=" + os.path.join(ROOT, "configs", "mnist_mlp.py"), "--stop_after_epochs", "1"]
-        return float(subprocess.run([sys.executable, "-c", code, *cmd], check=True, capture_output=True, text=True).stdout)
+        return measured(cmd)[1]
 
 
 def run_peer(args, threads):

@@ -16,7 +16,6 @@ median of the steps given. Prints a Markdown table.
 import argparse
 import json
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -42,15 +41,6 @@ def forward_macs(name, width):
     return macs + 8 * f * 10
 
 
-def measured(cmd, env=None):
-    """(the last line cmd prints, peak RSS of cmd in MB), cmd run in a fresh wrapper process."""
-    code = ("import resource, subprocess, sys\n"
-            "out = subprocess.run(sys.argv[1:], check=True, capture_output=True, text=True).stdout\n"
-            "print(out.strip().splitlines()[-1]); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)\n")
-    out = subprocess.run([sys.executable, "-c", code, *cmd], check=True, capture_output=True, text=True, env=env).stdout.splitlines()
-    return out[-2], float(out[-1])
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
@@ -60,27 +50,24 @@ def main():
     ap.add_argument("--resnets", default=",".join(map(str, RESNETS)), help="ResNet18 widths (num_filters)")
     a = ap.parse_args()
     t = str(a.threads)
-    env = dict(os.environ, OMP_NUM_THREADS=t, OPENBLAS_NUM_THREADS=t)
-    for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
-        env.pop(k, None)
+    env = C.peer_env(a.threads)
     peak = a.peak_gflops or max(float(C.peer(a.torch_python, "gemm", threads=a.threads).split()[0]),
                                 C.ref(C.NATIVE, "gemm", "--m", "1024", "--n", "1024", "--k", "1024", "--threads", t)["gflops"])
     print(f"peak taken as {peak:.0f} GFLOP/s ({t} threads)\n")
     print("| model | width | GFLOP / step | ref-run ms | MB | % peak | PyTorch ms | MB | JAX ms | MB |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    peer = [os.path.abspath(C.__file__), "--peer"]
     for name, widths in [("MLP", MLPS), ("ResNet18", [int(w) for w in a.resnets.split(",") if w])]:
         for width in widths:
             flop = 12 * 128 * forward_macs(name, width) / 1e9
             big = name == "ResNet18" and width >= 32
             steps = 20 if name == "MLP" else (2 if big else 3)
             flag = ["--num_neurons", ",".join(map(str, width))] if name == "MLP" else ["--num_filters", str(width)]
-            line, ref_mb = measured([C.NATIVE, "bench", "step", "--model", name, *flag, "--batch", "128", "--steps", str(steps),
+            line, ref_mb = C.measured([C.NATIVE, "bench", "step", "--model", name, *flag, "--batch", "128", "--steps", str(steps),
                                      "--threads", t], env)
             ref_ms = json.loads(line)["ms_per_step"]
             w = json.dumps(width)
-            pt, pt_mb = measured([a.torch_python, *peer, "torch-step", name, w, str(steps), "128", "--threads", t], env)
-            jx, jx_mb = measured([a.jax_python, *peer, "jax-step", name, w, str(steps), "128", "--threads", t], env)
+            pt, pt_mb = C.measured(C.peer_command(a.torch_python, "torch-step", name, w, steps, 128, threads=a.threads), env)
+            jx, jx_mb = C.measured(C.peer_command(a.jax_python, "jax-step", name, w, steps, 128, threads=a.threads), env)
             label = ",".join(map(str, width)) if name == "MLP" else f"nf {width}"
             print(f"| {name} | {label} | {flop:.2f} | {ref_ms:.1f} | {ref_mb:.0f} | {100 * flop / (ref_ms / 1e3) / peak:.0f}% | "
                   f"{float(pt):.1f} | {pt_mb:.0f} | {float(jx):.1f} | {jx_mb:.0f} |", flush=True)

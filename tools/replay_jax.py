@@ -100,11 +100,9 @@ def replay(src, out):
     else:
         step = make_step(model_of(m), hp, mask, bool(stats))
         parts = [step(params, stats, x[s * n:(s + 1) * n], y[s * n:(s + 1) * n]) for s in range(shards)]
-        mean = lambda i: tmap(lambda *a: sum(a) / shards, *[p[i] for p in parts])  # noqa: E731
-        loss, g1, g, new = mean(0), mean(2), mean(3), mean(4) if stats else {}
+        mean = lambda i: tmap(lambda *a: sum(a) / shards, *[p[i] for p in parts])  # noqa: E731  (exact for one shard)
+        loss, g1, g, new = mean(0), mean(2), mean(3), mean(4)
         logits = jnp.concatenate([p[1] for p in parts])
-        if shards == 1:
-            loss, g1, g, new = parts[0][0], parts[0][2], parts[0][3], parts[0][4]
     g, new_trace, new_params = finish(hp, params, trace, g)
     outputs = {"loss": loss, "logits": logits}
     for group, t in [("grads_first", g1), ("grads", g), ("params", new_params), ("trace", new_trace), ("batch_stats", new)]:

@@ -151,7 +151,7 @@ public struct Fixture: Sendable {
         let mask = try tree("mask")
         var state = TrainState(params: params, batchStats: try tree("batch_stats"), trace: trace, mask: mask.isEmpty ? nil : mask)
         guard var rng else { return (state, images, labels) }
-        let movedImages = TensorTree([("image", images)]).movedOneUlp(&rng)["image"]!
+        let movedImages = images.movedOneUlp(&rng)
         state.params = state.params.movedOneUlp(&rng)
         state.trace = state.trace.movedOneUlp(&rng)
         state.batchStats = state.batchStats.movedOneUlp(&rng)

@@ -94,26 +94,37 @@ public enum FixtureReplay {
         return f.dtype == .float64 ? try write(Double.self) : try write(Float.self)
     }
 
-    /// Replays `f` and compares every listed output at `tolerance` (default:
-    /// `Tolerance.default(for:)`): in the fixture's dtype for an elementwise tolerance,
-    /// against the float64 step for a conditioned one. Results come in the order the
-    /// step computes them (see `compute`); names that are not outputs of a step come last.
-    public static func verify(_ f: Fixture, tolerance: Tolerance? = nil) throws -> [TensorComparison] {
-        guard let tolerance else { return try judge(f, rtol: nil, atol: nil).results }
-        if f.dtype == .float64 || tolerance.comparesWithFloat64 { return try compare(f, compute(f, Double.self), tolerance) }
-        return try compare(f, compute(f, Float.self), tolerance)
+    /// Replays `f` and compares every listed output, at `rtol`/`atol` per element when
+    /// either is given, else at `Tolerance.default(for:)` (see `judge`). Results come in
+    /// the order the step computes them (see `compute`); names that are not outputs of a
+    /// step come last.
+    public static func verify(_ f: Fixture, rtol: Double? = nil, atol: Double? = nil) throws -> [TensorComparison] {
+        try judge(f, rtol: rtol, atol: atol).results
     }
 
-    /// The tolerance `Tolerance.resolve` gives and the comparisons at it, the float64
-    /// step computed once for both when the tolerance is conditioned.
+    /// The fixture's outputs against this reference's step, with the tolerance used.
     static func judge(_ f: Fixture, rtol: Double?, atol: Double?) throws -> (tolerance: Tolerance, results: [TensorComparison]) {
-        guard rtol == nil, atol == nil, f.dtype == .float32 else {
-            let tolerance = try Tolerance.resolve(f, rtol: rtol, atol: atol)
-            return (tolerance, try verify(f, tolerance: tolerance))
+        try judge(f, rtol: rtol, atol: atol, float64: { try compute(f, Double.self, inputsMovedBy: $0) },
+                  float32: { try compute(f, Float.self, inputsMovedBy: $0) })
+    }
+
+    /// The fixture's outputs against a step (`float64`/`float32`: its outputs in that
+    /// type, on the inputs as given for nil, moved by the generator otherwise), with the
+    /// tolerance used: `Tolerance.resolve`'s elementwise one, comparing the step in the
+    /// fixture's dtype, when `rtol`/`atol` are given or the fixture is float64; else the
+    /// conditioned one, comparing the float64 step, computed once for bound and comparison.
+    static func judge(_ f: Fixture, rtol: Double?, atol: Double?, nanMatchesNaN: Bool = false,
+                      float64: (RandomGenerator?) throws -> [(name: String, tensor: Tensor<Double>)],
+                      float32: (RandomGenerator?) throws -> [(name: String, tensor: Tensor<Float>)])
+        throws -> (tolerance: Tolerance, results: [TensorComparison]) {
+        if rtol == nil, atol == nil, f.dtype == .float32 {
+            let exact = try float64(nil)
+            let tolerance = try Tolerance.conditioned(exact: exact, step: float32)
+            return (tolerance, try compare(f, exact, tolerance, nanMatchesNaN: nanMatchesNaN))
         }
-        let exact = try compute(f, Double.self)
-        let tolerance = try Tolerance.conditioned(exact: exact) { try compute(f, Float.self, inputsMovedBy: $0) }
-        return (tolerance, try compare(f, exact, tolerance))
+        let tolerance = try Tolerance.resolve(f, rtol: rtol, atol: atol)
+        return (tolerance, f.dtype == .float64 ? try compare(f, float64(nil), tolerance, nanMatchesNaN: nanMatchesNaN)
+                                               : try compare(f, float32(nil), tolerance, nanMatchesNaN: nanMatchesNaN))
     }
 
     /// Each listed output against `ours`, in the order of `ours`. `nanMatchesNaN`: a NaN
@@ -141,11 +152,11 @@ public enum FixtureReplay {
             guard mine.shape == expected.shape else {
                 return failed("shape \(mine.shape) here, \(expected.shape) in the fixture", expected.shape)
             }
-            guard tolerance.bound(name, 0) != nil else { return failed("no float32 trial produced this output", expected.shape) }
+            guard let limits = tolerance.limits(name) else { return failed("no float32 trial produced this output", expected.shape) }
             let d = mine.maxDifference(expected)
             // One pass for the tolerance ratio and the NaN/infinity counts. An element passes
-            // when |a - b| <= its bound (atol + rtol |b|, as `Tensor.isClose` states, or the
-            // output's conditioned bound); NaN never does.
+            // when |a - b| <= absolute + relative |b| (atol + rtol |b|, as `Tensor.isClose`
+            // states, or the output's conditioned bound); NaN never does.
             var ratio = 0.0, sawNaN = false, nanHere = 0, nanThere = 0, infinities = 0
             for (a, b) in zip(mine.scalars, expected.scalars) {
                 if a.isNaN || b.isNaN {
@@ -156,7 +167,7 @@ public enum FixtureReplay {
                 }
                 if (a.isInfinite || b.isInfinite) && a != b { infinities += 1 }
                 let error = abs(a - b)
-                ratio = max(ratio, error == 0 ? 0 : error.isNaN ? .infinity : error / tolerance.bound(name, b)!)
+                ratio = max(ratio, error == 0 ? 0 : error.isNaN ? .infinity : error / (limits.absolute + limits.relative * abs(b)))
             }
             var nonFinite: [String] = []
             if nanHere > 0 { nonFinite.append("\(nanHere) NaN here where the fixture has a number") }
@@ -166,7 +177,7 @@ public enum FixtureReplay {
                                           errorToTolerance: sawNaN ? .nan : ratio, passed: !sawNaN && ratio <= 1, problem: nil,
                                           nonFinite: nonFinite.isEmpty ? nil : nonFinite.joined(separator: ", "))
             if case let .conditioned(spread, _, _, _) = tolerance {
-                result.bound = tolerance.bound(name, 0)
+                result.bound = limits.absolute
                 result.spread = spread[name]
             }
             return result
@@ -193,7 +204,7 @@ extension FixtureReplay {
     /// Loads the fixture in `directory`, replays it and compares every output at
     /// `rtol`/`atol` per element when either is given (the other then takes its
     /// dtype's elementwise default: 1e-9/1e-12 for float64, 1e-4/1e-6 for float32), else
-    /// at `Tolerance.default(for:)`. Throws `FixtureError` when the fixture is malformed
+    /// at `Tolerance.default(for:)` (see `judge`). Throws `FixtureError` when the fixture is malformed
     /// (it cannot be replayed at all).
     public static func replay(directory: String, rtol: Double? = nil, atol: Double? = nil) throws -> ReplayOutcome {
         let fixture = try Fixture.load(directory)

@@ -162,20 +162,12 @@ public struct Diagnosis: Sendable {
     /// The outputs of `f` that fail against `variant`'s step (nil: the original step),
     /// named in computation order, at the tolerance `of` uses.
     public static func failingOutputs(_ f: Fixture, under variant: StepVariant?, rtol: Double? = nil, atol: Double? = nil) throws -> [String] {
-        let results: [TensorComparison]
-        if rtol != nil || atol != nil || f.dtype == .float64 {
-            let tolerance = try Tolerance.resolve(f, rtol: rtol, atol: atol)
-            results = f.dtype == .float64
-                ? try FixtureReplay.compare(f, StepVariant.outputs(f, variant, Double.self), tolerance, nanMatchesNaN: true)
-                : try FixtureReplay.compare(f, StepVariant.outputs(f, variant, Float.self), tolerance, nanMatchesNaN: true)
-        } else {
-            // A variant changes the step's conditioning (the learning rate inside the
-            // trace leaves parameters ten times further from their inputs): each is
-            // judged at the conditioned tolerance of its own float32 trials.
-            let exact = try StepVariant.outputs(f, variant, Double.self)
-            let tolerance = try Tolerance.conditioned(exact: exact) { try StepVariant.outputs(f, variant, Float.self, inputsMovedBy: $0) }
-            results = try FixtureReplay.compare(f, exact, tolerance, nanMatchesNaN: true)
-        }
+        // A variant can change the step's conditioning (the learning rate inside the trace
+        // leaves parameters ten times further from their inputs), so a float32 fixture's
+        // conditioned tolerance comes from the variant's own float32 trials.
+        let results = try FixtureReplay.judge(f, rtol: rtol, atol: atol, nanMatchesNaN: true,
+                                              float64: { try StepVariant.outputs(f, variant, Double.self, inputsMovedBy: $0) },
+                                              float32: { try StepVariant.outputs(f, variant, Float.self, inputsMovedBy: $0) }).results
         return results.filter { !$0.passed }.map(\.name)
     }
 }

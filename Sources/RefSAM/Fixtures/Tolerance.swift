@@ -90,21 +90,15 @@ public enum Tolerance: Sendable {
         return m
     }
 
-    /// The largest error element `b` of output `name` may have (nil: no bound known).
-    func bound(_ name: String, _ b: Double) -> Double? {
+    /// The error an element `b` of output `name` may have is `absolute + relative |b|`
+    /// (nil: the tolerance knows no such output).
+    func limits(_ name: String) -> (absolute: Double, relative: Double)? {
         switch self {
-        case let .elementwise(rtol, atol): return atol + rtol * abs(b)
+        case let .elementwise(rtol, atol): return (atol, rtol)
         case let .conditioned(spread, scale, _, factor):
             guard let s = spread[name], let x = scale[name] else { return nil }
-            return factor * s + Double(Float.ulpOfOne) * x
+            return (factor * s + Double(Float.ulpOfOne) * x, 0)
         }
-    }
-
-    /// Whether outputs are compared with the float64 step (conditioned) rather than
-    /// with a step in the fixture's dtype.
-    var comparesWithFloat64: Bool {
-        if case .conditioned = self { return true }
-        return false
     }
 
     /// One line for reports.
@@ -120,14 +114,19 @@ public enum Tolerance: Sendable {
     }
 }
 
-extension TensorTree {
+extension Tensor {
     /// Every nonzero element moved one ulp up or down, the direction drawn from `rng`
     /// (zeros stay zero: a relative perturbation of an exact zero is none).
+    func movedOneUlp(_ rng: inout RandomGenerator) -> Tensor {
+        Tensor(shape: shape, scalars: scalars.map { x in
+            x == 0 || !x.isFinite ? x : (rng.nextUInt32() & 1 == 0 ? x.nextUp : x.nextDown)
+        })
+    }
+}
+
+extension TensorTree {
+    /// Every tensor `movedOneUlp`, in path order.
     func movedOneUlp(_ rng: inout RandomGenerator) -> TensorTree<T> {
-        map { _, t in
-            Tensor(shape: t.shape, scalars: t.scalars.map { x in
-                x == 0 || !x.isFinite ? x : (rng.nextUInt32() & 1 == 0 ? x.nextUp : x.nextDown)
-            })
-        }
+        map { _, t in t.movedOneUlp(&rng) }
     }
 }

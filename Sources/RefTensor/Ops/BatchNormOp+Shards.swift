@@ -78,12 +78,8 @@ extension BatchNormOp {
         if let noise = SummationNoise.current {
             for d in 0..<shards {
                 let rows = (d * per)..<((d + 1) * per)
-                noise.perturb(&dbias[d], partialSquares: SummationNoise.partialSquares(rows: rows, channels: c) { i, j in
-                    Double(dy.scalars[i * c + j])
-                })
-                noise.perturb(&dscale[d], partialSquares: SummationNoise.partialSquares(rows: rows, channels: c) { i, j in
-                    Double(dy.scalars[i * c + j]) * xhat[i * c + j]
-                })
+                noise.addError(to: &dbias[d], rows: rows) { i, j in Double(dy.scalars[i * c + j]) }
+                noise.addError(to: &dscale[d], rows: rows) { i, j in Double(dy.scalars[i * c + j]) * xhat[i * c + j] }
             }
         }
         var a = [Double](repeating: 0, count: c), b = a

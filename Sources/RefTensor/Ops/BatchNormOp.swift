@@ -48,16 +48,8 @@ public enum BatchNormOp {
         // Float32 summation error (see SummationNoise): of sum x for the mean, and of
         // sum x^2 for the variance, as a one-pass E[x^2] - E[x]^2 (Flax's formula) has it;
         // where the variance is small beside mean^2 that error dominates.
-        var varianceSquares: [Double] = []
-        if let noise {
-            let (xs, cc) = (x.scalars, c)
-            noise.perturb(&mean, partialSquares: SummationNoise.partialSquares(rows: 0..<m, channels: c) { i, j in Double(xs[i * cc + j]) },
-                          scale: 1 / Double(m))
-            varianceSquares = SummationNoise.partialSquares(rows: 0..<m, channels: c) { i, j in
-                let v = Double(xs[i * cc + j])
-                return v * v
-            }
-        }
+        let xs = x.scalars
+        noise?.addError(to: &mean, rows: 0..<m, scale: 1 / Double(m)) { i, j in Double(xs[i * c + j]) }
         let meanT = mean.map { T($0) }
         var variance = x.scalars.withUnsafeBufferPointer { xp in meanT.withUnsafeBufferPointer { mp in
             channelSums(rows: m, channels: c) { rows, acc in
@@ -65,7 +57,7 @@ public enum BatchNormOp {
             }
         } }.map { $0 / Double(m) }
         if let noise {
-            noise.perturb(&variance, partialSquares: varianceSquares, scale: 1 / Double(m))
+            noise.addError(to: &variance, rows: 0..<m, scale: 1 / Double(m)) { i, j in Double(xs[i * c + j]) * Double(xs[i * c + j]) }
             variance = variance.map { max($0, 0) }
         }
         let varT = variance.map { T($0) }
@@ -111,10 +103,8 @@ public enum BatchNormOp {
         var dbias = Array(sums[0..<c]), dscale = Array(sums[c...])
         if let noise = SummationNoise.current {
             let (xs, gs, ms) = (x.scalars, dy.scalars, mean.scalars)
-            noise.perturb(&dbias, partialSquares: SummationNoise.partialSquares(rows: 0..<m, channels: c) { i, j in Double(gs[i * c + j]) })
-            noise.perturb(&dscale, partialSquares: SummationNoise.partialSquares(rows: 0..<m, channels: c) { i, j in
-                Double(gs[i * c + j]) * Double(xs[i * c + j] - ms[j]) * invStd[j]
-            })
+            noise.addError(to: &dbias, rows: 0..<m) { i, j in Double(gs[i * c + j]) }
+            noise.addError(to: &dscale, rows: 0..<m) { i, j in Double(gs[i * c + j]) * Double(xs[i * c + j] - ms[j]) * invStd[j] }
         }
         // Per channel, side by side in one buffer (no array bounds checks in the loop):
         // k = scale * invStd, dbias / M, dscale. The roundings are those of the formula above.

@@ -33,17 +33,10 @@ public final class SummationNoise: @unchecked Sendable {
     /// Noise drawn from a generator seeded with `seed`.
     public init(seed: UInt64) { rng = RandomGenerator(seed: seed).derived("summation-noise") }
 
-    /// Adds to each `sums[j]` its drawn error, given `partialSquares[j]`, the sum of
-    /// the squared partial sums; `scale` multiplies the error (1 / K for a mean).
-    func perturb(_ sums: inout [Double], partialSquares: [Double], scale: Double = 1) {
-        for j in sums.indices {
-            sums[j] += rng.normal() * Self.unitRoundoff * partialSquares[j].squareRoot() * scale
-        }
-    }
-
-    /// For `channels` sums over `rows` rows, each term given by `term(i, j)`: the sum of
-    /// the squared partial sums of each channel, in row order.
-    static func partialSquares(rows: Range<Int>, channels c: Int, _ term: (Int, Int) -> Double) -> [Double] {
+    /// Adds to each `sums[j]` its drawn error (times `scale`: 1 / K for a mean), the
+    /// sum being over `rows` of the terms `term(i, j)`, taken in row order.
+    func addError(to sums: inout [Double], rows: Range<Int>, scale: Double = 1, _ term: (_ row: Int, _ channel: Int) -> Double) {
+        let c = sums.count
         var partial = [Double](repeating: 0, count: c), squares = partial
         for i in rows {
             for j in 0..<c {
@@ -51,6 +44,6 @@ public final class SummationNoise: @unchecked Sendable {
                 squares[j] += partial[j] * partial[j]
             }
         }
-        return squares
+        for j in 0..<c { sums[j] += rng.normal() * Self.unitRoundoff * squares[j].squareRoot() * scale }
     }
 }
