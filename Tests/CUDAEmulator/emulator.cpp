@@ -1,0 +1,153 @@
+// The block scheduler behind cuda_emulator.h, and the kernel registry.
+#include "cuda_emulator.h"
+#include "emulator.h"
+#include "registry.h"
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <ucontext.h>
+#include <vector>
+
+thread_local uint3 threadIdx, blockIdx;
+thread_local dim3 blockDim, gridDim;
+
+namespace {
+
+struct Kernel {
+    EmuTrampoline run;
+    bool usesBarriers = true;   // until a launch shows otherwise (then threads run as plain calls)
+};
+
+std::map<std::string, Kernel>& registry() {
+    static std::map<std::string, Kernel> r;
+    return r;
+}
+
+thread_local std::string lastError;
+int order = 0;
+
+// One block's run: each thread a fiber with its own stack.
+struct Fiber {
+    ucontext_t context;
+    char* stack = nullptr;   // stackSize bytes, never freed (reused by every launch)
+    bool done = false, atBarrier = false;
+    uint3 index;
+};
+
+const std::size_t stackSize = 64 * 1024;
+thread_local ucontext_t schedulerContext;
+thread_local Fiber* current = nullptr;
+thread_local void** currentParams = nullptr;
+thread_local EmuTrampoline currentKernel = nullptr;
+thread_local bool sawBarrier = false;
+thread_local bool barrierOffFiber = false;
+
+void fiberEntry() {
+    currentKernel(currentParams);
+    current->done = true;
+    swapcontext(&current->context, &schedulerContext);
+}
+
+void resume(Fiber& f) {
+    current = &f;
+    threadIdx = f.index;
+    f.atBarrier = false;
+    swapcontext(&schedulerContext, &f.context);
+    current = nullptr;
+}
+
+// Runs one block; false (with lastError set) on a divergent barrier.
+bool runBlock(std::vector<Fiber>& fibers, const char* name) {
+    for (auto& f : fibers) {
+        f.done = false;
+        f.atBarrier = false;
+        getcontext(&f.context);
+        f.context.uc_stack.ss_sp = f.stack;
+        f.context.uc_stack.ss_size = stackSize;
+        f.context.uc_link = nullptr;
+        makecontext(&f.context, fiberEntry, 0);
+    }
+    std::size_t n = fibers.size();
+    for (;;) {
+        for (std::size_t k = 0; k < n; ++k) {
+            Fiber& f = fibers[order == 0 ? k : n - 1 - k];
+            if (!f.done) resume(f);
+        }
+        std::size_t waiting = 0, finished = 0;
+        for (auto& f : fibers) { if (f.done) ++finished; else if (f.atBarrier) ++waiting; }
+        if (finished == n) return true;
+        if (finished > 0) {
+            lastError = std::string(name) + ": __syncthreads() not reached by every thread of block (" +
+                        std::to_string(blockIdx.x) + ", " + std::to_string(blockIdx.y) + ", " + std::to_string(blockIdx.z) +
+                        "): " + std::to_string(waiting) + " threads wait at a barrier, " + std::to_string(finished) +
+                        " have returned (divergent barrier)";
+            return false;
+        }
+    }
+}
+
+}  // namespace
+
+EmuRegistration::EmuRegistration(const char* name, EmuTrampoline trampoline) {
+    registry()[name] = Kernel{trampoline, true};
+}
+
+extern "C" void emu_syncthreads(void) {
+    sawBarrier = true;
+    if (!current) { barrierOffFiber = true; return; }
+    current->atBarrier = true;
+    swapcontext(&current->context, &schedulerContext);
+}
+
+extern "C" int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+                          void** params) {
+    auto it = registry().find(name);
+    if (it == registry().end()) { lastError = std::string("no kernel named ") + name; return 500; }
+    unsigned threads = bx * by * bz;
+    if (threads == 0 || threads > 1024 || gx == 0 || gy == 0 || gz == 0 || gy > 65535 || gz > 65535) {
+        lastError = std::string(name) + ": invalid launch shape"; return 1;
+    }
+    Kernel& k = it->second;
+    gridDim = dim3(gx, gy, gz);
+    blockDim = dim3(bx, by, bz);
+    currentParams = params;
+    currentKernel = k.run;
+    static thread_local std::vector<Fiber> fibers;
+    if (k.usesBarriers && fibers.size() != threads) {
+        fibers.resize(threads);
+        for (auto& f : fibers) if (!f.stack) f.stack = new char[stackSize];
+    }
+    sawBarrier = false;
+    barrierOffFiber = false;
+    for (unsigned z = 0; z < gz; ++z) for (unsigned y = 0; y < gy; ++y) for (unsigned x = 0; x < gx; ++x) {
+        blockIdx = dim3(x, y, z);
+        if (k.usesBarriers) {
+            unsigned t = 0;
+            for (unsigned tz = 0; tz < bz; ++tz) for (unsigned ty = 0; ty < by; ++ty) for (unsigned tx = 0; tx < bx; ++tx)
+                fibers[t++].index = dim3(tx, ty, tz);
+            if (!runBlock(fibers, name)) return 719;   // CUDA_ERROR_LAUNCH_FAILED
+        } else {
+            for (unsigned tz = 0; tz < bz; ++tz) for (unsigned ty = 0; ty < by; ++ty) for (unsigned tx = 0; tx < bx; ++tx) {
+                threadIdx = dim3(tx, ty, tz);
+                k.run(params);
+            }
+            if (barrierOffFiber) {
+                lastError = std::string(name) + ": reached __syncthreads() on a launch after one that never did";
+                return 719;
+            }
+        }
+    }
+    if (!sawBarrier) k.usesBarriers = false;
+    return 0;
+}
+
+extern "C" const char* emu_last_error(void) { return lastError.c_str(); }
+extern "C" void emu_set_order(int o) { order = o; }
+extern "C" int emu_kernel_count(void) { return (int)registry().size(); }
+extern "C" const char* emu_kernel_name(int i) {
+    auto it = registry().begin();
+    std::advance(it, i);
+    return it->first.c_str();
+}

@@ -1,0 +1,3 @@
+#define REAL float
+#define SUFFIX f32
+#include "kernels.inc"

@@ -1,0 +1,3 @@
+#define REAL double
+#define SUFFIX f64
+#include "kernels.inc"
