@@ -44,9 +44,17 @@ let package = Package(
                                                "RefSAMTraining", "RefSAMCheckpoint", "RefSAMRun", "RefSAMFixtures",
                                                "RefSAMExperiments"],
                 path: "Sources/RefSAM/RefSAM", swiftSettings: kernelSettings),
-        .executableTarget(name: "ref-run", dependencies: ["RefTensor", "RefSAM"], swiftSettings: kernelSettings),
+        // The optional CUDA backend: its code is compiled only under -DCUDA (`make cuda`);
+        // the kernel files are embedded as text for NVRTC.
+        .target(name: "RefSAMCUDA", dependencies: ["RefTensor", "RefSAMConfig", "RefSAMParams", "RefSAMModels", "RefSAMTraining"],
+                path: "Sources/RefSAMCUDA",
+                resources: ["common.cuh", "gemm.cu", "conv.cu", "batchnorm.cu", "elementwise.cu", "pooling.cu", "loss.cu",
+                            "optimizer.cu"].map { .embedInCode("Kernels/" + $0) },
+                swiftSettings: kernelSettings),
+        .executableTarget(name: "ref-run", dependencies: ["RefTensor", "RefSAM", "RefSAMCUDA"], swiftSettings: kernelSettings),
         .executableTarget(name: "SAMStepExample", dependencies: ["RefSAM"], path: "Examples/SAMStep"),
         .testTarget(name: "RefTensorTests", dependencies: ["RefTensor"], exclude: ["Resources"]),
         .testTarget(name: "RefSAMTests", dependencies: ["RefSAM", "RefTensor", "ref-run"], exclude: ["Resources"]),
+        .testTarget(name: "RefSAMCUDATests", dependencies: ["RefSAMCUDA", "RefSAM", "RefTensor"]),
     ]
 )

@@ -38,6 +38,9 @@ public final class ModelBuilder<T: RefScalar> {
     /// The batch mean and biased variance each BatchNorm took in training mode
     /// (`<path>/mean`, `<path>/var`): what the running statistics are updated with.
     public private(set) var batchMoments = TensorTree<T>()
+    /// The module path of each BatchNorm that took batch statistics, in call order (the
+    /// order of its batch-norm ops on the tape).
+    public private(set) var batchNormPaths: [String] = []
     /// The number of values each BatchNorm's moments were taken over (N * H * W), by module path.
     public private(set) var batchCounts: [String: Int] = [:]
     /// When set, every convolution uses this padding instead of the model's (a variant
@@ -158,6 +161,7 @@ public final class ModelBuilder<T: RefScalar> {
                     let oldMean = try batchStats.require(meanPath, in: "batch_stats")
                     let oldVar = try batchStats.require(varPath, in: "batch_stats")
                     batchMoments[meanPath] = r.mean; batchMoments[varPath] = r.variance
+                    batchNormPaths.append(currentPath)
                     batchCounts[currentPath] = tape[x].count / max(c, 1)
                     newBatchStats[meanPath] = Self.ema(oldMean, r.mean, momentum)
                     newBatchStats[varPath] = Self.ema(oldVar, r.variance, momentum)

@@ -69,6 +69,12 @@ public struct StepResult<T: RefScalar> {
     public var grads: TensorTree<T>
     /// The state after the update.
     public var state: TrainState<T>
+
+    /// A step's report, as another backend (the CUDA one) builds it.
+    public init(loss: T, logits: Tensor<T>, accuracy: Double, gradsFirst: TensorTree<T>, grads: TensorTree<T>, state: TrainState<T>) {
+        self.loss = loss; self.logits = logits; self.accuracy = accuracy
+        self.gradsFirst = gradsFirst; self.grads = grads; self.state = state
+    }
 }
 
 /// Loss, logits, gradients and BatchNorm statistics of one pass.

@@ -14,7 +14,7 @@ extension Tape {
         case let .shardedBatchNorm(x, s, b, _, _): return [x] + s + b
         case let .sliceBatch(x, _): return [x]
         case let .concatBatch(xs): return xs
-        case let .relu(x), let .mask(x, _), let .avgPool(x, _, _), let .maxPool(x, _), let .mean(x, _), let .reshape(x):
+        case let .relu(x), let .mask(x, _), let .avgPool(x, _, _), let .maxPool(x, _, _), let .mean(x, _), let .reshape(x):
             return [x]
         case let .add(a, b): return [a, b]
         case let .softmaxCrossEntropy(z, _, _): return [z]
@@ -68,7 +68,7 @@ extension Tape {
         case let .avgPool(x, window, strides):           // dx = dy / window, spread over the window
             return [(x, PoolOp.avgPoolBackward(dy, inputShape: self[x].shape, window: window, strides: strides))]
 
-        case let .maxPool(x, argmax):                    // dx[argmax] += dy
+        case let .maxPool(x, argmax, _):                  // dx[argmax] += dy
             return [(x, PoolOp.maxPoolBackward(dy, inputShape: self[x].shape, argmax: argmax))]
 
         case let .mean(x, axes):                         // dx = broadcast(dy) / count

@@ -87,7 +87,8 @@ extension Tape {
     public func maxPool(_ x: Variable, window: (Int, Int), strides: (Int, Int), padding: Padding) throws -> Variable {
         try check(x, "maxPool")
         let r = try PoolOp.maxPool(self[x], window: window, strides: strides, padding: padding)
-        return record(r.y, .maxPool(x, argmax: r.argmax))
+        let g = try PoolOp.geometry(self[x].shape, window: window, strides: strides, padding: padding, op: "maxPool")
+        return record(r.y, .maxPool(x, argmax: r.argmax, geometry: g))
     }
 
     /// Mean over `axes` (removed from the shape).

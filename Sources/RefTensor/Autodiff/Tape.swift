@@ -41,7 +41,7 @@ public final class Tape<T: RefScalar> {
         case add(Variable, Variable)
         case mask(Variable, Mask<T>)
         case avgPool(Variable, window: (Int, Int), strides: (Int, Int))
-        case maxPool(Variable, argmax: [Int])
+        case maxPool(Variable, argmax: [Int], geometry: ConvGeometry)
         case mean(Variable, axes: [Int])
         case reshape(Variable)
         case softmaxCrossEntropy(logits: Variable, labels: [Int32], logSoftmax: Tensor<T>)

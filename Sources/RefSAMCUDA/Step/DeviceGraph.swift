@@ -1,0 +1,261 @@
+#if CUDA
+import RefTensor
+
+/// A model's forward and backward pass on the device, replayed from the CPU tape's
+/// `graph` (the same ops, in the same order, with the same gradient rules as
+/// `Tape+Gradients.swift`). Every value, gradient and workspace is allocated once, when
+/// the graph is built; a pass only launches kernels.
+///
+/// Leaves 0..<P are the parameters (in the parameter tree's order) and leaf P the images;
+/// a pass reads the parameters from one flat buffer and writes their gradients to another.
+final class DeviceGraph<T: RefScalar> {
+    let kernels: DeviceKernels<T>
+    let nodes: [GraphNode]
+    let parameterOffsets: [Int]          // element offset of each parameter in the flat buffers
+    let imageLeaf: Int
+    let loss: Int
+    let logits: Int
+    /// Flat offsets (elements) of each BatchNorm's mean and var in the batch-statistics
+    /// buffer, per batch-norm op in tape order.
+    let batchNormStats: [Int: (mean: Int, variance: Int)]
+    /// Element offset in the mask buffer of each masked parameter, by leaf.
+    let maskOffsets: [Int: Int]
+
+    var values: [UInt64]
+    var gradients: [UInt64]
+    var memory: [DeviceMemory] = []
+    /// Per node: workspace (im2col matrix, argmax, BatchNorm statistics), by role.
+    var workspace: [Int: [String: UInt64]] = [:]
+    var needed: [Bool]
+    var scratch: UInt64 = 0
+    var written: [Bool]
+    let size = MemoryLayout<T>.stride
+
+    /// Builds the device graph of `nodes` (a tape of one pass: parameter leaves, the image
+    /// leaf, the model, then the cross-entropy as the last node).
+    init(_ device: CUDADevice, nodes: [GraphNode], parameterOffsets: [Int], batchNormOffsets: [(mean: Int, variance: Int)],
+         maskOffsets: [Int: Int]) throws {
+        kernels = DeviceKernels(device: device)
+        self.nodes = nodes
+        self.parameterOffsets = parameterOffsets
+        self.maskOffsets = maskOffsets
+        imageLeaf = parameterOffsets.count
+        loss = nodes.count - 1
+        guard case let .softmaxCrossEntropy(z, _)? = nodes.last?.op else {
+            throw CUDAError.unsupported("the pass does not end in a softmax cross-entropy")
+        }
+        logits = z
+        values = Array(repeating: 0, count: nodes.count)
+        gradients = Array(repeating: 0, count: nodes.count)
+        written = Array(repeating: false, count: nodes.count)
+        // Which values need a gradient: those on a path from a parameter to the loss.
+        var need = Array(repeating: false, count: nodes.count)
+        for i in 0..<parameterOffsets.count { need[i] = true }
+        for i in parameterOffsets.count..<nodes.count where !need[i] { need[i] = Self.inputs(nodes[i].op).contains { need[$0] } }
+        needed = need
+        var bn: [Int: (mean: Int, variance: Int)] = [:]
+        var k = 0
+        for (i, n) in nodes.enumerated() {
+            if case .batchNorm(_, _, _, true) = n.op {
+                guard k < batchNormOffsets.count else { throw CUDAError.unsupported("more batch norms on the tape than in batch_stats") }
+                bn[i] = batchNormOffsets[k]; k += 1
+            }
+        }
+        self.batchNormStats = bn
+        try allocate(device)
+    }
+
+    static func inputs(_ op: GraphOp) -> [Int] {
+        switch op {
+        case .leaf: return []
+        case let .dense(x, k, b): return [x, k] + (b.map { [$0] } ?? [])
+        case let .conv2d(x, k, _): return [x, k]
+        case let .batchNorm(x, s, b, _): return [x, s, b]
+        case let .shardedBatchNorm(x, s, b): return [x] + s + b
+        case let .sliceBatch(x, _), let .relu(x), let .mask(x), let .avgPool(x, _), let .maxPool(x, _), let .mean(x, _), let .reshape(x):
+            return [x]
+        case let .concatBatch(xs): return xs
+        case let .add(a, b): return [a, b]
+        case let .softmaxCrossEntropy(z, _): return [z]
+        case let .custom(_, xs): return xs
+        }
+    }
+
+    func buffer(_ device: CUDADevice, elements: Int, of bytes: Int? = nil) throws -> UInt64 {
+        let m = try device.allocate(elements * (bytes ?? size))
+        memory.append(m)
+        return m.pointer
+    }
+
+    /// Values, gradients and workspaces of every node; parameters and images are bound per pass.
+    func allocate(_ device: CUDADevice) throws {
+        var largest = 0
+        for (i, n) in nodes.enumerated() where i > imageLeaf {
+            let count = n.shape.reduce(1, *)
+            largest = max(largest, count)
+            switch n.op {
+            case .reshape: break                                   // aliases its input
+            default: values[i] = try buffer(device, elements: count)
+            }
+            if needed[i] { gradients[i] = try buffer(device, elements: count) }
+            switch n.op {
+            case let .conv2d(_, _, g):
+                let colCount = g.batch * g.outH * g.outW * g.patchSize
+                workspace[i] = ["col": try buffer(device, elements: colCount)]
+                largest = max(largest, colCount, g.inputShape.reduce(1, *))
+            case let .batchNorm(_, _, _, training):
+                guard training else { throw CUDAError.unsupported("BatchNorm in evaluation mode inside a train step") }
+                let c = n.shape.last ?? 0
+                workspace[i] = ["mean": try buffer(device, elements: c), "var": try buffer(device, elements: c),
+                                "invStd": try buffer(device, elements: c, of: 8), "sums": try buffer(device, elements: 2 * c, of: 8),
+                                "dscale": try buffer(device, elements: c), "dbias": try buffer(device, elements: c)]
+            case .maxPool:
+                workspace[i] = ["argmax": try buffer(device, elements: count, of: 4)]
+            case let .softmaxCrossEntropy(z, _):
+                let rows = nodes[z].shape[0]
+                workspace[i] = ["logp": try buffer(device, elements: nodes[z].shape.reduce(1, *)), "rowLoss": try buffer(device, elements: rows)]
+            case let .mean(x, axes):
+                guard nodes[x].shape.count == 4, axes.sorted() == [1, 2] else {
+                    throw CUDAError.unsupported("mean over axes \(axes) of a rank-\(nodes[x].shape.count) tensor (only the spatial mean)")
+                }
+            case .shardedBatchNorm, .sliceBatch, .concatBatch:
+                throw CUDAError.unsupported("BatchNorm statistics shared across sam_shards (ResNet50 with sam_shards > 1)")
+            case let .custom(name, _):
+                throw CUDAError.unsupported("the custom op \(name)")
+            default: break
+            }
+        }
+        for i in 0..<imageLeaf { largest = max(largest, nodes[i].shape.reduce(1, *)) }
+        scratch = try buffer(device, elements: max(largest, 1))
+    }
+
+    /// The value of node i (for a reshape, its input's).
+    func value(_ i: Int) -> UInt64 {
+        if case let .reshape(x) = nodes[i].op { return value(x) }
+        return values[i]
+    }
+
+    func count(_ i: Int) -> Int { nodes[i].shape.reduce(1, *) }
+
+    /// One pass: forward from `params` (flat) and `images`, loss into `lossOut` (one
+    /// element), backward with the parameters' gradients into `grads` (flat). The batch
+    /// moments are left in each batch norm's workspace ("mean", "var").
+    func pass(params: UInt64, images: UInt64, labels: UInt64, grads: UInt64, lossOut: UInt64) throws {
+        for p in 0..<imageLeaf {
+            values[p] = params + UInt64(parameterOffsets[p] * size)
+            gradients[p] = grads + UInt64(parameterOffsets[p] * size)
+        }
+        values[imageLeaf] = images
+        for i in (imageLeaf + 1)..<nodes.count { try forward(i, labels: labels, lossOut: lossOut) }
+        for i in 0..<nodes.count { written[i] = false }
+        for i in stride(from: nodes.count - 1, to: imageLeaf, by: -1) where needed[i] && (written[i] || i == loss) {
+            try backward(i, labels: labels)
+        }
+        // A parameter that does not reach the loss gets a zero gradient, as on the CPU.
+        for p in 0..<imageLeaf where !written[p] { try kernels.fill(gradients[p], 0, count(p)) }
+    }
+
+    func forward(_ i: Int, labels: UInt64, lossOut: UInt64) throws {
+        let y = values[i], n = count(i)
+        switch nodes[i].op {
+        case .leaf, .reshape: break
+        case let .dense(x, k, b):
+            let (rows, inF, outF) = (nodes[x].shape[0], nodes[x].shape[1], nodes[k].shape[1])
+            try kernels.gemm(m: rows, n: outF, k: inF, a: value(x), am: inF, ak: 1, b: value(k), bk: outF, bn: 1, c: y, ldc: outF)
+            if let b { try kernels.addBias(y, value(b), rows: rows, columns: outF) }
+        case let .conv2d(x, k, g):
+            let col = workspace[i]!["col"]!
+            try kernels.im2col(value(x), col, g)
+            let rows = g.batch * g.outH * g.outW
+            try kernels.gemm(m: rows, n: g.outC, k: g.patchSize, a: col, am: g.patchSize, ak: 1, b: value(k), bk: g.outC, bn: 1,
+                             c: y, ldc: g.outC)
+        case let .batchNorm(x, s, b, _):
+            let w = workspace[i]!, c = nodes[i].shape.last!, rows = n / c
+            try kernels.batchNormStatistics(value(x), rows: rows, channels: c, mean: w["mean"]!, variance: w["var"]!, invStd: w["invStd"]!)
+            try kernels.batchNormApply(value(x), y, rows: rows, channels: c, mean: w["mean"]!, invStd: w["invStd"]!, scale: value(s), bias: value(b))
+        case let .relu(x): try kernels.relu(value(x), y, n)
+        case let .add(a, b): try kernels.add(value(a), value(b), y, n)
+        case let .mask(x):
+            guard let offset = maskOffsets[x] else { throw CUDAError.unsupported("a mask on something other than a parameter") }
+            try kernels.applyMask(value(x), maskBuffer + UInt64(offset * size), y, n)
+        case let .avgPool(x, g): try kernels.avgPool(value(x), y, g)
+        case let .maxPool(x, g): try kernels.maxPool(value(x), y, workspace[i]!["argmax"]!, g)
+        case let .mean(x, _):
+            let s = nodes[x].shape
+            try kernels.spatialMean(value(x), y, batch: s[0], pixels: s[1] * s[2], channels: s[3])
+        case let .softmaxCrossEntropy(z, _):
+            let w = workspace[i]!
+            try kernels.crossEntropy(value(z), labels: labels, logp: w["logp"]!, rowLoss: w["rowLoss"]!, loss: lossOut,
+                                     rows: nodes[z].shape[0], classes: nodes[z].shape[1])
+            try kernels.copy(lossOut, y, 1)
+        case .shardedBatchNorm, .sliceBatch, .concatBatch, .custom:
+            throw CUDAError.unsupported("op \(nodes[i].op)")
+        }
+    }
+
+    /// The masks of the masked parameters (flat, bound by the trainer).
+    var maskBuffer: UInt64 = 0
+
+    /// Adds a gradient contribution to node `target`: `write(p)` writes it to `p`; the
+    /// first contribution goes straight into the gradient, a later one through scratch.
+    func contribute(to target: Int, _ write: (UInt64) throws -> Void) throws {
+        guard needed[target], target != imageLeaf else { return }
+        if !written[target] {
+            try write(gradients[target])
+            written[target] = true
+        } else {
+            try write(scratch)
+            try kernels.add(gradients[target], scratch, gradients[target], count(target))
+        }
+    }
+
+    func backward(_ i: Int, labels: UInt64) throws {
+        let dy = gradients[i]
+        switch nodes[i].op {
+        case .leaf: break
+        case let .softmaxCrossEntropy(z, _):           // dz = (softmax - onehot) / N
+            let (rows, classes) = (nodes[z].shape[0], nodes[z].shape[1])
+            try contribute(to: z) { try kernels.crossEntropyBackward(logp: workspace[i]!["logp"]!, labels: labels, dz: $0, rows: rows, classes: classes) }
+        case let .dense(x, k, b):                      // dx = dy W^T, dW = x^T dy, db = sum_rows dy
+            let (rows, inF, outF) = (nodes[x].shape[0], nodes[x].shape[1], nodes[k].shape[1])
+            try contribute(to: k) { try kernels.gemm(m: inF, n: outF, k: rows, a: value(x), am: 1, ak: inF, b: dy, bk: outF, bn: 1, c: $0, ldc: outF) }
+            if let b { try contribute(to: b) { try kernels.columnSums(dy, $0, rows: rows, columns: outF) } }
+            try contribute(to: x) { try kernels.gemm(m: rows, n: inF, k: outF, a: dy, am: outF, ak: 1, b: value(k), bk: 1, bn: outF, c: $0, ldc: inF) }
+        case let .conv2d(x, k, g):                     // dW = col^T dy, dx = col2im(dy W^T)
+            let col = workspace[i]!["col"]!, rows = g.batch * g.outH * g.outW
+            try contribute(to: k) {
+                try kernels.gemm(m: g.patchSize, n: g.outC, k: rows, a: col, am: 1, ak: g.patchSize, b: dy, bk: g.outC, bn: 1, c: $0, ldc: g.outC)
+            }
+            if needed[x] && x != imageLeaf {
+                // dcol reuses the im2col matrix: the filter gradient above has consumed it.
+                try kernels.gemm(m: rows, n: g.patchSize, k: g.outC, a: dy, am: g.outC, ak: 1, b: value(k), bk: 1, bn: g.outC, c: col, ldc: g.patchSize)
+                try contribute(to: x) { try kernels.col2im(col, $0, g) }
+            }
+        case let .batchNorm(x, s, b, _):
+            let w = workspace[i]!, c = nodes[i].shape.last!, rows = count(i) / c
+            try kernels.batchNormBackwardSums(value(x), dy, rows: rows, channels: c, mean: w["mean"]!, invStd: w["invStd"]!,
+                                              sums: w["sums"]!, dscale: w["dscale"]!, dbias: w["dbias"]!)
+            try contribute(to: s) { try kernels.copy(w["dscale"]!, $0, c) }
+            try contribute(to: b) { try kernels.copy(w["dbias"]!, $0, c) }
+            try contribute(to: x) {
+                try kernels.batchNormBackwardInput(value(x), dy, $0, rows: rows, channels: c, mean: w["mean"]!, invStd: w["invStd"]!,
+                                                   scale: value(s), sums: w["sums"]!)
+            }
+        case let .relu(x): try contribute(to: x) { try kernels.reluBackward(value(x), dy, $0, count(i)) }
+        case let .add(a, b):
+            try contribute(to: a) { try kernels.copy(dy, $0, count(i)) }
+            try contribute(to: b) { try kernels.copy(dy, $0, count(i)) }
+        case let .mask(x):
+            try contribute(to: x) { try kernels.applyMask(dy, maskBuffer + UInt64(maskOffsets[x]! * size), $0, count(i)) }
+        case let .avgPool(x, g): try contribute(to: x) { try kernels.avgPoolBackward(dy, $0, g) }
+        case let .maxPool(x, g): try contribute(to: x) { try kernels.maxPoolBackward(dy, workspace[i]!["argmax"]!, $0, g) }
+        case let .mean(x, _):
+            let s = nodes[x].shape
+            try contribute(to: x) { try kernels.spatialMeanBackward(dy, $0, batch: s[0], pixels: s[1] * s[2], channels: s[3]) }
+        case let .reshape(x): try contribute(to: x) { try kernels.copy(dy, $0, count(i)) }
+        case .shardedBatchNorm, .sliceBatch, .concatBatch, .custom:
+            throw CUDAError.unsupported("op \(nodes[i].op)")
+        }
+    }
+}
+#endif

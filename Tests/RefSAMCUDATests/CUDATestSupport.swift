@@ -1,0 +1,67 @@
+import Foundation
+import XCTest
+
+/// Where the tests find the CPU emulator (built once per test process from
+/// Tests/CUDAEmulator with the toolchain's clang++) and NVRTC.
+enum CUDATestSupport {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// The emulator with the stand-in driver, opened (RTLD_GLOBAL) under the path later
+    /// dlopen calls will name; its file is removed right away (the mapping stays).
+    static let standIn: Result<(path: String, handle: UnsafeMutableRawPointer), Error> = Result {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cuda-standin-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("libcuda-standin.so").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["bash", repository.appendingPathComponent("Tests/CUDAEmulator/build.sh").path, out]
+        let pipe = Pipe()
+        p.standardError = pipe
+        try p.run()
+        let log = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw StandInError(message: "Tests/CUDAEmulator/build.sh failed:\n\(log)") }
+        guard let h = dlopen(out, RTLD_NOW | RTLD_GLOBAL) else {
+            throw StandInError(message: "dlopen \(out): \(String(cString: dlerror()))")
+        }
+        return (out, h)
+    }
+
+    struct StandInError: Error, CustomStringConvertible { let message: String; var description: String { message } }
+
+    /// The emulator's handle (fails the test if it cannot be built).
+    static func emulator() throws -> UnsafeMutableRawPointer { try standIn.get().handle }
+
+    /// A function of the emulator library by name.
+    static func symbol<F>(_ name: String, as: F.Type) throws -> F {
+        guard let p = dlsym(try emulator(), name) else { throw StandInError(message: "the emulator has no \(name)") }
+        return unsafeBitCast(p, to: F.self)
+    }
+
+    /// NVRTC's path: NVRTC_LIBRARY, else the copy .ci/install-nvrtc puts in .cache/nvrtc.
+    static var nvrtcPath: String? {
+        if let p = ProcessInfo.processInfo.environment["NVRTC_LIBRARY"], FileManager.default.fileExists(atPath: p) { return p }
+        let local = repository.appendingPathComponent(".cache/nvrtc/nvidia/cu13/lib/libnvrtc.so.13").path
+        return FileManager.default.fileExists(atPath: local) ? local : nil
+    }
+
+    /// NVRTC's path, or a skip (a failure when REF_REQUIRE_NVRTC=1, as CI sets it).
+    static func requireNVRTC() throws -> String {
+        if let p = nvrtcPath { return p }
+        let why = "NVRTC not found (set NVRTC_LIBRARY, or run .ci/install-nvrtc)"
+        if ProcessInfo.processInfo.environment["REF_REQUIRE_NVRTC"] == "1" {
+            XCTFail(why + " and REF_REQUIRE_NVRTC=1")
+            throw StandInError(message: why)
+        }
+        throw XCTSkip(why)
+    }
+
+    /// Points the CUDA backend at the stand-in driver and NVRTC (before its first use).
+    static func useStandInDevice() throws {
+        let nvrtc = try requireNVRTC()
+        setenv("CUDA_DRIVER_LIBRARY", try standIn.get().path, 1)
+        setenv("NVRTC_LIBRARY", nvrtc, 1)
+    }
+}
