@@ -16,6 +16,12 @@ final class CUDAStepTests: XCTestCase {
         let images: Tensor<T> = rng.normalTensor([batch] + imageShape, std: 1)
         let labels = (0..<batch).map { Int32($0 % model.numClasses) }
         var state = TrainState(params: p, batchStats: s)
+        if sparsity > 0 {
+            // Every other weight of each kernel pruned (a fixed pattern; the pruners are tested elsewhere).
+            state.mask = TensorTree(p.entries.filter { $0.path.hasSuffix("kernel") }.map { e in
+                (e.path, Tensor(shape: e.tensor.shape, scalars: (0..<e.tensor.count).map { $0 % 2 == 0 ? 1 : 0 }))
+            })
+        }
         state.trace = p.map { _, t in Tensor(shape: t.shape, scalars: t.scalars.map { $0 * T(0.01) }) }
         let cpu = try TrainStep.run(model, state: state, images: images, labels: labels, h)
         let gpu = try CUDATrainer<T>.run(model, state: state, images: images, labels: labels, h)
@@ -36,6 +42,27 @@ final class CUDAStepTests: XCTestCase {
             XCTAssertEqual(x.paths, y.paths, name, file: file, line: line)
             for p in x.paths { check(name + "/" + p, x[p]!, y[p]!) }
         }
+    }
+
+    static let sam = StepHyperparameters(optimizer: .sam, rho: 0.05, learningRate: 0.1, momentum: 0.9, weightDecay: 5e-4)
+    static let sgd = StepHyperparameters(optimizer: .sgd, rho: 0.05, learningRate: 0.1, momentum: 0.9, weightDecay: 5e-4)
+
+    func testResNet18SAMStepMatchesTheCPUInFloat64() throws {
+        // conv (3x3 padded, strided, 1x1 projections), BatchNorm, residual adds, average pool, dense.
+        let r = try step(Model(.resNet18(numFilters: 2), numClasses: 10), imageShape: [32, 32, 3], batch: 2, Self.sam, Double.self)
+        assertClose(r.cpu, r.gpu, rtol: 1e-10)
+    }
+
+    func testResNet50SGDStepMatchesTheCPUInFloat32() throws {
+        // 7x7 stride-2 stem, SAME max pool, bottlenecks, spatial mean.
+        let r = try step(Model(.resNet50ImageNet(numFilters: 1), numClasses: 5), imageShape: [16, 16, 3], batch: 3, Self.sgd, Float.self)
+        assertClose(r.cpu, r.gpu, rtol: 2e-4)
+    }
+
+    func testMaskedMLPWithTwoShardsMatchesTheCPU() throws {
+        let h = StepHyperparameters(optimizer: .sam, rho: 0.05, learningRate: 0.1, momentum: 0.9, weightDecay: 5e-4, samShards: 2)
+        let r = try step(Model(.mlp(numNeurons: [9]), numClasses: 4), imageShape: [3, 3, 2], batch: 6, h, sparsity: 0.5, Double.self)
+        assertClose(r.cpu, r.gpu, rtol: 1e-12)
     }
 
     func testMLPSAMStepMatchesTheCPUInFloat64() throws {

@@ -1,0 +1,84 @@
+import XCTest
+import RefTensor
+@testable import RefSAMCUDA
+
+/// The emulator can fail a kernel: three bugs planted in the tiled GEMM (a dropped
+/// barrier, a barrier only some threads reach, a wrong index) are each caught, while the
+/// kernel as written agrees with the naive loop bit for bit.
+final class EmulatorCatchesBugsTests: XCTestCase {
+    /// The GEMM text with each plant, compiled into one emulator library of its own
+    /// (symbols bound inside it, so it does not mix with the stand-in's).
+    func buildPlanted() throws -> (handle: UnsafeMutableRawPointer, variants: [String]) {
+        let gemm = CUDAKernelSource.files.first { $0.name == "gemm.cu" }!.text
+        let barrier = "        __syncthreads();\n        int kn"
+        let load = "A[row * a_m + ka * a_k]"
+        let plants: [(String, String)] = [
+            ("asis", gemm),
+            ("dropped", gemm.replacingOccurrences(of: barrier, with: "        int kn")),
+            ("divergent", gemm.replacingOccurrences(of: barrier, with: "        if (tx < 8) __syncthreads();\n        int kn")),
+            ("index", gemm.replacingOccurrences(of: load, with: "A[row * a_m + k0 * a_k]")),
+        ]
+        for (name, text) in plants.dropFirst() { XCTAssertNotEqual(text, gemm, "the \(name) plant changed nothing: gemm.cu moved on") }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("planted-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let emulator = CUDATestSupport.repository.appendingPathComponent("Tests/CUDAEmulator").path
+        var unit = "#include \"\(emulator)/cuda_emulator.h\"\n#include \"\(emulator)/registry.h\"\n#define REAL float\n"
+        unit += CUDAKernelSource.files.first { $0.name == "common.cuh" }!.text
+        for (name, text) in plants {
+            unit += "#undef SUFFIX\n#define SUFFIX \(name)\n#undef GEMM_TILE\n" + text
+            unit += "\nstatic EmuRegistration reg_\(name)(\"gemm_\(name)\", &emu_trampoline<&gemm_\(name)>);\n"
+        }
+        let source = dir.appendingPathComponent("planted.cpp")
+        try unit.write(to: source, atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("libplanted.so").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["clang++", "-std=c++17", "-O1", "-fPIC", "-shared", "-Wl,-Bsymbolic", source.path, emulator + "/emulator.cpp", "-o", out]
+        try p.run(); p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, "compiling the planted GEMMs")
+        guard let h = dlopen(out, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND) else { throw CUDATestSupport.StandInError(message: String(cString: dlerror())) }
+        return (h, plants.map(\.0))
+    }
+
+    func testPlantedBarrierAndIndexBugsAreCaught() throws {
+        let (h, variants) = try buildPlanted()
+        typealias Launch = @convention(c) (UnsafePointer<CChar>, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32,
+                                           UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> Int32
+        let launch = unsafeBitCast(dlsym(h, "emu_launch")!, to: Launch.self)
+        let lastError = unsafeBitCast(dlsym(h, "emu_last_error")!, to: (@convention(c) () -> UnsafePointer<CChar>).self)
+        let (m, n, k) = (21, 19, 40)                   // three K tiles, partial tiles on every side
+        var rng = RandomGenerator(seed: 5)
+        let a: Tensor<Float> = rng.normalTensor([m, k]), b: Tensor<Float> = rng.normalTensor([k, n])
+        var want = [Float](repeating: 0, count: m * n)
+        for i in 0..<m { for j in 0..<n { var s: Float = 0; for l in 0..<k { s += a.scalars[i * k + l] * b.scalars[l * n + j] }; want[i * n + j] = s } }
+
+        var outcome: [String: (code: Int32, error: String, matches: Bool)] = [:]
+        for v in variants {
+            var c = [Float](repeating: .nan, count: m * n)
+            let code: Int32 = a.scalars.withUnsafeBufferPointer { pa in b.scalars.withUnsafeBufferPointer { pb in c.withUnsafeMutableBufferPointer { pc in
+                // cuLaunchKernel's argument array: one pointer per argument, each to an 8-byte slot.
+                let slots = UnsafeMutableRawPointer.allocate(byteCount: 12 * 8, alignment: 8)
+                defer { slots.deallocate() }
+                for (i, v) in [m, n, k].enumerated() { (slots + 8 * i).storeBytes(of: Int32(v), as: Int32.self) }
+                (slots + 24).storeBytes(of: UnsafeRawPointer(pa.baseAddress!), as: UnsafeRawPointer.self)
+                for (i, v) in [k, 1].enumerated() { (slots + 32 + 8 * i).storeBytes(of: v, as: Int.self) }
+                (slots + 48).storeBytes(of: UnsafeRawPointer(pb.baseAddress!), as: UnsafeRawPointer.self)
+                for (i, v) in [n, 1].enumerated() { (slots + 56 + 8 * i).storeBytes(of: v, as: Int.self) }
+                (slots + 72).storeBytes(of: UnsafeRawPointer(pc.baseAddress!), as: UnsafeRawPointer.self)
+                (slots + 80).storeBytes(of: n, as: Int.self)
+                (slots + 88).storeBytes(of: Int32(0), as: Int32.self)
+                var args = (0..<12).map { Optional(slots + 8 * $0) }
+                return args.withUnsafeMutableBufferPointer { launch("gemm_\(v)", 2, 2, 1, 16, 16, 1, $0.baseAddress!) }
+            } } }
+            outcome[v] = (code, String(cString: lastError()), code == 0 && c == want)
+        }
+        XCTAssertEqual(outcome["asis"]?.code, 0)
+        XCTAssertTrue(outcome["asis"]?.matches ?? false, "the GEMM as written is bit-identical to the naive loop")
+        XCTAssertEqual(outcome["dropped"]?.code, 0, "a dropped barrier still runs")
+        XCTAssertFalse(outcome["dropped"]?.matches ?? true, "a dropped barrier gives wrong values")
+        XCTAssertNotEqual(outcome["divergent"]?.code, 0, "a barrier some threads skip fails the launch")
+        XCTAssertTrue(outcome["divergent"]?.error.contains("divergent barrier") ?? false, outcome["divergent"]?.error ?? "")
+        XCTAssertFalse(outcome["index"]?.matches ?? true, "a wrong index gives wrong values")
+    }
+}
