@@ -6,11 +6,18 @@
 #                   is bit-identical to the naive definition): .build/release/ref-run
 #   make test       the test suite (portable debug build, what CI runs)
 #   make mnist      trains configs/mnist_mlp.py with the fast build into runs/
+#   make cuda       the fast build with the CUDA backend (-DCUDA; `--device cuda`):
+#                   .build-cuda/release/ref-run. Needs no CUDA at build time; at run time an
+#                   NVIDIA driver (libcuda.so.1) and NVRTC (libnvrtc.so.13, e.g.
+#                   pip install nvidia-cuda-nvrtc; point NVRTC_LIBRARY at it).
+#   make cuda-standin  the CPU emulator's stand-in driver, .build-cuda/libcuda-standin.so:
+#                   CUDA_DRIVER_LIBRARY=$(pwd)/.build-cuda/libcuda-standin.so runs the CUDA
+#                   path with no GPU (slowly: each CUDA thread is a fiber on this CPU).
 #
 # Only the Swift toolchain is needed.
 NATIVE_FLAGS = -Xswiftc -target-cpu -Xswiftc native -Xswiftc -DREF_FMA
 
-.PHONY: native portable test mnist
+.PHONY: native portable test mnist cuda cuda-standin
 native:
 	swift build -c release --scratch-path .build-native $(NATIVE_FLAGS)
 
@@ -22,3 +29,10 @@ test:
 
 mnist: native
 	.build-native/release/ref-run --workdir=runs --config=configs/mnist_mlp.py
+
+cuda:
+	swift build -c release --scratch-path .build-cuda $(NATIVE_FLAGS) -Xswiftc -DCUDA
+
+cuda-standin:
+	mkdir -p .build-cuda
+	Tests/CUDAEmulator/build.sh .build-cuda/libcuda-standin.so

@@ -41,7 +41,7 @@ public enum CUDAError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .libraryNotFound(what, tried, reason, hint):
-            return "CUDA: cannot open \(what) (tried \(tried.joined(separator: ", ")): \(reason). \(hint)"
+            return "CUDA: cannot open \(what) (tried \(tried.joined(separator: ", "))): \(reason). \(hint)"
         case let .missingSymbol(library, symbol):
             return "CUDA: \(library) has no function \(symbol) (too old a driver or NVRTC?)"
         case let .driver(call, code, message):

@@ -75,7 +75,9 @@ enum BenchCommand {
     }
 
     static func step(_ args: Arguments) throws {
-        try args.check(known: ["model", "num_neurons", "num_filters", "batch", "optimizer", "steps", "threads", "dtype", "dataset"], command: "bench")
+        try args.check(known: ["model", "num_neurons", "num_filters", "batch", "optimizer", "steps", "threads", "dtype", "dataset", "device"],
+                       command: "bench")
+        let device = try DeviceOption.parse(args)
         var overrides: [(String, String)] = [("model", args.options["model"] ?? "MLP"), ("batch_size", args.options["batch"] ?? "128"),
                                              ("optimizer", args.options["optimizer"] ?? "sam"), ("dtype", args.options["dtype"] ?? "float32")]
         if let n = args.options["num_neurons"] { overrides.append(("num_neurons", "[" + n + "]")) }
@@ -90,12 +92,20 @@ enum BenchCommand {
             var state = try spec.initialState(T.self, from: .fresh) { try source.batch(0) }
             let (images, labels) = try source.batch(0)
             let h = spec.hyperparameters(learningRate: 0.01, batchCount: labels.count)
-            let ms = try time(steps, warmup: 2) { state = try TrainStep.run(spec.model, state: state, images: images, labels: labels, h).state }
+            let ms: Double
+            if let make = device.residentTrainer(T.self) {
+                // On the device: the state stays there; each step uploads its batch and copies
+                // back its loss and logits (which waits for the step to finish).
+                let trainer = try make(spec.model, state, images.shape, h)
+                ms = try time(steps, warmup: 2) { _ = try trainer.step(images: images, labels: labels, learningRate: h.learningRate) }
+            } else {
+                ms = try time(steps, warmup: 2) { state = try TrainStep.run(spec.model, state: state, images: images, labels: labels, h).state }
+            }
             var fields: [(String, Any)] = [("bench", "step"), ("model", config.model.rawValue)]
             if config.model == .mlp { fields.append(("num_neurons", config.numNeurons.map(String.init).joined(separator: ","))) }
             else { fields.append(("num_filters", config.numFilters)) }
             fields += [("batch", config.batchSize), ("optimizer", config.optimizer.rawValue), ("dtype", config.dtype.rawValue),
-                       ("threads", Threads.count), ("steps", steps), ("ms_per_step", ms)]
+                       ("device", device.rawValue), ("threads", Threads.count), ("steps", steps), ("ms_per_step", ms)]
             print(json(fields))
         }
         switch spec.dtype {

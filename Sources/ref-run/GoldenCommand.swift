@@ -6,7 +6,8 @@ import RefSAM
 /// this reference from the config's model, initialisation, mask and first batches.
 enum GoldenCommand {
     static func run(_ args: Arguments) throws -> Int32 {
-        try args.check(known: ["config", "out", "dtype", "steps", "batch", "threads"], command: "golden")
+        try args.check(known: ["config", "out", "dtype", "steps", "batch", "threads", "device"], command: "golden")
+        let device = try DeviceOption.parse(args)
         guard let out = args.options["out"] else { throw UsageError("golden needs --out DIR") }
         var overrides = args.configOverrides
         if let batch = try args.int("batch") { overrides.append(("batch_size", String(batch))) }
@@ -15,11 +16,13 @@ enum GoldenCommand {
         let steps = try args.int("steps") ?? 1
         guard steps >= 1 else { throw UsageError("--steps must be >= 1") }
         let synthetic = args.switches.contains("synthetic")
-        let producer = "ref-run golden \(RefRun.version)"
+        let producer = "ref-run golden \(RefRun.version)" + (device == .cpu ? "" : " --device \(device.rawValue)")
         let mask = !args.switches.contains("no-mask")
         let written = spec.dtype == .float64
-            ? try Golden.write(Double.self, spec: spec, steps: steps, synthetic: synthetic, out: out, producer: producer, mask: mask)
-            : try Golden.write(Float.self, spec: spec, steps: steps, synthetic: synthetic, out: out, producer: producer, mask: mask)
+            ? try Golden.write(Double.self, spec: spec, steps: steps, synthetic: synthetic, out: out, producer: producer, mask: mask,
+                                step: device.stepFunction(Double.self))
+            : try Golden.write(Float.self, spec: spec, steps: steps, synthetic: synthetic, out: out, producer: producer, mask: mask,
+                                step: device.stepFunction(Float.self))
         for (dir, loss) in written { print("\(dir): loss \(loss)") }
         return 0
     }

@@ -4,7 +4,9 @@ import RefSAM
 /// `ref-run [train] --workdir=DIR --config=FILE [--config.KEY=VALUE ...] [--overwrite] [--threads N]`
 enum TrainCommand {
     static func run(_ args: Arguments) throws -> Int32 {
-        try args.check(known: ["workdir", "config", "threads", "train_examples", "test_examples", "stop_after_epochs"], command: "train")
+        try args.check(known: ["workdir", "config", "threads", "train_examples", "test_examples", "stop_after_epochs", "device"],
+                       command: "train")
+        let device = try DeviceOption.parse(args)
         guard let workdir = args.options["workdir"] else { throw UsageError("train needs --workdir=DIR") }
         guard let configPath = args.options["config"] else { throw UsageError("train needs --config=FILE") }
         let spec = RunSpec(config: try Config.load(file: configPath, overrides: args.configOverrides))
@@ -16,6 +18,7 @@ enum TrainCommand {
             let trainer = try Trainer<T>(spec: spec, workdir: workdir, train: train, test: test)
             trainer.observer = TerminalObserver()
             trainer.stopAfterEpochs = stop
+            trainer.residentTrainer = device.residentTrainer(T.self)
             do {
                 try trainer.run(overwrite: overwrite)
             } catch let e as RunError {

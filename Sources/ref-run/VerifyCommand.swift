@@ -7,13 +7,14 @@ import RefSAM
 /// when one fails or is missing, 2 when a fixture is malformed.
 enum VerifyCommand {
     static func run(_ args: Arguments) throws -> Int32 {
-        try args.check(known: ["rtol", "atol", "threads"], command: "verify")
+        try args.check(known: ["rtol", "atol", "threads", "device"], command: "verify")
+        let device = try DeviceOption.parse(args)
         guard !args.positional.isEmpty else { throw UsageError("verify needs at least one fixture directory") }
         let options = Options(rtol: try args.double("rtol"), atol: try args.double("atol"),
                               failuresOnly: args.switches.contains("failures-only"), json: args.switches.contains("json"))
         var status: Int32 = 0
         for dir in expand(args.positional) {
-            let (lines, s) = report(dir, options)
+            let (lines, s) = device == .cpu ? report(dir, options) : try reportOnDevice(dir, device, options)
             for line in lines { if s == 2 { printError(line) } else { print(line) } }
             status = max(status, s)
         }
@@ -36,6 +37,23 @@ enum VerifyCommand {
                 .map { (dir as NSString).appendingPathComponent($0) }
             return steps.isEmpty ? [dir] : steps      // a directory with neither is reported as malformed
         }
+    }
+
+    /// `--device cuda`: the device's step on the fixture's inputs, written as a fixture in a
+    /// temporary directory, verified by this reference like any backend's; the report
+    /// names the fixture it replayed.
+    static func reportOnDevice(_ directory: String, _ device: DeviceOption, _ options: Options) throws -> (lines: [String], status: Int32) {
+        let f: Fixture
+        do { f = try Fixture.load(directory) } catch { return (["\(error)"], 2) }
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("ref-run-\(device.rawValue)-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        guard let step32 = device.stepFunction(Float.self), let step64 = device.stepFunction(Double.self) else {
+            throw CommandError("--device \(device.rawValue) has no step function in this build")
+        }
+        try FixtureReplay.writeStep(of: f, to: tmp, producer: "ref-run --device \(device.rawValue) replay of \(directory)",
+                                    float32: step32, float64: step64)
+        let (lines, status) = report(tmp, options)
+        return (lines.map { $0.replacingOccurrences(of: tmp, with: directory + " (on " + device.rawValue + ")") }, status)
     }
 
     /// What `verify` prints for one fixture and its exit status: 0 when every output

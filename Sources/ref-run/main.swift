@@ -1,5 +1,6 @@
 import Foundation
 import RefSAM
+import RefSAMCUDA
 
 enum RefRun {
     static let version = "0.1.0"
@@ -63,6 +64,11 @@ enum RefRun {
         case let e as TensorError: if case .file = e { return 2 } else { return 1 }
         case let e as CheckpointError: if case .io = e { return 1 } else { return 2 }
         case let e as RunError: if case .nonFinite = e { return 1 } else { return 2 }
+        case let e as CUDAError:
+            switch e {
+            case .libraryNotFound, .missingSymbol, .unsupported: return 2   // nothing to run on, or a request it cannot meet
+            case .driver, .compile: return 1
+            }
         default: return 1
         }
     }

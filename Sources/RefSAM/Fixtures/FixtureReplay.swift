@@ -94,6 +94,20 @@ public enum FixtureReplay {
         return f.dtype == .float64 ? try write(Double.self) : try write(Float.self)
     }
 
+    /// Another backend's step (`float32`/`float64`: its step function in each type) on the
+    /// fixture's inputs, written as a fixture in `out` (same inputs, every output), so
+    /// this reference can verify it like any backend's (`ref-run verify --device cuda`).
+    public static func writeStep(of f: Fixture, to out: String, producer: String,
+                                 float32: StepFunction<Float>, float64: StepFunction<Double>) throws {
+        func write<T: RefScalar>(_ step: StepFunction<T>) throws {
+            let (state, images, labels) = try f.loadInputs(T.self)
+            let r = try step(f.model, state, images, labels, f.step)
+            try FixtureWriter.write(to: out, model: f.model, step: f.step, state: state, images: images, labels: labels,
+                                    result: r, producer: producer)
+        }
+        if f.dtype == .float64 { try write(float64) } else { try write(float32) }
+    }
+
     /// Replays `f` and compares every listed output, at `rtol`/`atol` per element when
     /// either is given, else at `Tolerance.default(for:)` (see `judge`). Results come in
     /// the order the step computes them (see `compute`); names that are not outputs of a

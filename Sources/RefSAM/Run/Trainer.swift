@@ -26,6 +26,11 @@ public final class Trainer<T: RefScalar> {
     public var observer: TrainingObserver?
     /// Stop after this many epochs of this process (an interruption, resumed later).
     public var stopAfterEpochs: Int? = nil
+    /// When set, steps run on the trainer it makes (the CUDA backend), which keeps the
+    /// state between steps; it is copied back at the end of each epoch for the evaluation
+    /// (on this CPU) and the checkpoint. Nil: `TrainStep.run` here.
+    public var residentTrainer: ResidentTrainerFactory<T>? = nil
+    private var resident: (any ResidentTrainer<T>)? = nil
     /// Example orders of the epochs the stream is reading (at most two: with
     /// `consume_mask_batch` an epoch's last update reads the next epoch's first batch).
     private var epochOrders: [Int: [Int]] = [:]
@@ -113,13 +118,12 @@ public final class Trainer<T: RefScalar> {
         for step in 0..<stepsPerEpoch {
             let (images, labels) = streamBatch(epoch * stepsPerEpoch + step + (spec.consumeMaskBatch ? 1 : 0))
             let h = spec.hyperparameters(learningRate: schedule(state.step), batchCount: labels.count)
-            let r = try TrainStep.run(spec.model, state: state, images: images, labels: labels, h)
+            let r = try runStep(state: &state, images: images, labels: labels, h)
             let loss = Double(r.loss)
             guard loss.isFinite else {
                 throw RunError.nonFinite(epoch: epoch + 1, step: step, loss: loss,
                                          lastCheckpoint: try Checkpoint.list(runDirectory).last.map { $0.path })
             }
-            state = r.state
             lossSum += loss * Double(labels.count); accSum += r.accuracy * Double(labels.count); seen += labels.count
             totalSteps += 1
             if totalSteps % spec.logEverySteps == 0 {
@@ -128,6 +132,7 @@ public final class Trainer<T: RefScalar> {
             }
             observer?.stepEnded(epoch: epoch + 1, step: step + 1, of: stepsPerEpoch, seconds: Date().timeIntervalSince(start))
         }
+        if let resident { state = try resident.state() }
         let trainTime = Date().timeIntervalSince(start)
         let lr = schedule(stepsPerEpoch * epoch)
         let test = try spec.model.evaluate(params: state.params, batchStats: state.batchStats, pipeline: testPipeline,
@@ -137,6 +142,22 @@ public final class Trainer<T: RefScalar> {
         log(String(format: "Train: loss %.4f acc %.4f; Val: loss %.4f acc %.4f (lr %.4f / took %.2f seconds) \n",
                    m.trainLoss, m.trainAccuracy, m.testLoss, m.testAccuracy, lr, trainTime))
         return m
+    }
+
+    /// One step, here or on the resident trainer; `state` advances here only (a resident
+    /// trainer's state is copied back at the end of the epoch, and its step count kept here).
+    func runStep(state: inout TrainState<T>, images: Tensor<T>, labels: [Int32], _ h: StepHyperparameters) throws
+        -> (loss: T, accuracy: Double) {
+        guard let make = residentTrainer else {
+            let r = try TrainStep.run(spec.model, state: state, images: images, labels: labels, h)
+            state = r.state
+            return (r.loss, r.accuracy)
+        }
+        if let r = resident, r.batchShape != images.shape { state = try r.state(); resident = nil }
+        if resident == nil { resident = try make(spec.model, state, images.shape, h) }
+        let r = try resident!.step(images: images, labels: labels, learningRate: h.learningRate)
+        state.step += 1
+        return r
     }
 
     /// Batch `g` of the training stream, the epochs' batches one after another: batch

@@ -17,12 +17,12 @@ import RefTensor
 ///     SAM: e = p + rho * g1 / (||g1|| + 1e-12) (the norm computed on the device), g = dL/dp at e
 ///     SGD: g = g1
 /// then, over shards: mean g, weight decay and momentum; mean running statistics.
-public final class CUDATrainer<T: RefScalar> {
+public final class CUDATrainer<T: RefScalar>: ResidentTrainer {
     let device: CUDADevice
     let kernels: DeviceKernels<T>
     /// The model this trainer steps.
     public let model: Model
-    let hyper: StepHyperparameters
+    var hyper: StepHyperparameters
     let paramPaths: [String], paramShapes: [[Int]], paramOffsets: [Int], paramCount: Int
     let statPaths: [String], statShapes: [[Int]], statOffsets: [Int], statCount: Int
     let batch: Int, imageShape: [Int], classes: Int
@@ -152,8 +152,19 @@ public final class CUDATrainer<T: RefScalar> {
         public var accuracy: Double
     }
 
-    /// One step on `images` [N, H, W, C] and `labels`; the state advances on the device.
-    public func step(images x: Tensor<T>, labels y: [Int32]) throws -> StepOutput {
+    /// The batch shape ([N, H, W, C]) this trainer steps.
+    public var batchShape: [Int] { [batch] + imageShape }
+
+    /// `ResidentTrainer`: one step at `learningRate`.
+    public func step(images: Tensor<T>, labels: [Int32], learningRate: Double) throws -> (loss: T, accuracy: Double) {
+        let out = try step(images: images, labels: labels, learningRate: Optional(learningRate))
+        return (out.loss, out.accuracy)
+    }
+
+    /// One step on `images` [N, H, W, C] and `labels` (at `learningRate`, or the one the
+    /// trainer was made with); the state advances on the device.
+    public func step(images x: Tensor<T>, labels y: [Int32], learningRate: Double? = nil) throws -> StepOutput {
+        if let learningRate { hyper.learningRate = learningRate }
         guard x.shape == [batch] + imageShape, y.count == batch else {
             throw CUDAError.unsupported("a batch of shape \(x.shape) with \(y.count) labels for a trainer built for \([batch] + imageShape)")
         }
@@ -242,9 +253,15 @@ public final class CUDATrainer<T: RefScalar> {
         -> StepResult<T> {
         let trainer = try CUDATrainer(model: model, state: state, batchSize: images.shape.first ?? 0,
                                       imageShape: Array(images.shape.dropFirst()), h)
-        let out = try trainer.step(images: images, labels: labels)
+        let out = try trainer.step(images: images, labels: labels, learningRate: nil)
         let (g1, g) = try trainer.lastGradients()
         return StepResult(loss: out.loss, logits: out.logits, accuracy: out.accuracy, gradsFirst: g1, grads: g, state: try trainer.state())
+    }
+
+    /// A `ResidentTrainerFactory` making CUDA trainers.
+    public static func factory(_ model: Model, _ state: TrainState<T>, _ batchShape: [Int], _ h: StepHyperparameters) throws
+        -> any ResidentTrainer<T> {
+        try CUDATrainer(model: model, state: state, batchSize: batchShape[0], imageShape: Array(batchShape.dropFirst()), h)
     }
 
     /// The device's name and the architecture the kernels were compiled for.
