@@ -54,7 +54,6 @@ let package = Package(
         .executableTarget(name: "ref-run", dependencies: ["RefTensor", "RefSAM", "RefSAMCUDA"], swiftSettings: kernelSettings),
         .executableTarget(name: "SAMStepExample", dependencies: ["RefSAM"], path: "Examples/SAMStep"),
         .testTarget(name: "RefTensorTests", dependencies: ["RefTensor"], exclude: ["Resources"]),
-        .testTarget(name: "RefSAMTests", dependencies: ["RefSAM", "RefTensor", "ref-run"], exclude: ["Resources"]),
-        .testTarget(name: "RefSAMCUDATests", dependencies: ["RefSAMCUDA", "RefSAM", "RefTensor"]),
+        .testTarget(name: "RefSAMTests", dependencies: ["RefSAM", "RefTensor", "RefSAMCUDA", "ref-run"], exclude: ["Resources"]),
     ]
 )

@@ -46,10 +46,11 @@ extension XCTestCase {
     /// Runs the `ref-run` of this build with `args`; returns its exit status, standard
     /// output and standard error (read to the end before waiting, so a long output cannot
     /// block it).
-    func runRefRun(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+    func runRefRun(_ args: [String], environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
         let p = Process(), out = Pipe(), err = Pipe()
         p.executableURL = refRun
         p.arguments = args
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         p.standardOutput = out
         p.standardError = err
         try p.run()

@@ -5,7 +5,7 @@ import XCTest
 final class KernelSourceTests: XCTestCase {
     func testEmbeddedTextIsTheKernelFiles() throws {
         let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../Sources/RefSAMCUDA/Kernels").standardized
+            .appendingPathComponent("../../../Sources/RefSAMCUDA/Kernels").standardized
         let onDisk = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".cu") || $0.hasSuffix(".cuh") }
         XCTAssertEqual(Set(onDisk), Set(CUDAKernelSource.files.map(\.name)), "every kernel file is embedded, and only those")
         for (name, text) in CUDAKernelSource.files {

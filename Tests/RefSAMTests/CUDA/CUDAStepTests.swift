@@ -65,6 +65,39 @@ final class CUDAStepTests: XCTestCase {
         assertClose(r.cpu, r.gpu, rtol: 1e-12)
     }
 
+    /// A step uploads its batch once (images, labels) and copies back only its loss and
+    /// logits; consecutive steps on the device equal consecutive CPU steps.
+    func testAStepCopiesOnlyItsBatchInAndItsLossAndLogitsOut() throws {
+        try CUDATestSupport.useStandInDevice()
+        let counters = try CUDATestSupport.symbol("standin_counters", as: (@convention(c) (UnsafeMutablePointer<UInt64>) -> Void).self)
+        func read() -> [UInt64] { var c = [UInt64](repeating: 0, count: 5); counters(&c); return c }
+        let model = Model(.mlp(numNeurons: [20]), numClasses: 10)
+        let (p, s) = try model.initialize(seed: 4, imageShape: [8, 8, 3], Float.self)
+        var cpu = TrainState(params: p, batchStats: s)
+        let trainer = try CUDATrainer<Float>(model: model, state: cpu, batchSize: 2, imageShape: [8, 8, 3], Self.sam)
+        var rng = RandomGenerator(seed: 8)
+        for k in 0..<2 {
+            let images: Tensor<Float> = rng.normalTensor([2, 8, 8, 3]), labels: [Int32] = [Int32(k), 7]
+            let before = read()
+            let out = try trainer.step(images: images, labels: labels)
+            let after = read()
+            XCTAssertEqual(after[0] - before[0], 2, "uploads per step: the images and the labels")
+            XCTAssertEqual(after[1] - before[1], UInt64(images.count * 4 + 2 * 4), "bytes uploaded: the batch")
+            XCTAssertEqual(after[2] - before[2], 2, "copies back per step: the loss and the logits")
+            XCTAssertEqual(after[3] - before[3], UInt64(4 + 2 * 10 * 4), "bytes copied back: one loss and [2, 10] logits")
+            let r = try TrainStep.run(model, state: cpu, images: images, labels: labels, Self.sam)
+            XCTAssertEqual(Double(out.loss), Double(r.loss), accuracy: 1e-4 * Double(abs(r.loss)), "step \(k) loss")
+            cpu = r.state
+        }
+        let device = try trainer.state()
+        XCTAssertEqual(device.step, 2)
+        for path in cpu.params.paths {
+            let (a, b) = (cpu.params[path]!.scalars, device.params[path]!.scalars)
+            let scale = Double(a.map(abs).max() ?? 0)
+            XCTAssertLessThanOrEqual(zip(a, b).map { Double(abs($0 - $1)) }.max() ?? 0, 1e-4 * scale, path)
+        }
+    }
+
     func testMLPSAMStepMatchesTheCPUInFloat64() throws {
         let h = StepHyperparameters(optimizer: .sam, rho: 0.05, learningRate: 0.1, momentum: 0.9, weightDecay: 5e-4)
         let r = try step(Model(.mlp(numNeurons: [13, 7]), numClasses: 10), imageShape: [5, 5, 1], batch: 6, h, Double.self)

@@ -5,15 +5,20 @@ import XCTest
 /// Tests/CUDAEmulator with the toolchain's clang++) and NVRTC.
 enum CUDATestSupport {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
 
-    /// The emulator with the stand-in driver, opened (RTLD_GLOBAL) under the path later
-    /// dlopen calls will name; its file is removed right away (the mapping stays).
-    static let standIn: Result<(path: String, handle: UnsafeMutableRawPointer), Error> = Result {
+    /// This process's directory for the emulator library, removed when the process exits.
+    static let directory: URL = {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cuda-standin-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let out = dir.appendingPathComponent("libcuda-standin.so").path
+        atexit { try? FileManager.default.removeItem(at: CUDATestSupport.directory) }
+        return dir
+    }()
+
+    /// The emulator with the stand-in driver (Tests/CUDAEmulator/build.sh), built once per
+    /// test process, and opened (RTLD_GLOBAL) under the path the backend will dlopen.
+    static let standIn: Result<(path: String, handle: UnsafeMutableRawPointer), Error> = Result {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let out = directory.appendingPathComponent("libcuda-standin.so").path
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["bash", repository.appendingPathComponent("Tests/CUDAEmulator/build.sh").path, out]
@@ -28,6 +33,9 @@ enum CUDATestSupport {
         }
         return (out, h)
     }
+
+    /// The stand-in driver's path, for a ref-run process.
+    static func standInLibraryPath() throws -> String { try standIn.get().path }
 
     struct StandInError: Error, CustomStringConvertible { let message: String; var description: String { message } }
 
