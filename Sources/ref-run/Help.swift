@@ -21,6 +21,11 @@ enum Help {
 
     Flags take --flag=value or --flag value. --threads N (every subcommand) sets the
     worker threads (default: all cores); results are bit-identical for any N.
+    --device cuda (train, verify, golden, bench step) takes the steps on an NVIDIA GPU:
+    it needs a build with the CUDA backend (make cuda), an NVIDIA driver (libcuda.so.1,
+    or CUDA_DRIVER_LIBRARY) and NVRTC (libnvrtc.so.13, or NVRTC_LIBRARY). Without a GPU,
+    CUDA_DRIVER_LIBRARY=<make cuda-standin's library> runs it on the CPU emulator.
+    See docs/CUDA.md.
 
     Exit status: 0 success; 2 the input is at fault (usage, a config, data file,
     checkpoint or fixture that is wrong, sizes too large for this machine); 1 a valid
@@ -31,7 +36,7 @@ enum Help {
     static let pages: [String: String] = [
         "train": """
         ref-run [train] --workdir=DIR --config=FILE [--config.KEY=VALUE ...] [--overwrite] [--threads N]
-                        [--train_examples N] [--test_examples N] [--stop_after_epochs N]
+                        [--train_examples N] [--test_examples N] [--stop_after_epochs N] [--device cpu|cuda]
 
         Trains config's model as the original main.py does. The run directory is
           DIR/dataset_D/optimizer_O/model_M/lr_L/wd_W/rho_R/pruner_P/sparsity_S/seed_N
@@ -48,6 +53,8 @@ enum Help {
         --stop_after_epochs N ends this process after N epochs without changing the
         schedule (num_epochs still sets the decay boundaries); resume later with
         --config.restore_checkpoint=True.
+        --device cuda takes the steps on the GPU, the state kept there and copied back
+        after every epoch for the evaluation (on the CPU) and the checkpoint.
 
         Config files are the original's Python files, read without Python:
         config.KEY = literal assignments inside get_config(). Keys (default):
@@ -61,7 +68,7 @@ enum Help {
         PATH may be a checkpoint file or a directory (its newest checkpoint_*).
         """,
         "verify": """
-        ref-run verify FIXTURE_DIR... [--rtol R] [--atol A] [--failures-only] [--json]
+        ref-run verify FIXTURE_DIR... [--rtol R] [--atol A] [--failures-only] [--json] [--device cpu|cuda]
 
         Replays train-step fixtures (docs/FIXTURES.md) written by any backend and prints,
         per output tensor in the order the step computes them (loss, logits, first-pass
@@ -82,6 +89,8 @@ enum Help {
         Strict: a fixture with no outputs, a tensor whose dtype is not the fixture's, or
         trace/ inputs missing for some parameter (or all, without "trace": "zero") is
         malformed.
+        --device cuda checks the CUDA backend instead: its step on each fixture's inputs
+        is written as a fixture and verified by this reference like any backend's.
         Exit status: 0 all pass; 1 an output fails or is missing; 2 a fixture is malformed.
         """,
         "replay": """
@@ -111,7 +120,7 @@ enum Help {
         """,
         "golden": """
         ref-run golden --config=FILE [--config.KEY=VALUE ...] --out DIR [--dtype float64] [--steps K]
-                       [--batch N] [--synthetic] [--no-mask]
+                       [--batch N] [--synthetic] [--no-mask] [--device cpu|cuda]
 
         Writes K consecutive one-step fixtures of this reference, DIR/step_000 ... , from
         the config's model, seeded initialisation, pruning mask and first training
@@ -121,16 +130,20 @@ enum Help {
         The mask follows the original's pruning rule, which prunes the lowest-scoring
         weight of every kernel even at sparsity 0, so mask/ inputs are written then too;
         --no-mask writes no mask (parameters as initialised) for backends without pruning.
+        --device cuda writes the CUDA backend's steps instead (verify them with ref-run verify).
         """,
         "bench": """
         ref-run bench gemm --m M --n N --k K [--layout NN|TN|NT|TT] [--threads T] [--repeat R]
         ref-run bench conv --batch B --size S --cin C --cout O --kernel K [--stride S] [--threads T]
         ref-run bench step --model MLP --num_neurons 300,100 | --model ResNet18 --num_filters 8
                            [--batch 128] [--optimizer sam] [--steps S] [--threads T] [--dtype float32]
+                           [--device cpu|cuda]
 
         Prints one JSON object per line. Build with -c release for meaningful numbers.
         gemm --layout: T stores that operand transposed, as the backward pass reads it
         (TN: A = x^T of dW = x^T dy; NT: B = W^T of dx = dy W^T).
+        step --device cuda times steps on the GPU: the state stays there, each step
+        uploads its batch and copies back its loss and logits.
         """,
         "sweep": """
         ref-run sweep --config=FILE --workdir=DIR --grid 'KEY=[V1,V2,...]' [--grid ...] [--config.KEY=VALUE ...]

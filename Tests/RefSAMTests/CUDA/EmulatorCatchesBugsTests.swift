@@ -7,7 +7,7 @@ import RefTensor
 /// kernel as written agrees with the naive loop bit for bit.
 final class EmulatorCatchesBugsTests: XCTestCase {
     /// The GEMM text with each plant, compiled into one emulator library of its own
-    /// (symbols bound inside it, so it does not mix with the stand-in's).
+    /// (symbols hidden and bound inside it, so they do not mix with the stand-in's).
     func buildPlanted() throws -> (handle: UnsafeMutableRawPointer, variants: [String]) {
         let gemm = CUDAKernelSource.files.first { $0.name == "gemm.cu" }!.text
         let barrier = "        __syncthreads();\n        int kn"
@@ -34,10 +34,10 @@ final class EmulatorCatchesBugsTests: XCTestCase {
         let out = dir.appendingPathComponent("libplanted.so").path
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["clang++", "-std=c++17", "-O1", "-fPIC", "-shared", "-Wl,-Bsymbolic", source.path, emulator + "/emulator.cpp", "-o", out]
+        p.arguments = ["clang++", "-std=c++17", "-O1", "-fPIC", "-shared", "-fvisibility=hidden", "-Wl,-Bsymbolic", source.path, emulator + "/emulator.cpp", "-o", out]
         try p.run(); p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 0, "compiling the planted GEMMs")
-        guard let h = dlopen(out, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND) else { throw CUDATestSupport.StandInError(message: String(cString: dlerror())) }
+        guard let h = dlopen(out, RTLD_NOW | RTLD_LOCAL) else { throw CUDATestSupport.StandInError(message: String(cString: dlerror())) }
         return (h, plants.map(\.0))
     }
 
@@ -53,6 +53,10 @@ final class EmulatorCatchesBugsTests: XCTestCase {
         var want = [Float](repeating: 0, count: m * n)
         for i in 0..<m { for j in 0..<n { var s: Float = 0; for l in 0..<k { s += a.scalars[i * k + l] * b.scalars[l * n + j] }; want[i * n + j] = s } }
 
+        let setOrder = unsafeBitCast(dlsym(h, "emu_set_order")!, to: (@convention(c) (Int32) -> Void).self)
+        // Threads between barriers in index order, then in reverse: a race shows in one or the other.
+        for order: Int32 in [0, 1] {
+        setOrder(order)
         var outcome: [String: (code: Int32, error: String, matches: Bool)] = [:]
         for v in variants {
             var c = [Float](repeating: .nan, count: m * n)
@@ -80,5 +84,6 @@ final class EmulatorCatchesBugsTests: XCTestCase {
         XCTAssertNotEqual(outcome["divergent"]?.code, 0, "a barrier some threads skip fails the launch")
         XCTAssertTrue(outcome["divergent"]?.error.contains("divergent barrier") ?? false, outcome["divergent"]?.error ?? "")
         XCTAssertFalse(outcome["index"]?.matches ?? true, "a wrong index gives wrong values")
+        }
     }
 }
