@@ -55,6 +55,15 @@ struct DeviceKernels<T: RefScalar> {
                         [.pointer(x), .pointer(dy), .pointer(dx), .long(rows), .int(Int32(channels)), .pointer(mean),
                          .pointer(invStd), .pointer(scale), .pointer(sums)])
     }
+    func batchNormShardTerms(sums: UInt64, scales: UInt64, shards: Int, channels: Int, ab: UInt64) throws {
+        try elementwise("bn_shard_terms", count: channels, [.pointer(sums), .pointer(scales), .int(Int32(shards)), .int(Int32(channels)), .pointer(ab)])
+    }
+    func batchNormBackwardInputShards(_ x: UInt64, _ dy: UInt64, _ dx: UInt64, rows: Int, channels: Int, rowsPerShard: Int,
+                                      mean: UInt64, invStd: UInt64, scales: UInt64, ab: UInt64) throws {
+        try elementwise("bn_backward_dx_shards", count: rows * channels,
+                        [.pointer(x), .pointer(dy), .pointer(dx), .long(rows), .int(Int32(channels)), .long(rowsPerShard), .pointer(mean),
+                         .pointer(invStd), .pointer(scales), .pointer(ab)])
+    }
     func runningUpdate(_ running: UInt64, _ batch: UInt64, _ out: UInt64, channels: Int, momentum: Double) throws {
         // Flax rounds both coefficients to the element type: a = T(0.9), b = T(1 - 0.9).
         try elementwise("bn_running_update", count: channels, [.pointer(running), .pointer(batch), .pointer(out), .int(Int32(channels)),

@@ -76,3 +76,34 @@ KERNEL(bn_backward_dx)(const real* x, const real* dy, real* dx, long M, int C, c
 KERNEL(bn_running_update)(const real* running, const real* batch, real* out, int C, real a, real b) {
     for (long i = GRID_INDEX; i < C; i += GRID_STRIDE) out[i] = a * running[i] + b * batch[i];
 }
+
+// Shards sharing batch statistics (ResNet50 under sam_shards, BatchNormOp+Shards.swift):
+// rows [d * per, (d + 1) * per) are shard d's, normalised with the statistics of all rows
+// and shard d's scale and bias (bn_apply and bn_backward_sums run per shard on its rows).
+// Backward, with scales[d * C + c] shard d's scale and sums[d * 2C ..] its (dbias, dscale):
+//   ab[c] = sum_d scale_d dbias_d,  ab[C + c] = sum_d scale_d dscale_d   (double)
+//   dx = inv_std * (scale_d dy - ab[c] / M - xhat * ab[C + c] / M)
+KERNEL(bn_shard_terms)(const double* sums, const real* scales, int D, int C, double* ab) {
+    for (long c = GRID_INDEX; c < C; c += GRID_STRIDE) {
+        double a = 0, b = 0;
+        for (int d = 0; d < D; ++d) {
+            double s = (double)scales[(long)d * C + c];
+            a += s * sums[(long)d * 2 * C + c];
+            b += s * sums[(long)d * 2 * C + C + c];
+        }
+        ab[c] = a;
+        ab[C + c] = b;
+    }
+}
+
+KERNEL(bn_backward_dx_shards)(const real* x, const real* dy, real* dx, long M, int C, long per, const real* mean,
+                              const double* inv_std, const real* scales, const double* ab) {
+    long total = M * C;
+    for (long i = GRID_INDEX; i < total; i += GRID_STRIDE) {
+        int c = (int)(i % C);
+        long d = (i / C) / per;
+        double xhat = (double)(x[i] - mean[c]) * inv_std[c];
+        double dxhat = (double)scales[d * C + c] * (double)dy[i];
+        dx[i] = (real)(inv_std[c] * (dxhat - ab[c] / (double)M - xhat * ab[C + c] / (double)M));
+    }
+}

@@ -17,6 +17,9 @@ import RefTensor
 ///     SAM: e = p + rho * g1 / (||g1|| + 1e-12) (the norm computed on the device), g = dL/dp at e
 ///     SGD: g = g1
 /// then, over shards: mean g, weight decay and momentum; mean running statistics.
+/// For a model whose BatchNorm statistics span the shards (ResNet50), every pass runs all
+/// shards at once with one parameter copy per shard, as `TrainStep+SharedStatistics.swift`
+/// defines it.
 public final class CUDATrainer<T: RefScalar>: ResidentTrainer {
     let device: CUDADevice
     let kernels: DeviceKernels<T>
@@ -29,11 +32,14 @@ public final class CUDATrainer<T: RefScalar>: ResidentTrainer {
     let graph: DeviceGraph<T>
     var step: Int
     let maskTree: TensorTree<T>?
+    /// Whether the shards share BatchNorm statistics (one pass over all shards, one parameter copy each).
+    let sharedStatistics: Bool
 
-    // Device state and workspaces (flat, in tree order).
+    // Device state and workspaces (flat, in tree order); per parameter copy where a pass has several.
     var params, trace, stats, newParams, newTrace, newStats: UInt64
-    let grads1, gradsFirstSum, samGrads, samGradsSum, updateGrads, noised: UInt64
-    let shardStats, images, labels, losses, logits, normPartial, norm, denominator, masks: UInt64
+    let grads1, samGrads, noised: [UInt64]
+    let gradsFirstSum, samGradsSum, updateGrads: UInt64
+    let shardStats, images, labels, losses, discardedLosses, logits, normPartial, norm, denominator, masks: UInt64
     let memory: [DeviceMemory]
     let size = MemoryLayout<T>.stride
 
@@ -44,9 +50,7 @@ public final class CUDATrainer<T: RefScalar>: ResidentTrainer {
         guard h.samShards >= 1, batchSize > 0, batchSize % h.samShards == 0 else {
             throw TrainingError.shardsDoNotDivide(batch: batchSize, shards: h.samShards)
         }
-        if h.samShards > 1 && model.batchNormSpansShards {
-            throw CUDAError.unsupported("BatchNorm statistics shared across sam_shards (ResNet50 with sam_shards > 1) are not implemented on the device")
-        }
+        sharedStatistics = h.samShards > 1 && model.batchNormSpansShards
         device = try CUDADevice.shared(T.self == Float.self ? .float32 : .float64)
         kernels = DeviceKernels(device: device)
         self.model = model
@@ -63,14 +67,30 @@ public final class CUDATrainer<T: RefScalar>: ResidentTrainer {
         statOffsets = Self.offsets(statShapes)
         statCount = statShapes.reduce(0) { $0 + $1.reduce(1, *) }
 
-        // The pass's graph, recorded on the CPU on one shard of zeros.
-        let shard = batchSize / h.samShards
+        // The pass's graph, recorded on the CPU on zeros: one shard, or (shared statistics)
+        // every shard with its own parameter copy, the loss the sum of the shards' losses.
+        let shard = batchSize / h.samShards, copies = sharedStatistics ? h.samShards : 1
         let tape = Tape<T>()
-        var vars: [String: Variable] = [:]
-        for e in state.params.entries { vars[e.path] = tape.leaf(e.tensor) }
-        let b = ModelBuilder<T>(tape: tape, mode: .apply(params: vars, masks: state.masks), batchStats: state.batchStats, train: true)
-        let z = try model.forward(b, tape.leaf(.zeros([shard] + imageShape)))
-        _ = try tape.softmaxCrossEntropy(logits: z, labels: Array(repeating: 0, count: shard))
+        var vars: [[String: Variable]] = []
+        for _ in 0..<copies {
+            var v: [String: Variable] = [:]
+            for e in state.params.entries { v[e.path] = tape.leaf(e.tensor) }
+            vars.append(v)
+        }
+        let b = ModelBuilder<T>(tape: tape, mode: sharedStatistics ? .applyPerShard(copies: vars, masks: state.masks)
+                                                                   : .apply(params: vars[0], masks: state.masks),
+                                batchStats: state.batchStats, train: true)
+        let z = try model.forward(b, tape.leaf(.zeros([copies * shard] + imageShape)))
+        if sharedStatistics {
+            var total: Variable? = nil
+            for d in 0..<copies {
+                let l = try tape.softmaxCrossEntropy(logits: tape.sliceBatch(z, start: d * shard, count: shard),
+                                                     labels: Array(repeating: 0, count: shard))
+                total = try total.map { try tape.add($0, l) } ?? l
+            }
+        } else {
+            _ = try tape.softmaxCrossEntropy(logits: z, labels: Array(repeating: 0, count: shard))
+        }
         let statIndex = Dictionary(uniqueKeysWithValues: state.batchStats.paths.enumerated().map { ($1, $0) })
         let statOffsetList = Self.offsets(state.batchStats.entries.map(\.tensor.shape))
         var bnStats: [(mean: Int, variance: Int)] = []
@@ -82,8 +102,11 @@ public final class CUDATrainer<T: RefScalar>: ResidentTrainer {
         }
         let paramIndex = Dictionary(uniqueKeysWithValues: state.params.paths.enumerated().map { ($1, $0) })
         let paramOffsetList = Self.offsets(state.params.entries.map(\.tensor.shape))
+        let leafBindings = (0..<copies).flatMap { d in paramOffsetList.map { (copy: d, offset: $0) } }
         var maskOffsets: [Int: Int] = [:]
-        for path in state.masks.keys { if let i = paramIndex[path] { maskOffsets[i] = paramOffsetList[i] } }
+        for path in state.masks.keys {
+            if let i = paramIndex[path] { for d in 0..<copies { maskOffsets[d * paramOffsetList.count + i] = paramOffsetList[i] } }
+        }
 
         var owned: [DeviceMemory] = []
         let dev = device
@@ -93,15 +116,18 @@ public final class CUDATrainer<T: RefScalar>: ResidentTrainer {
             return m.pointer
         }
         params = try alloc(paramCount); trace = try alloc(paramCount); newParams = try alloc(paramCount); newTrace = try alloc(paramCount)
-        grads1 = try alloc(paramCount); gradsFirstSum = try alloc(paramCount); samGrads = try alloc(paramCount)
-        samGradsSum = try alloc(paramCount); updateGrads = try alloc(paramCount); noised = try alloc(paramCount)
+        let n = paramShapes.reduce(0) { $0 + $1.reduce(1, *) }
+        var perCopy: [[UInt64]] = [[], [], []]
+        for k in 0..<3 { for _ in 0..<copies { perCopy[k].append(try alloc(n)) } }
+        (grads1, samGrads, noised) = (perCopy[0], perCopy[1], perCopy[2])
+        gradsFirstSum = try alloc(paramCount); samGradsSum = try alloc(paramCount); updateGrads = try alloc(paramCount)
         stats = try alloc(statCount); newStats = try alloc(statCount); shardStats = try alloc(statCount)
         images = try alloc(batchSize * imageShape.reduce(1, *)); labels = try alloc(batchSize, 4)
-        losses = try alloc(h.samShards); logits = try alloc(batchSize * classes)
+        losses = try alloc(h.samShards); discardedLosses = try alloc(h.samShards); logits = try alloc(batchSize * classes)
         normPartial = try alloc(DeviceKernels<T>.normBlocks, 8); norm = try alloc(1, 8); denominator = try alloc(1)
         masks = try alloc(maskOffsets.isEmpty ? 1 : paramCount)
         memory = owned
-        graph = try DeviceGraph<T>(dev, nodes: tape.graph, parameterOffsets: paramOffsets, batchNormOffsets: bnStats, maskOffsets: maskOffsets)
+        graph = try DeviceGraph<T>(dev, nodes: tape.graph, leaves: leafBindings, batchNormOffsets: bnStats, maskOffsets: maskOffsets)
         graph.maskBuffer = masks
 
         try upload(state.params, to: params)
@@ -175,37 +201,8 @@ public final class CUDATrainer<T: RefScalar>: ResidentTrainer {
         try x.scalars.withUnsafeBytes { try device.upload($0, to: images) }
         try y.withUnsafeBytes { try device.upload($0, to: labels) }
 
-        let shards = hyper.samShards, shard = batch / shards
-        let pixels = imageShape.reduce(1, *)
-        for s in 0..<shards {
-            let xs = images + UInt64(s * shard * pixels * size), ys = labels + UInt64(s * shard * 4)
-            try graph.pass(params: params, images: xs, labels: ys, grads: grads1, lossOut: losses + UInt64(s * size))
-            try kernels.copy(graph.value(graph.logits), logits + UInt64(s * shard * classes * size), shard * classes)
-            // This shard's running statistics, from its first pass's moments.
-            let target = shards == 1 ? newStats : shardStats
-            try updateRunningStatistics(into: target)
-            if shards > 1 {
-                if s == 0 { try kernels.copy(shardStats, newStats, statCount) } else { try kernels.add(newStats, shardStats, newStats, statCount) }
-                if s == 0 { try kernels.copy(grads1, gradsFirstSum, paramCount) } else { try kernels.add(gradsFirstSum, grads1, gradsFirstSum, paramCount) }
-            }
-            var used = grads1
-            if hyper.optimizer == .sam {
-                try kernels.norm(grads1, paramCount, partial: normPartial, norm: norm, denominator: denominator)
-                try kernels.ascentPoint(params, grads1, noised, rho: hyper.rho, denominator: denominator, paramCount)
-                try graph.pass(params: noised, images: xs, labels: ys, grads: samGrads, lossOut: normPartial)  // loss discarded
-                used = samGrads
-            }
-            if shards > 1 {
-                if s == 0 { try kernels.copy(used, samGradsSum, paramCount) } else { try kernels.add(samGradsSum, used, samGradsSum, paramCount) }
-            }
-        }
-        var gradient = hyper.optimizer == .sam ? samGrads : grads1
-        if shards > 1 {
-            try kernels.divide(samGradsSum, samGradsSum, by: Double(shards), paramCount)
-            try kernels.divide(gradsFirstSum, gradsFirstSum, by: Double(shards), paramCount)
-            try kernels.divide(newStats, newStats, by: Double(shards), statCount)
-            gradient = samGradsSum
-        }
+        let shards = hyper.samShards
+        let gradient = sharedStatistics ? try stepWithSharedStatistics() : try stepShardByShard()
         try kernels.momentumUpdate(p: params, trace: trace, g: gradient, (hyper.weightDecay, hyper.momentum, hyper.learningRate),
                                    gOut: updateGrads, traceOut: newTrace, pOut: newParams, paramCount)
         swap(&params, &newParams); swap(&trace, &newTrace); swap(&stats, &newStats)
@@ -219,6 +216,69 @@ public final class CUDATrainer<T: RefScalar>: ResidentTrainer {
         let loss = shards == 1 ? lossValues[0] : lossValues.reduce(0, +) / T(shards)
         let logitsTensor = Tensor(shape: [batch, classes], scalars: z)
         return StepOutput(loss: loss, logits: logitsTensor, accuracy: TrainStep.accuracy(logitsTensor, y))
+    }
+
+    /// The shards one after another, each with its own statistics; returns the gradient
+    /// for the update (mean over shards). Leaves the mean first-pass gradient in
+    /// `gradsFirstSum` (or `grads1[0]`) and the running statistics in `newStats`.
+    func stepShardByShard() throws -> UInt64 {
+        let shards = hyper.samShards, shard = batch / shards
+        let pixels = imageShape.reduce(1, *)
+        for s in 0..<shards {
+            let xs = images + UInt64(s * shard * pixels * size), ys = labels + UInt64(s * shard * 4)
+            try graph.pass(params: [params], images: xs, labels: ys, grads: [grads1[0]], lossOut: losses + UInt64(s * size))
+            try kernels.copy(graph.value(graph.logits), logits + UInt64(s * shard * classes * size), shard * classes)
+            // This shard's running statistics, from its first pass's moments.
+            try updateRunningStatistics(into: shards == 1 ? newStats : shardStats)
+            if shards > 1 {
+                try accumulate(shardStats, into: newStats, first: s == 0, statCount)
+                try accumulate(grads1[0], into: gradsFirstSum, first: s == 0, paramCount)
+            }
+            var used = grads1[0]
+            if hyper.optimizer == .sam {
+                try kernels.norm(grads1[0], paramCount, partial: normPartial, norm: norm, denominator: denominator)
+                try kernels.ascentPoint(params, grads1[0], noised[0], rho: hyper.rho, denominator: denominator, paramCount)
+                try graph.pass(params: [noised[0]], images: xs, labels: ys, grads: [samGrads[0]], lossOut: discardedLosses)
+                used = samGrads[0]
+            }
+            if shards > 1 { try accumulate(used, into: samGradsSum, first: s == 0, paramCount) }
+        }
+        guard shards > 1 else { return hyper.optimizer == .sam ? samGrads[0] : grads1[0] }
+        try kernels.divide(gradsFirstSum, gradsFirstSum, by: Double(shards), paramCount)
+        try kernels.divide(newStats, newStats, by: Double(shards), statCount)
+        try kernels.divide(samGradsSum, samGradsSum, by: Double(shards), paramCount)
+        return samGradsSum
+    }
+
+    /// All shards in one pass with one parameter copy each and shared BatchNorm statistics
+    /// (`TrainStep+SharedStatistics.swift`); returns the gradient for the update.
+    func stepWithSharedStatistics() throws -> UInt64 {
+        let shards = hyper.samShards
+        try graph.pass(params: Array(repeating: params, count: shards), images: images, labels: labels, grads: grads1, lossOut: losses)
+        try kernels.copy(graph.value(graph.logits), logits, batch * classes)
+        try updateRunningStatistics(into: newStats)
+        var used = grads1
+        if hyper.optimizer == .sam {
+            for d in 0..<shards {
+                try kernels.norm(grads1[d], paramCount, partial: normPartial, norm: norm, denominator: denominator)
+                try kernels.ascentPoint(params, grads1[d], noised[d], rho: hyper.rho, denominator: denominator, paramCount)
+            }
+            // The second pass's statistics are discarded.
+            try graph.pass(params: noised, images: images, labels: labels, grads: samGrads, lossOut: discardedLosses)
+            used = samGrads
+        }
+        for d in 0..<shards {
+            try accumulate(grads1[d], into: gradsFirstSum, first: d == 0, paramCount)
+            try accumulate(used[d], into: samGradsSum, first: d == 0, paramCount)
+        }
+        try kernels.divide(gradsFirstSum, gradsFirstSum, by: Double(shards), paramCount)
+        try kernels.divide(samGradsSum, samGradsSum, by: Double(shards), paramCount)
+        return samGradsSum
+    }
+
+    /// sum = x (first) or sum + x, in shard order (the CPU's `average` sums in that order).
+    func accumulate(_ x: UInt64, into sum: UInt64, first: Bool, _ n: Int) throws {
+        if first { try kernels.copy(x, sum, n) } else { try kernels.add(sum, x, sum, n) }
     }
 
     /// Running statistics after a pass: 0.9 * running + 0.1 * batch moments, per BatchNorm.
@@ -244,7 +304,7 @@ public final class CUDATrainer<T: RefScalar>: ResidentTrainer {
     /// The last step's first-pass gradient (mean over shards) and the gradient handed to
     /// the optimizer (with weight decay), copied back.
     public func lastGradients() throws -> (gradsFirst: TensorTree<T>, grads: TensorTree<T>) {
-        (try download(hyper.samShards > 1 ? gradsFirstSum : grads1, paths: paramPaths, shapes: paramShapes, count: paramCount),
+        (try download(hyper.samShards > 1 ? gradsFirstSum : grads1[0], paths: paramPaths, shapes: paramShapes, count: paramCount),
          try download(updateGrads, paths: paramPaths, shapes: paramShapes, count: paramCount))
     }
 

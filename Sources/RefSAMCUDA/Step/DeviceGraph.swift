@@ -6,15 +6,20 @@ import RefTensor
 /// `Tape+Gradients.swift`). Every value, gradient and workspace is allocated once, when
 /// the graph is built; a pass only launches kernels.
 ///
-/// Leaves 0..<P are the parameters (in the parameter tree's order) and leaf P the images;
-/// a pass reads the parameters from one flat buffer and writes their gradients to another.
+/// The leaves before the images are the parameters: one copy (the parameter tree, in its
+/// order) or, for shards sharing BatchNorm statistics, one copy per shard. A pass reads
+/// each copy from a flat buffer and writes its gradients to another. The pass ends in
+/// the loss: one cross-entropy, or the sum of one per shard.
 final class DeviceGraph<T: RefScalar> {
     let kernels: DeviceKernels<T>
     let nodes: [GraphNode]
-    let parameterOffsets: [Int]          // element offset of each parameter in the flat buffers
+    /// Per parameter leaf: which copy it belongs to, and its element offset in that copy.
+    let leaves: [(copy: Int, offset: Int)]
     let imageLeaf: Int
     let loss: Int
     let logits: Int
+    /// The cross-entropy nodes, in order (one per shard); each writes its loss to lossOut + k.
+    let crossEntropies: [Int]
     /// Flat offsets (elements) of each BatchNorm's mean and var in the batch-statistics
     /// buffer, per batch-norm op in tape order.
     let batchNormStats: [Int: (mean: Int, variance: Int)]
@@ -33,30 +38,35 @@ final class DeviceGraph<T: RefScalar> {
 
     /// Builds the device graph of `nodes` (a tape of one pass: parameter leaves, the image
     /// leaf, the model, then the cross-entropy as the last node).
-    init(_ device: CUDADevice, nodes: [GraphNode], parameterOffsets: [Int], batchNormOffsets: [(mean: Int, variance: Int)],
+    init(_ device: CUDADevice, nodes: [GraphNode], leaves: [(copy: Int, offset: Int)], batchNormOffsets: [(mean: Int, variance: Int)],
          maskOffsets: [Int: Int]) throws {
         kernels = DeviceKernels(device: device)
         self.nodes = nodes
-        self.parameterOffsets = parameterOffsets
+        self.leaves = leaves
         self.maskOffsets = maskOffsets
-        imageLeaf = parameterOffsets.count
+        imageLeaf = leaves.count
         loss = nodes.count - 1
-        guard case let .softmaxCrossEntropy(z, _)? = nodes.last?.op else {
-            throw CUDAError.unsupported("the pass does not end in a softmax cross-entropy")
+        crossEntropies = nodes.indices.filter { if case .softmaxCrossEntropy = nodes[$0].op { return true } else { return false } }
+        guard let first = crossEntropies.first, case let .softmaxCrossEntropy(z, _) = nodes[first].op else {
+            throw CUDAError.unsupported("the pass has no softmax cross-entropy")
         }
-        logits = z
+        // The logits of the whole batch: the CE's input, or what the shards' CEs slice.
+        if case let .sliceBatch(whole, _) = nodes[z].op { logits = whole } else { logits = z }
         values = Array(repeating: 0, count: nodes.count)
         gradients = Array(repeating: 0, count: nodes.count)
         written = Array(repeating: false, count: nodes.count)
         // Which values need a gradient: those on a path from a parameter to the loss.
         var need = Array(repeating: false, count: nodes.count)
-        for i in 0..<parameterOffsets.count { need[i] = true }
-        for i in parameterOffsets.count..<nodes.count where !need[i] { need[i] = Self.inputs(nodes[i].op).contains { need[$0] } }
+        for i in 0..<leaves.count { need[i] = true }
+        for i in leaves.count..<nodes.count where !need[i] { need[i] = Self.inputs(nodes[i].op).contains { need[$0] } }
         needed = need
         var bn: [Int: (mean: Int, variance: Int)] = [:]
         var k = 0
         for (i, n) in nodes.enumerated() {
-            if case .batchNorm(_, _, _, true) = n.op {
+            var trainingNorm = false
+            if case .batchNorm(_, _, _, true) = n.op { trainingNorm = true }
+            if case .shardedBatchNorm = n.op { trainingNorm = true }
+            if trainingNorm {
                 guard k < batchNormOffsets.count else { throw CUDAError.unsupported("more batch norms on the tape than in batch_stats") }
                 bn[i] = batchNormOffsets[k]; k += 1
             }
@@ -94,7 +104,7 @@ final class DeviceGraph<T: RefScalar> {
             let count = n.shape.reduce(1, *)
             largest = max(largest, count)
             switch n.op {
-            case .reshape: break                                   // aliases its input
+            case .reshape, .sliceBatch: break                      // alias (part of) their input
             default: values[i] = try buffer(device, elements: count)
             }
             if needed[i] { gradients[i] = try buffer(device, elements: count) }
@@ -109,6 +119,12 @@ final class DeviceGraph<T: RefScalar> {
                 workspace[i] = ["mean": try buffer(device, elements: c), "var": try buffer(device, elements: c),
                                 "invStd": try buffer(device, elements: c, of: 8), "sums": try buffer(device, elements: 2 * c, of: 8),
                                 "dscale": try buffer(device, elements: c), "dbias": try buffer(device, elements: c)]
+            case let .shardedBatchNorm(_, scales, _):
+                let c = n.shape.last ?? 0, d = scales.count
+                workspace[i] = ["mean": try buffer(device, elements: c), "var": try buffer(device, elements: c),
+                                "invStd": try buffer(device, elements: c, of: 8), "sums": try buffer(device, elements: 2 * c * d, of: 8),
+                                "dscale": try buffer(device, elements: c * d), "dbias": try buffer(device, elements: c * d),
+                                "scales": try buffer(device, elements: c * d), "ab": try buffer(device, elements: 2 * c, of: 8)]
             case .maxPool:
                 workspace[i] = ["argmax": try buffer(device, elements: count, of: 4)]
             case let .softmaxCrossEntropy(z, _):
@@ -118,8 +134,6 @@ final class DeviceGraph<T: RefScalar> {
                 guard nodes[x].shape.count == 4, axes.sorted() == [1, 2] else {
                     throw CUDAError.unsupported("mean over axes \(axes) of a rank-\(nodes[x].shape.count) tensor (only the spatial mean)")
                 }
-            case .shardedBatchNorm, .sliceBatch, .concatBatch:
-                throw CUDAError.unsupported("BatchNorm statistics shared across sam_shards (ResNet50 with sam_shards > 1)")
             case let .custom(name, _):
                 throw CUDAError.unsupported("the custom op \(name)")
             default: break
@@ -129,25 +143,35 @@ final class DeviceGraph<T: RefScalar> {
         scratch = try buffer(device, elements: max(largest, 1))
     }
 
-    /// The value of node i (for a reshape, its input's).
+    /// The value of node i (for a reshape, its input's; for a batch slice, its rows of its input's).
     func value(_ i: Int) -> UInt64 {
-        if case let .reshape(x) = nodes[i].op { return value(x) }
-        return values[i]
+        switch nodes[i].op {
+        case let .reshape(x): return value(x)
+        case let .sliceBatch(x, start): return value(x) + UInt64(start * rowSize(x) * size)
+        default: return values[i]
+        }
     }
+
+    /// Elements per row (per image) of node i.
+    func rowSize(_ i: Int) -> Int { nodes[i].shape.dropFirst().reduce(1, *) }
 
     func count(_ i: Int) -> Int { nodes[i].shape.reduce(1, *) }
 
-    /// One pass: forward from `params` (flat) and `images`, loss into `lossOut` (one
-    /// element), backward with the parameters' gradients into `grads` (flat). The batch
+    /// One pass: forward from the parameter copies `params` (flat, one per copy) and
+    /// `images`; each cross-entropy's loss into `lossOut` + k (one per shard); backward of
+    /// their sum with each copy's gradients into `grads` (flat, one per copy). The batch
     /// moments are left in each batch norm's workspace ("mean", "var").
-    func pass(params: UInt64, images: UInt64, labels: UInt64, grads: UInt64, lossOut: UInt64) throws {
-        for p in 0..<imageLeaf {
-            values[p] = params + UInt64(parameterOffsets[p] * size)
-            gradients[p] = grads + UInt64(parameterOffsets[p] * size)
+    func pass(params: [UInt64], images: UInt64, labels: UInt64, grads: [UInt64], lossOut: UInt64) throws {
+        for (p, leaf) in leaves.enumerated() {
+            values[p] = params[leaf.copy] + UInt64(leaf.offset * size)
+            gradients[p] = grads[leaf.copy] + UInt64(leaf.offset * size)
         }
         values[imageLeaf] = images
         for i in (imageLeaf + 1)..<nodes.count { try forward(i, labels: labels, lossOut: lossOut) }
         for i in 0..<nodes.count { written[i] = false }
+        // d(loss)/d(loss) = 1; below a sum of losses, each cross-entropy's cotangent is 1 too.
+        try kernels.fill(gradients[loss], 1, 1)
+        written[loss] = true
         for i in stride(from: nodes.count - 1, to: imageLeaf, by: -1) where needed[i] && (written[i] || i == loss) {
             try backward(i, labels: labels)
         }
@@ -158,7 +182,21 @@ final class DeviceGraph<T: RefScalar> {
     func forward(_ i: Int, labels: UInt64, lossOut: UInt64) throws {
         let y = values[i], n = count(i)
         switch nodes[i].op {
-        case .leaf, .reshape: break
+        case .leaf, .reshape, .sliceBatch: break
+        case let .concatBatch(xs):
+            var row = 0
+            for x in xs {
+                try kernels.copy(value(x), y + UInt64(row * rowSize(i) * size), count(x))
+                row += nodes[x].shape[0]
+            }
+        case let .shardedBatchNorm(x, scales, biases):
+            let w = workspace[i]!, c = nodes[i].shape.last!, rows = n / c, per = rows / scales.count
+            try kernels.batchNormStatistics(value(x), rows: rows, channels: c, mean: w["mean"]!, variance: w["var"]!, invStd: w["invStd"]!)
+            for d in scales.indices {
+                let o = UInt64(d * per * c * size)
+                try kernels.batchNormApply(value(x) + o, y + o, rows: per, channels: c, mean: w["mean"]!, invStd: w["invStd"]!,
+                                           scale: value(scales[d]), bias: value(biases[d]))
+            }
         case let .dense(x, k, b):
             let (rows, inF, outF) = (nodes[x].shape[0], nodes[x].shape[1], nodes[k].shape[1])
             try kernels.gemm(m: rows, n: outF, k: inF, a: value(x), am: inF, ak: 1, b: value(k), bk: outF, bn: 1, c: y, ldc: outF)
@@ -185,10 +223,14 @@ final class DeviceGraph<T: RefScalar> {
             try kernels.spatialMean(value(x), y, batch: s[0], pixels: s[1] * s[2], channels: s[3])
         case let .softmaxCrossEntropy(z, _):
             let w = workspace[i]!
-            try kernels.crossEntropy(value(z), labels: labels, logp: w["logp"]!, rowLoss: w["rowLoss"]!, loss: lossOut,
-                                     rows: nodes[z].shape[0], classes: nodes[z].shape[1])
-            try kernels.copy(lossOut, y, 1)
-        case .shardedBatchNorm, .sliceBatch, .concatBatch, .custom:
+            // Shard k's labels are its rows of the batch's: the slice's start.
+            var start = 0
+            if case let .sliceBatch(_, s) = nodes[z].op { start = s }
+            let k = crossEntropies.firstIndex(of: i)!
+            try kernels.crossEntropy(value(z), labels: labels + UInt64(start * 4), logp: w["logp"]!, rowLoss: w["rowLoss"]!,
+                                     loss: lossOut + UInt64(k * size), rows: nodes[z].shape[0], classes: nodes[z].shape[1])
+            try kernels.copy(lossOut + UInt64(k * size), y, 1)
+        case .custom:
             throw CUDAError.unsupported("op \(nodes[i].op)")
         }
     }
@@ -213,9 +255,43 @@ final class DeviceGraph<T: RefScalar> {
         let dy = gradients[i]
         switch nodes[i].op {
         case .leaf: break
-        case let .softmaxCrossEntropy(z, _):           // dz = (softmax - onehot) / N
+        case let .softmaxCrossEntropy(z, _):           // dz = (softmax - onehot) / N   (cotangent 1)
             let (rows, classes) = (nodes[z].shape[0], nodes[z].shape[1])
-            try contribute(to: z) { try kernels.crossEntropyBackward(logp: workspace[i]!["logp"]!, labels: labels, dz: $0, rows: rows, classes: classes) }
+            var start = 0
+            if case let .sliceBatch(_, s) = nodes[z].op { start = s }
+            try contribute(to: z) {
+                try kernels.crossEntropyBackward(logp: workspace[i]!["logp"]!, labels: labels + UInt64(start * 4), dz: $0, rows: rows, classes: classes)
+            }
+        case let .sliceBatch(x, start):                // dx = dy at the sliced rows, zeros elsewhere
+            try contribute(to: x) { g in
+                try kernels.fill(g, 0, count(x))
+                try kernels.copy(dy, g + UInt64(start * rowSize(x) * size), count(i))
+            }
+        case let .concatBatch(xs):                     // dx_k = the rows of dy that came from x_k
+            var row = 0
+            for x in xs {
+                let r = row
+                try contribute(to: x) { try kernels.copy(dy + UInt64(r * rowSize(i) * size), $0, count(x)) }
+                row += nodes[x].shape[0]
+            }
+        case let .shardedBatchNorm(x, scales, biases): // BatchNormOp+Shards.swift
+            let w = workspace[i]!, c = nodes[i].shape.last!, rows = count(i) / c, per = rows / scales.count
+            for d in scales.indices {
+                let o = UInt64(d * per * c * size), t = UInt64(d * c * size)
+                try kernels.batchNormBackwardSums(value(x) + o, dy + o, rows: per, channels: c, mean: w["mean"]!, invStd: w["invStd"]!,
+                                                  sums: w["sums"]! + UInt64(d * 2 * c * 8), dscale: w["dscale"]! + t, dbias: w["dbias"]! + t)
+                try kernels.copy(value(scales[d]), w["scales"]! + t, c)
+            }
+            for d in scales.indices {
+                let t = UInt64(d * c * size)
+                try contribute(to: scales[d]) { try kernels.copy(w["dscale"]! + t, $0, c) }
+                try contribute(to: biases[d]) { try kernels.copy(w["dbias"]! + t, $0, c) }
+            }
+            try kernels.batchNormShardTerms(sums: w["sums"]!, scales: w["scales"]!, shards: scales.count, channels: c, ab: w["ab"]!)
+            try contribute(to: x) {
+                try kernels.batchNormBackwardInputShards(value(x), dy, $0, rows: rows, channels: c, rowsPerShard: per, mean: w["mean"]!,
+                                                         invStd: w["invStd"]!, scales: w["scales"]!, ab: w["ab"]!)
+            }
         case let .dense(x, k, b):                      // dx = dy W^T, dW = x^T dy, db = sum_rows dy
             let (rows, inF, outF) = (nodes[x].shape[0], nodes[x].shape[1], nodes[k].shape[1])
             try contribute(to: k) { try kernels.gemm(m: inF, n: outF, k: rows, a: value(x), am: 1, ak: inF, b: dy, bk: outF, bn: 1, c: $0, ldc: outF) }
@@ -253,7 +329,7 @@ final class DeviceGraph<T: RefScalar> {
             let s = nodes[x].shape
             try contribute(to: x) { try kernels.spatialMeanBackward(dy, $0, batch: s[0], pixels: s[1] * s[2], channels: s[3]) }
         case let .reshape(x): try contribute(to: x) { try kernels.copy(dy, $0, count(i)) }
-        case .shardedBatchNorm, .sliceBatch, .concatBatch, .custom:
+        case .custom:
             throw CUDAError.unsupported("op \(nodes[i].op)")
         }
     }

@@ -33,7 +33,9 @@ final class CUDAStepTests: XCTestCase {
             XCTAssertEqual(x.shape, y.shape, name, file: file, line: line)
             let scale = x.scalars.map { abs(Double($0)) }.max() ?? 0
             let err = zip(x.scalars, y.scalars).map { abs(Double($0) - Double($1)) }.max() ?? 0
-            XCTAssertLessThanOrEqual(err, rtol * max(scale, 1e-30), "\(name): max abs error \(err), scale \(scale)", file: file, line: line)
+            // atol 1e-12 as the fixtures have it: a gradient that is zero up to rounding (a
+            // BatchNorm bias under a later BatchNorm) has no relative scale.
+            XCTAssertLessThanOrEqual(err, rtol * scale + 1e-12, "\(name): max abs error \(err), scale \(scale)", file: file, line: line)
         }
         check("loss", Tensor(scalar: a.loss), Tensor(scalar: b.loss))
         check("logits", a.logits, b.logits)
@@ -57,6 +59,14 @@ final class CUDAStepTests: XCTestCase {
         // 7x7 stride-2 stem, SAME max pool, bottlenecks, spatial mean.
         let r = try step(Model(.resNet50ImageNet(numFilters: 1), numClasses: 5), imageShape: [16, 16, 3], batch: 3, Self.sgd, Float.self)
         assertClose(r.cpu, r.gpu, rtol: 2e-4)
+    }
+
+    func testResNet50WithSharedStatisticsShardsMatchesTheCPU() throws {
+        // Two shards with one parameter copy each, BatchNorm statistics over both
+        // (shardedBatchNorm, batch slices and concatenation on the device).
+        let h = StepHyperparameters(optimizer: .sam, rho: 0.05, learningRate: 0.1, momentum: 0.9, weightDecay: 5e-4, samShards: 2)
+        let r = try step(Model(.resNet50ImageNet(numFilters: 1), numClasses: 5), imageShape: [16, 16, 3], batch: 4, h, Double.self)
+        assertClose(r.cpu, r.gpu, rtol: 1e-9)
     }
 
     func testMaskedMLPWithTwoShardsMatchesTheCPU() throws {
