@@ -34,20 +34,37 @@ struct DeviceKernels<T: RefScalar> {
         try elementwise("col2im", count: g.inputShape.reduce(1, *), [.pointer(dcol), .pointer(dx)] + geometryArguments(g, padding: true))
     }
 
-    func batchNormStatistics(_ x: UInt64, rows: Int, channels: Int, mean: UInt64, variance: UInt64, invStd: UInt64) throws {
-        try device.launch("bn_stats", grid: (channels, 1), block: (256, 1),
-                          [.pointer(x), .int(Int32(rows)), .int(Int32(channels)), .double(BatchNormOp.defaultEpsilon),
-                           .pointer(mean), .pointer(variance), .pointer(invStd)])
+    /// Rows per chunk of BatchNorm's sums: the CPU reference's `BatchNormOp.rowChunk`,
+    /// so the sums are taken in its order.
+    static var batchNormRowChunk: Int { 1024 }
+
+    /// Doubles of partial sums a BatchNorm over `rows` x `channels` needs (backward: two per chunk).
+    static func batchNormPartials(rows: Int, channels: Int) -> Int { 2 * channels * max(1, (rows + batchNormRowChunk - 1) / batchNormRowChunk) }
+
+    func batchNormStatistics(_ x: UInt64, rows: Int, channels: Int, mean: UInt64, variance: UInt64, invStd: UInt64, partial: UInt64) throws {
+        let chunk = Self.batchNormRowChunk, chunks = (rows + chunk - 1) / chunk
+        for stage in 0..<2 {
+            try elementwise("bn_partial_sums", count: chunks * channels,
+                            [.pointer(x), .long(rows), .int(Int32(channels)), .long(chunk), .pointer(stage == 0 ? 0 : mean), .pointer(partial)])
+            try elementwise("bn_finish_statistics", count: channels,
+                            [.pointer(partial), .long(chunks), .long(rows), .int(Int32(channels)), .double(BatchNormOp.defaultEpsilon),
+                             .int(Int32(stage)), .pointer(mean), .pointer(variance), .pointer(invStd)])
+        }
     }
     func batchNormApply(_ x: UInt64, _ y: UInt64, rows: Int, channels: Int, mean: UInt64, invStd: UInt64, scale: UInt64, bias: UInt64) throws {
         try elementwise("bn_apply", count: rows * channels, [.pointer(x), .pointer(y), .long(rows), .int(Int32(channels)),
                                                               .pointer(mean), .pointer(invStd), .pointer(scale), .pointer(bias)])
     }
+    /// dbias and dscale (double `sums`, and rounded), summed in chunks of `chunk` rows (the
+    /// CPU's order: 1024 rows; one chunk of a shard's rows for shards sharing statistics).
     func batchNormBackwardSums(_ x: UInt64, _ dy: UInt64, rows: Int, channels: Int, mean: UInt64, invStd: UInt64,
-                               sums: UInt64, dscale: UInt64, dbias: UInt64) throws {
-        try device.launch("bn_backward_sums", grid: (channels, 1), block: (256, 1),
-                          [.pointer(x), .pointer(dy), .int(Int32(rows)), .int(Int32(channels)), .pointer(mean), .pointer(invStd),
-                           .pointer(sums), .pointer(dscale), .pointer(dbias)])
+                               sums: UInt64, dscale: UInt64, dbias: UInt64, partial: UInt64, chunk: Int = batchNormRowChunk) throws {
+        let chunks = (rows + chunk - 1) / chunk
+        try elementwise("bn_backward_partials", count: chunks * channels,
+                        [.pointer(x), .pointer(dy), .long(rows), .int(Int32(channels)), .long(chunk), .pointer(mean), .pointer(invStd),
+                         .pointer(partial)])
+        try elementwise("bn_backward_finish", count: channels,
+                        [.pointer(partial), .long(chunks), .int(Int32(channels)), .pointer(sums), .pointer(dscale), .pointer(dbias)])
     }
     func batchNormBackwardInput(_ x: UInt64, _ dy: UInt64, _ dx: UInt64, rows: Int, channels: Int, mean: UInt64, invStd: UInt64,
                                 scale: UInt64, sums: UInt64) throws {

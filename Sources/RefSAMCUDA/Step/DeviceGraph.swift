@@ -118,13 +118,15 @@ final class DeviceGraph<T: RefScalar> {
                 let c = n.shape.last ?? 0
                 workspace[i] = ["mean": try buffer(device, elements: c), "var": try buffer(device, elements: c),
                                 "invStd": try buffer(device, elements: c, of: 8), "sums": try buffer(device, elements: 2 * c, of: 8),
-                                "dscale": try buffer(device, elements: c), "dbias": try buffer(device, elements: c)]
+                                "dscale": try buffer(device, elements: c), "dbias": try buffer(device, elements: c),
+                                "partial": try buffer(device, elements: DeviceKernels<T>.batchNormPartials(rows: count / max(c, 1), channels: c), of: 8)]
             case let .shardedBatchNorm(_, scales, _):
                 let c = n.shape.last ?? 0, d = scales.count
                 workspace[i] = ["mean": try buffer(device, elements: c), "var": try buffer(device, elements: c),
                                 "invStd": try buffer(device, elements: c, of: 8), "sums": try buffer(device, elements: 2 * c * d, of: 8),
                                 "dscale": try buffer(device, elements: c * d), "dbias": try buffer(device, elements: c * d),
-                                "scales": try buffer(device, elements: c * d), "ab": try buffer(device, elements: 2 * c, of: 8)]
+                                "scales": try buffer(device, elements: c * d), "ab": try buffer(device, elements: 2 * c, of: 8),
+                                "partial": try buffer(device, elements: DeviceKernels<T>.batchNormPartials(rows: count / max(c, 1), channels: c), of: 8)]
             case .maxPool:
                 workspace[i] = ["argmax": try buffer(device, elements: count, of: 4)]
             case let .softmaxCrossEntropy(z, _):
@@ -191,7 +193,8 @@ final class DeviceGraph<T: RefScalar> {
             }
         case let .shardedBatchNorm(x, scales, biases):
             let w = workspace[i]!, c = nodes[i].shape.last!, rows = n / c, per = rows / scales.count
-            try kernels.batchNormStatistics(value(x), rows: rows, channels: c, mean: w["mean"]!, variance: w["var"]!, invStd: w["invStd"]!)
+            try kernels.batchNormStatistics(value(x), rows: rows, channels: c, mean: w["mean"]!, variance: w["var"]!, invStd: w["invStd"]!,
+                                            partial: w["partial"]!)
             for d in scales.indices {
                 let o = UInt64(d * per * c * size)
                 try kernels.batchNormApply(value(x) + o, y + o, rows: per, channels: c, mean: w["mean"]!, invStd: w["invStd"]!,
@@ -209,7 +212,8 @@ final class DeviceGraph<T: RefScalar> {
                              c: y, ldc: g.outC)
         case let .batchNorm(x, s, b, _):
             let w = workspace[i]!, c = nodes[i].shape.last!, rows = n / c
-            try kernels.batchNormStatistics(value(x), rows: rows, channels: c, mean: w["mean"]!, variance: w["var"]!, invStd: w["invStd"]!)
+            try kernels.batchNormStatistics(value(x), rows: rows, channels: c, mean: w["mean"]!, variance: w["var"]!, invStd: w["invStd"]!,
+                                            partial: w["partial"]!)
             try kernels.batchNormApply(value(x), y, rows: rows, channels: c, mean: w["mean"]!, invStd: w["invStd"]!, scale: value(s), bias: value(b))
         case let .relu(x): try kernels.relu(value(x), y, n)
         case let .add(a, b): try kernels.add(value(a), value(b), y, n)
@@ -278,8 +282,10 @@ final class DeviceGraph<T: RefScalar> {
             let w = workspace[i]!, c = nodes[i].shape.last!, rows = count(i) / c, per = rows / scales.count
             for d in scales.indices {
                 let o = UInt64(d * per * c * size), t = UInt64(d * c * size)
+                // BatchNormOp+Shards sums each shard's rows in one run (no chunks).
                 try kernels.batchNormBackwardSums(value(x) + o, dy + o, rows: per, channels: c, mean: w["mean"]!, invStd: w["invStd"]!,
-                                                  sums: w["sums"]! + UInt64(d * 2 * c * 8), dscale: w["dscale"]! + t, dbias: w["dbias"]! + t)
+                                                  sums: w["sums"]! + UInt64(d * 2 * c * 8), dscale: w["dscale"]! + t, dbias: w["dbias"]! + t,
+                                                  partial: w["partial"]!, chunk: per)
                 try kernels.copy(value(scales[d]), w["scales"]! + t, c)
             }
             for d in scales.indices {
@@ -310,7 +316,7 @@ final class DeviceGraph<T: RefScalar> {
         case let .batchNorm(x, s, b, _):
             let w = workspace[i]!, c = nodes[i].shape.last!, rows = count(i) / c
             try kernels.batchNormBackwardSums(value(x), dy, rows: rows, channels: c, mean: w["mean"]!, invStd: w["invStd"]!,
-                                              sums: w["sums"]!, dscale: w["dscale"]!, dbias: w["dbias"]!)
+                                              sums: w["sums"]!, dscale: w["dscale"]!, dbias: w["dbias"]!, partial: w["partial"]!)
             try contribute(to: s) { try kernels.copy(w["dscale"]!, $0, c) }
             try contribute(to: b) { try kernels.copy(w["dbias"]!, $0, c) }
             try contribute(to: x) {

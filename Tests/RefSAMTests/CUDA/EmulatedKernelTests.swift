@@ -20,7 +20,7 @@ final class EmulatedKernelTests: XCTestCase {
             lastError = try CUDATestSupport.symbol("emu_last_error", as: (@convention(c) () -> UnsafePointer<CChar>).self)
         }
 
-        enum Arg { case buffer(UnsafeMutableRawPointer), int(Int), long(Int), real(Double), double(Double) }
+        enum Arg { case buffer(UnsafeMutableRawPointer), null, int(Int), long(Int), real(Double), double(Double) }
 
         func launch(_ name: String, grid: (Int, Int) = (3, 1), block: (Int, Int) = (64, 1), _ args: [Arg]) throws {
             let slots = UnsafeMutableRawPointer.allocate(byteCount: args.count * 8, alignment: 8)
@@ -30,6 +30,7 @@ final class EmulatedKernelTests: XCTestCase {
                 let s = slots + 8 * i
                 switch a {
                 case let .buffer(p): s.storeBytes(of: p, as: UnsafeMutableRawPointer.self)
+                case .null: s.storeBytes(of: 0, as: Int.self)
                 case let .int(v): s.storeBytes(of: Int32(v), as: Int32.self)
                 case let .long(v): s.storeBytes(of: v, as: Int.self)
                 case let .real(v): if T.self == Float.self { s.storeBytes(of: Float(v), as: Float.self) } else { s.storeBytes(of: v, as: Double.self) }
@@ -152,7 +153,13 @@ final class EmulatedKernelTests: XCTestCase {
             let scale: Tensor<T> = random([c], 8), bias: Tensor<T> = random([c], 9), dy: Tensor<T> = random([m, c], 10)
             let ref = try BatchNormOp.forwardTraining(x, scale: scale, bias: bias)
             let px = mem.of(x.scalars), mean = mem.zeros(c, T.self), variance = mem.zeros(c, T.self), inv = mem.of([Double](repeating: .nan, count: c))
-            try e.launch("bn_stats", grid: (c, 1), block: (256, 1), [.buffer(px), .int(m), .int(c), .double(1e-5), .buffer(mean), .buffer(variance), .buffer(inv)])
+            let chunk = 256, chunks = (m + chunk - 1) / chunk                 // several chunks at 600 rows
+            let partial = mem.of([Double](repeating: .nan, count: 2 * chunks * c))
+            for stage in 0..<2 {
+                try e.launch("bn_partial_sums", [.buffer(px), .long(m), .int(c), .long(chunk), stage == 0 ? .null : .buffer(mean), .buffer(partial)])
+                try e.launch("bn_finish_statistics", [.buffer(partial), .long(chunks), .long(m), .int(c), .double(1e-5), .int(stage),
+                                                      .buffer(mean), .buffer(variance), .buffer(inv)])
+            }
             assertClose(mem.read(mean, c, T.self), ref.mean.scalars, "bn mean \(m)x\(c)")
             assertClose(mem.read(variance, c, T.self), ref.variance.scalars, "bn var \(m)x\(c)")
             let y = mem.zeros(m * c, T.self)
@@ -161,8 +168,8 @@ final class EmulatedKernelTests: XCTestCase {
             let back = BatchNormOp.backward(dy, x: x, scale: scale, mean: ref.mean, invStd: ref.invStd, training: true)
             let sums = mem.of([Double](repeating: .nan, count: 2 * c)), ds = mem.zeros(c, T.self), db = mem.zeros(c, T.self), dx = mem.zeros(m * c, T.self)
             let pdy = mem.of(dy.scalars)
-            try e.launch("bn_backward_sums", grid: (c, 1), block: (256, 1),
-                         [.buffer(px), .buffer(pdy), .int(m), .int(c), .buffer(mean), .buffer(inv), .buffer(sums), .buffer(ds), .buffer(db)])
+            try e.launch("bn_backward_partials", [.buffer(px), .buffer(pdy), .long(m), .int(c), .long(chunk), .buffer(mean), .buffer(inv), .buffer(partial)])
+            try e.launch("bn_backward_finish", [.buffer(partial), .long(chunks), .int(c), .buffer(sums), .buffer(ds), .buffer(db)])
             try e.launch("bn_backward_dx", [.buffer(px), .buffer(pdy), .buffer(dx), .long(m), .int(c), .buffer(mean), .buffer(inv),
                                             .buffer(mem.of(scale.scalars)), .buffer(sums)])
             assertClose(mem.read(ds, c, T.self), back.dscale.scalars, "bn dscale \(m)x\(c)")
