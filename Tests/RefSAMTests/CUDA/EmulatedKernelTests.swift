@@ -177,6 +177,37 @@ final class EmulatedKernelTests: XCTestCase {
             assertClose(mem.read(dx, m * c, T.self), back.dx.scalars, "bn dx \(m)x\(c)")
         }
     }
+    /// Shards sharing statistics (ResNet50 under sam_shards): per-shard scale and bias.
+    func checkShardedBatchNorm<T: RefScalar>(_: T.Type) throws {
+        let e = try Emulator<T>(), mem = Buffers()
+        let (d, per, c) = (3, 7, 4), m = d * per
+        let x: Tensor<T> = random([m, c], 21), dy: Tensor<T> = random([m, c], 22)
+        let scales: [Tensor<T>] = (0..<d).map { random([c], 23 + UInt64($0)) }, biases: [Tensor<T>] = (0..<d).map { random([c], 30 + UInt64($0)) }
+        let ref = try BatchNormOp.forwardTraining(x, scales: scales, biases: biases)
+        let back = BatchNormOp.backward(dy, x: x, scales: scales, mean: ref.mean, invStd: ref.invStd)
+        let px = mem.of(x.scalars), pdy = mem.of(dy.scalars), mean = mem.of(ref.mean.scalars), inv = mem.of(ref.invStd)
+        let sums = mem.of([Double](repeating: .nan, count: 2 * c * d)), partial = mem.of([Double](repeating: .nan, count: 2 * c))
+        let ds = mem.zeros(c * d, T.self), db = mem.zeros(c * d, T.self), y = mem.zeros(m * c, T.self)
+        for k in 0..<d {
+            let o = k * per * c * MemoryLayout<T>.stride
+            try e.launch("bn_apply", [.buffer(px + o), .buffer(y + o), .long(per), .int(c), .buffer(mean), .buffer(inv),
+                                      .buffer(mem.of(scales[k].scalars)), .buffer(mem.of(biases[k].scalars))])
+            try e.launch("bn_backward_partials", [.buffer(px + o), .buffer(pdy + o), .long(per), .int(c), .long(per), .buffer(mean), .buffer(inv), .buffer(partial)])
+            try e.launch("bn_backward_finish", [.buffer(partial), .long(1), .int(c), .buffer(sums + k * 2 * c * 8),
+                                                .buffer(ds + k * c * MemoryLayout<T>.stride), .buffer(db + k * c * MemoryLayout<T>.stride)])
+        }
+        assertClose(mem.read(y, m * c, T.self), ref.y.scalars, "sharded bn forward")
+        assertClose(mem.read(ds, c * d, T.self), back.dscales.flatMap(\.scalars), "sharded bn dscale")
+        assertClose(mem.read(db, c * d, T.self), back.dbiases.flatMap(\.scalars), "sharded bn dbias")
+        let allScales = mem.of(scales.flatMap(\.scalars)), ab = mem.of([Double](repeating: .nan, count: 2 * c)), dx = mem.zeros(m * c, T.self)
+        try e.launch("bn_shard_terms", [.buffer(sums), .buffer(allScales), .int(d), .int(c), .buffer(ab)])
+        try e.launch("bn_backward_dx_shards", [.buffer(px), .buffer(pdy), .buffer(dx), .long(m), .int(c), .long(per), .buffer(mean), .buffer(inv),
+                                               .buffer(allScales), .buffer(ab)])
+        assertClose(mem.read(dx, m * c, T.self), back.dx.scalars, "sharded bn dx")
+    }
+    func testShardedBatchNormFloat() throws { try checkShardedBatchNorm(Float.self) }
+    func testShardedBatchNormDouble() throws { try checkShardedBatchNorm(Double.self) }
+
     func testBatchNormFloat() throws { try checkBatchNorm(Float.self) }
     func testBatchNormDouble() throws { try checkBatchNorm(Double.self) }
 
@@ -247,6 +278,8 @@ final class EmulatedKernelTests: XCTestCase {
         assertClose(mem.read(out, n, T.self), a.scalars.map { $0 / 3 }, "divide")
         try e.launch("fill", [.buffer(out), .real(2.5), .long(n)])
         assertClose(mem.read(out, n, T.self), [T](repeating: 2.5, count: n), "fill")
+        try e.launch("copy", [.buffer(pb), .buffer(out), .long(n)])
+        assertClose(mem.read(out, n, T.self), b.scalars, "copy")
 
         // Dense bias and its gradient on a [rows, cols] matrix.
         let (rows, cols) = (29, 11)
