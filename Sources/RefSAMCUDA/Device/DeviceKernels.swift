@@ -11,7 +11,7 @@ struct DeviceKernels<T: RefScalar> {
     /// C[M, N] (=|+=) A(m, k) B(k, n), with A(m, k) = A[m * am + k * ak], B(k, n) = B[k * bk + n * bn].
     func gemm(m: Int, n: Int, k: Int, a: UInt64, am: Int, ak: Int, b: UInt64, bk: Int, bn: Int, c: UInt64, ldc: Int,
               accumulate: Bool = false) throws {
-        try device.launch("gemm", grid: ((n + 15) / 16, (m + 15) / 16), block: (16, 16),
+        try device.launch("gemm", grid: ((n + 63) / 64, (m + 63) / 64), block: (16, 16),
                           [.int(Int32(m)), .int(Int32(n)), .int(Int32(k)), .pointer(a), .long(am), .long(ak), .pointer(b),
                            .long(bk), .long(bn), .pointer(c), .long(ldc), .int(accumulate ? 1 : 0)])
     }

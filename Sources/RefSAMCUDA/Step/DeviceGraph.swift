@@ -29,10 +29,15 @@ final class DeviceGraph<T: RefScalar> {
     var values: [UInt64]
     var gradients: [UInt64]
     var memory: [DeviceMemory] = []
-    /// Per node: workspace (im2col matrix, argmax, BatchNorm statistics), by role.
+    /// Per node: workspace (argmax, BatchNorm statistics), by role.
     var workspace: [Int: [String: UInt64]] = [:]
     var needed: [Bool]
     var scratch: UInt64 = 0
+    /// One im2col matrix shared by every convolution: a convolution fills it in its forward
+    /// pass and again in its backward pass (for the filter gradient), then reuses it for
+    /// dy W^T, so only the largest is ever held. A 1x1 convolution with stride 1 and no
+    /// padding needs none: its im2col matrix is its input.
+    var columns: UInt64 = 0
     var written: [Bool]
     let size = MemoryLayout<T>.stride
 
@@ -99,7 +104,7 @@ final class DeviceGraph<T: RefScalar> {
 
     /// Values, gradients and workspaces of every node; parameters and images are bound per pass.
     func allocate(_ device: CUDADevice) throws {
-        var largest = 0
+        var largest = 0, largestColumns = 0
         for (i, n) in nodes.enumerated() where i > imageLeaf {
             let count = n.shape.reduce(1, *)
             largest = max(largest, count)
@@ -110,9 +115,7 @@ final class DeviceGraph<T: RefScalar> {
             if needed[i] { gradients[i] = try buffer(device, elements: count) }
             switch n.op {
             case let .conv2d(_, _, g):
-                let colCount = g.batch * g.outH * g.outW * g.patchSize
-                workspace[i] = ["col": try buffer(device, elements: colCount)]
-                largest = max(largest, colCount, g.inputShape.reduce(1, *))
+                if !Self.isPointwise(g) { largestColumns = max(largestColumns, g.batch * g.outH * g.outW * g.patchSize) }
             case let .batchNorm(_, _, _, training):
                 guard training else { throw CUDAError.unsupported("BatchNorm in evaluation mode inside a train step") }
                 let c = n.shape.last ?? 0
@@ -143,6 +146,20 @@ final class DeviceGraph<T: RefScalar> {
         }
         for i in 0..<imageLeaf { largest = max(largest, nodes[i].shape.reduce(1, *)) }
         scratch = try buffer(device, elements: max(largest, 1))
+        columns = try buffer(device, elements: max(largestColumns, 1))
+    }
+
+    /// A 1x1 convolution, stride 1, no padding: its im2col matrix is its input [N*H*W, C].
+    static func isPointwise(_ g: ConvGeometry) -> Bool {
+        g.kH == 1 && g.kW == 1 && g.strideH == 1 && g.strideW == 1 && g.padTop == 0 && g.padLeft == 0 && g.padBottom == 0 && g.padRight == 0
+    }
+
+    /// The im2col matrix of convolution `g` over `x`: x itself when pointwise, else filled
+    /// into the shared buffer.
+    func im2col(_ x: UInt64, _ g: ConvGeometry) throws -> UInt64 {
+        if Self.isPointwise(g) { return x }
+        try kernels.im2col(x, columns, g)
+        return columns
     }
 
     /// The value of node i (for a reshape, its input's; for a batch slice, its rows of its input's).
@@ -205,8 +222,7 @@ final class DeviceGraph<T: RefScalar> {
             try kernels.gemm(m: rows, n: outF, k: inF, a: value(x), am: inF, ak: 1, b: value(k), bk: outF, bn: 1, c: y, ldc: outF)
             if let b { try kernels.addBias(y, value(b), rows: rows, columns: outF) }
         case let .conv2d(x, k, g):
-            let col = workspace[i]!["col"]!
-            try kernels.im2col(value(x), col, g)
+            let col = try im2col(value(x), g)
             let rows = g.batch * g.outH * g.outW
             try kernels.gemm(m: rows, n: g.outC, k: g.patchSize, a: col, am: g.patchSize, ak: 1, b: value(k), bk: g.outC, bn: 1,
                              c: y, ldc: g.outC)
@@ -304,14 +320,21 @@ final class DeviceGraph<T: RefScalar> {
             if let b { try contribute(to: b) { try kernels.columnSums(dy, $0, rows: rows, columns: outF) } }
             try contribute(to: x) { try kernels.gemm(m: rows, n: inF, k: outF, a: dy, am: outF, ak: 1, b: value(k), bk: 1, bn: outF, c: $0, ldc: inF) }
         case let .conv2d(x, k, g):                     // dW = col^T dy, dx = col2im(dy W^T)
-            let col = workspace[i]!["col"]!, rows = g.batch * g.outH * g.outW
+            let col = try im2col(value(x), g), rows = g.batch * g.outH * g.outW
             try contribute(to: k) {
                 try kernels.gemm(m: g.patchSize, n: g.outC, k: rows, a: col, am: 1, ak: g.patchSize, b: dy, bk: g.outC, bn: 1, c: $0, ldc: g.outC)
             }
             if needed[x] && x != imageLeaf {
-                // dcol reuses the im2col matrix: the filter gradient above has consumed it.
-                try kernels.gemm(m: rows, n: g.patchSize, k: g.outC, a: dy, am: g.outC, ak: 1, b: value(k), bk: 1, bn: g.outC, c: col, ldc: g.patchSize)
-                try contribute(to: x) { try kernels.col2im(col, $0, g) }
+                if Self.isPointwise(g) {               // dx = dy W^T directly
+                    try contribute(to: x) {
+                        try kernels.gemm(m: rows, n: g.inC, k: g.outC, a: dy, am: g.outC, ak: 1, b: value(k), bk: 1, bn: g.outC, c: $0, ldc: g.inC)
+                    }
+                } else {
+                    // dcol reuses the im2col matrix: the filter gradient above has consumed it.
+                    try kernels.gemm(m: rows, n: g.patchSize, k: g.outC, a: dy, am: g.outC, ak: 1, b: value(k), bk: 1, bn: g.outC,
+                                     c: columns, ldc: g.patchSize)
+                    try contribute(to: x) { try kernels.col2im(columns, $0, g) }
+                }
             }
         case let .batchNorm(x, s, b, _):
             let w = workspace[i]!, c = nodes[i].shape.last!, rows = count(i) / c

@@ -82,7 +82,7 @@ final class EmulatedKernelTests: XCTestCase {
     func checkGEMM<T: RefScalar>(_: T.Type) throws {
         let e = try Emulator<T>(), mem = Buffers()
         // Partial tiles on every side; every operand layout (row-major and transposed).
-        for (m, n, k) in [(1, 1, 1), (17, 5, 33), (37, 23, 16), (16, 48, 7)] {
+        for (m, n, k) in [(1, 1, 1), (17, 5, 33), (37, 23, 16), (16, 48, 7), (70, 130, 41)] {
             let a: Tensor<T> = random([m, k], 1), b: Tensor<T> = random([k, n], 2), c0: Tensor<T> = random([m, n], 3)
             var want = [T](repeating: 0, count: m * n)
             for i in 0..<m { for j in 0..<n { var s: T = 0; for l in 0..<k { s += a.scalars[i * k + l] * b.scalars[l * n + j] }; want[i * n + j] = s } }
@@ -92,7 +92,7 @@ final class EmulatedKernelTests: XCTestCase {
                 let pa = mem.of(transA ? at : a.scalars), pb = mem.of(transB ? bt : b.scalars)
                 for accumulate in [false, true] {
                     let pc = mem.of(c0.scalars)
-                    try e.launch("gemm", grid: ((n + 15) / 16, (m + 15) / 16), block: (16, 16),
+                    try e.launch("gemm", grid: ((n + 63) / 64, (m + 63) / 64), block: (16, 16),
                                  [.int(m), .int(n), .int(k), .buffer(pa), .long(transA ? 1 : k), .long(transA ? m : 1),
                                   .buffer(pb), .long(transB ? 1 : n), .long(transB ? k : 1), .buffer(pc), .long(n), .int(accumulate ? 1 : 0)])
                     let expected = accumulate ? zip(want, c0.scalars).map { $0 + $1 } : want
@@ -123,17 +123,17 @@ final class EmulatedKernelTests: XCTestCase {
             let px = mem.of(x.scalars), pw = mem.of(w.scalars), pdy = mem.of(dy.scalars)
             let col = mem.zeros(rows * g.patchSize, T.self), y = mem.zeros(rows * outC, T.self)
             try e.launch("im2col", [.buffer(px), .buffer(col)] + geo)
-            try e.launch("gemm", grid: ((outC + 15) / 16, (rows + 15) / 16), block: (16, 16),
+            try e.launch("gemm", grid: ((outC + 63) / 64, (rows + 63) / 64), block: (16, 16),
                          [.int(rows), .int(outC), .int(g.patchSize), .buffer(col), .long(g.patchSize), .long(1), .buffer(pw), .long(outC), .long(1),
                           .buffer(y), .long(outC), .int(0)])
             assertClose(mem.read(y, rows * outC, T.self), Conv2DKernels.forward(x, w, g).scalars, "conv forward \(shape) \(window) \(strides)")
             let dw = mem.zeros(g.patchSize * outC, T.self)
-            try e.launch("gemm", grid: ((outC + 15) / 16, (g.patchSize + 15) / 16), block: (16, 16),
+            try e.launch("gemm", grid: ((outC + 63) / 64, (g.patchSize + 63) / 64), block: (16, 16),
                          [.int(g.patchSize), .int(outC), .int(rows), .buffer(col), .long(1), .long(g.patchSize), .buffer(pdy), .long(outC), .long(1),
                           .buffer(dw), .long(outC), .int(0)])
             assertClose(mem.read(dw, g.patchSize * outC, T.self), Conv2DKernels.filterGradient(x, dy, g).scalars, "conv filter gradient \(shape)")
             let dcol = mem.zeros(rows * g.patchSize, T.self), dx = mem.zeros(x.count, T.self)
-            try e.launch("gemm", grid: ((g.patchSize + 15) / 16, (rows + 15) / 16), block: (16, 16),
+            try e.launch("gemm", grid: ((g.patchSize + 63) / 64, (rows + 63) / 64), block: (16, 16),
                          [.int(rows), .int(g.patchSize), .int(outC), .buffer(pdy), .long(outC), .long(1), .buffer(pw), .long(1), .long(outC),
                           .buffer(dcol), .long(g.patchSize), .int(0)])
             try e.launch("col2im", [.buffer(dcol), .buffer(dx)] + geo)

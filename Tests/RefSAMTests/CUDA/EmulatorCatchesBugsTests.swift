@@ -11,12 +11,12 @@ final class EmulatorCatchesBugsTests: XCTestCase {
     func buildPlanted() throws -> (handle: UnsafeMutableRawPointer, variants: [String]) {
         let gemm = CUDAKernelSource.files.first { $0.name == "gemm.cu" }!.text
         let barrier = "        __syncthreads();\n        int kn"
-        let load = "A[row * a_m + ka * a_k]"
+        let load = "A[r * a_m + kr * a_k]"
         let plants: [(String, String)] = [
             ("asis", gemm),
             ("dropped", gemm.replacingOccurrences(of: barrier, with: "        int kn")),
             ("divergent", gemm.replacingOccurrences(of: barrier, with: "        if (tx < 8) __syncthreads();\n        int kn")),
-            ("index", gemm.replacingOccurrences(of: load, with: "A[row * a_m + k0 * a_k]")),
+            ("index", gemm.replacingOccurrences(of: load, with: "A[r * a_m + k0 * a_k]")),
         ]
         for (name, text) in plants.dropFirst() { XCTAssertNotEqual(text, gemm, "the \(name) plant changed nothing: gemm.cu moved on") }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("planted-\(UUID().uuidString)")
@@ -47,7 +47,7 @@ final class EmulatorCatchesBugsTests: XCTestCase {
                                            UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> Int32
         let launch = unsafeBitCast(dlsym(h, "emu_launch")!, to: Launch.self)
         let lastError = unsafeBitCast(dlsym(h, "emu_last_error")!, to: (@convention(c) () -> UnsafePointer<CChar>).self)
-        let (m, n, k) = (21, 19, 40)                   // three K tiles, partial tiles on every side
+        let (m, n, k) = (71, 69, 40)                   // three K stages, partial tiles on every side
         var rng = RandomGenerator(seed: 5)
         let a: Tensor<Float> = rng.normalTensor([m, k]), b: Tensor<Float> = rng.normalTensor([k, n])
         var want = [Float](repeating: 0, count: m * n)
