@@ -20,30 +20,62 @@ import make_fixtures_torch as M  # noqa: E402
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "RefSAMTests", "Resources", "bugs")
 
 
+def ascent(v, hp, params, g1):
+    """SAM's perturbation e = rho * g1 / (||g1|| + 1e-12), or the variant's."""
+    if v == "per-layer-gradient-norm":
+        d = {k: g1[k] / (torch.sqrt((g1[k] ** 2).sum()) + 1e-12) for k in params}
+    else:
+        norm = torch.sqrt(sum((t ** 2).sum() for t in g1.values()))
+        den = norm if v == "no-norm-epsilon" else (1.0 if v == "unnormalised-ascent" else norm + 1e-12)
+        d = {k: g1[k] / den for k in params}
+    return {k: hp["rho"] * d[k] for k in params}
+
+
 def make_step(v):
+    """make_fixtures_torch.train_step with bug `v` planted, for one shard or several:
+    shards that share nothing but the parameters (MLP, ResNet18) one after another, and
+    ResNet50's shards, which share BatchNorm statistics, in one pass with a parameter copy
+    each (make_fixtures_torch.train_step_shared). With several shards the weight-decay
+    variants apply per shard: mean over shards of g_d + wd * (p + e_d) at the ascent point."""
     def step(model, hp, params, stats, trace, mask, x, y, dtype):
         opt = hp["optimizer"]
         if v == "optimizer-swapped":
             opt = "sgd" if opt == "sam" else "sam"
-        loss, logits, g1, st1 = M.forward_backward(model, params, stats, mask, x, y, dtype)
-        g, e, st = g1, None, st1
-        if opt == "sam":
-            if v == "per-layer-gradient-norm":
-                d = {k: g1[k] / (torch.sqrt((g1[k] ** 2).sum()) + 1e-12) for k in params}
-            else:
-                norm = torch.sqrt(sum((t ** 2).sum() for t in g1.values()))
-                den = norm if v == "no-norm-epsilon" else (1.0 if v == "unnormalised-ascent" else norm + 1e-12)
-                d = {k: g1[k] / den for k in params}
-            e = {k: hp["rho"] * d[k] for k in params}
-            _, _, g, st2 = M.forward_backward(model, {k: params[k] + e[k] for k in params}, stats, mask, x, y, dtype)
-            if v == "bn-stats-from-perturbed-pass":
-                st = st2
+        shards = hp.get("sam_shards", 1)
+        if shards > 1 and model["name"] == "ResNet50_ImageNet":
+            losses, logits, g1s, st1 = M.forward_backward_shared(model, [params] * shards, stats, mask, x, y, dtype)
+            loss, gs, es, st = sum(losses) / shards, g1s, [None] * shards, st1
+            if opt == "sam":
+                es = [ascent(v, hp, params, g1) for g1 in g1s]
+                _, _, gs, st2 = M.forward_backward_shared(model, [{k: params[k] + e[k] for k in params} for e in es],
+                                                          stats, mask, x, y, dtype)
+                if v == "bn-stats-from-perturbed-pass":
+                    st = st2
+        else:
+            n = x.shape[0] // shards
+            firsts, gs, es, sts = [], [], [], []
+            for s_ in range(shards):
+                xs, ys = x[s_ * n:(s_ + 1) * n], y[s_ * n:(s_ + 1) * n]
+                loss_s, logits_s, g1, st1 = M.forward_backward(model, params, stats, mask, xs, ys, dtype)
+                firsts.append((loss_s, logits_s, g1))
+                g, e, st_s = g1, None, st1
+                if opt == "sam":
+                    e = ascent(v, hp, params, g1)
+                    _, _, g, st2 = M.forward_backward(model, {k: params[k] + e[k] for k in params}, stats, mask, xs, ys, dtype)
+                    if v == "bn-stats-from-perturbed-pass":
+                        st_s = st2
+                gs.append(g); es.append(e); sts.append(st_s)
+            loss = firsts[0][0] if shards == 1 else sum(f[0] for f in firsts) / shards
+            logits = torch.cat([f[1] for f in firsts])
+            g1s = [f[2] for f in firsts]
+            st = M.mean_of(sts) if stats else {}
         wd, m, lr = hp["weight_decay"], hp["momentum"], hp["learning_rate"]
         if v == "weight-decay-at-ascent-point":
-            gd = {k: g[k] + wd * (params[k] + e[k]) for k in params}
+            gd = M.mean_of([{k: g[k] + wd * (params[k] + (e[k] if e else 0)) for k in params} for g, e in zip(gs, es)])
         elif v == "weight-decay-omitted":
-            gd = dict(g)
+            gd = M.mean_of(gs)
         else:
+            g = M.mean_of(gs)
             gd = {k: g[k] + wd * params[k] for k in params}
         if v == "dampening":
             tr = {k: m * trace[k] + (1 - m) * gd[k] for k in params}
@@ -57,7 +89,8 @@ def make_step(v):
         else:
             tr = {k: gd[k] + m * trace[k] for k in params}
             new = {k: params[k] - lr * tr[k] for k in params}
-        return dict(loss=loss, logits=logits, grads_first=g1, grads=gd, params=new, trace=tr, batch_stats=st if stats else {})
+        return dict(loss=loss, logits=logits, grads_first=M.mean_of(g1s), grads=gd, params=new, trace=tr,
+                    batch_stats=st if stats else {})
     return step
 
 

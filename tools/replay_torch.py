@@ -6,7 +6,7 @@ as a fixture, so `ref-run verify` can judge PyTorch against the fixture's produc
 
 The step is tools/make_fixtures_torch.py's (MLP, ResNet18, ResNet50; SAM and SGD; masks;
 sam_shards, ResNet50's with shared statistics), run in the fixture's dtype; --bug plants
-one of tools/make_bug_fixtures_torch.py's variants instead. Used to measure how far a
+one of tools/make_bug_fixtures_torch.py's variants instead (with or without sam_shards). Used to measure how far a
 correct float32 implementation sits from the reference, and how far each bug
 (tools/separation_table.py).
 """
@@ -42,8 +42,6 @@ def replay(src, out, bug=None):
     if bug == "unbiased-running-variance":
         M.batch_norm = B.unbiased_batch_norm
     try:
-        if bug and hp.get("sam_shards", 1) > 1:
-            raise SystemExit("--bug handles fixtures without sam_shards")
         r = step(meta["model"], hp, params, stats, trace, mask, x, y, dt)
     finally:
         M.conv, M.batch_norm = conv, batch_norm
