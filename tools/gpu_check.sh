@@ -14,7 +14,11 @@
 # toolkit's libnvrtc, or .cache/nvrtc (.ci/install-nvrtc; needs network once).
 # Exit status: 0 when every fixture passes and the epochs agree; 1 otherwise.
 #
-#   tools/gpu_check.sh [--skip-build]
+#   tools/gpu_check.sh [--skip-build] [--quick]
+#
+# --quick trains on 640 examples and times one small step: a check of the script itself,
+# e.g. without a GPU against the emulator's stand-in driver
+# (CUDA_DRIVER_LIBRARY=$PWD/.build-cuda/libcuda-standin.so after make cuda-standin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
@@ -31,7 +35,20 @@ if [ -z "${NVRTC_LIBRARY:-}" ]; then NVRTC_LIBRARY="$(.ci/install-nvrtc)"; expor
 echo "NVRTC: $NVRTC_LIBRARY"
 command -v nvidia-smi > /dev/null && nvidia-smi -L || echo "(no nvidia-smi)"
 
-if [ "${1:-}" != "--skip-build" ]; then
+build=1 quick=0
+for arg in "$@"; do
+    case "$arg" in
+        --skip-build) build=0 ;;
+        --quick) quick=1 ;;
+        *) echo "usage: tools/gpu_check.sh [--skip-build] [--quick]" >&2; exit 2 ;;
+    esac
+done
+train_args=() benches=("--model MLP --num_neurons 1200,400" "--model ResNet18 --num_filters 16" "--model ResNet18 --num_filters 32")
+if [ "$quick" = 1 ]; then
+    train_args=(--train_examples 640 --test_examples 640)
+    benches=("--model MLP --num_neurons 300,100 --batch 32")
+fi
+if [ "$build" = 1 ]; then
     stage "build: make cuda"
     make cuda
 fi
@@ -52,7 +69,8 @@ stage "one MNIST epoch on the CPU and on the GPU"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 for device in cpu cuda; do
-    "$bin" --workdir="$work/$device" --config=configs/mnist_mlp.py --config.num_epochs=1 --device "$device" > "$work/$device.log" 2>&1 \
+    "$bin" --workdir="$work/$device" --config=configs/mnist_mlp.py --config.num_epochs=1 --device "$device" "${train_args[@]}" \
+        > "$work/$device.log" 2>&1 \
         || { echo "training on $device failed:"; tail -5 "$work/$device.log"; status=1; }
     tail -2 "$work/$device.log"
 done
@@ -71,10 +89,10 @@ sys.exit(0 if ok else 1)
 PY
 
 stage "bench step: CPU and GPU"
-for args in "--model MLP --num_neurons 1200,400" "--model ResNet18 --num_filters 16" "--model ResNet18 --num_filters 32"; do
+for args in "${benches[@]}"; do
     for device in cpu cuda; do
         # shellcheck disable=SC2086
-        "$bin" bench step $args --steps 5 --device "$device" || status=1
+        "$bin" bench step $args --steps "$([ "$quick" = 1 ] && echo 2 || echo 5)" --device "$device" || status=1
     done
 done
 
