@@ -53,8 +53,8 @@ enum Help {
         --stop_after_epochs N ends this process after N epochs without changing the
         schedule (num_epochs still sets the decay boundaries); resume later with
         --config.restore_checkpoint=True.
-        --device cuda takes the steps on the GPU, the state kept there and copied back
-        after every epoch for the evaluation (on the CPU) and the checkpoint.
+        --device cuda takes the steps and the evaluation on the GPU, the state kept there
+        and copied back after every epoch for the checkpoint.
 
         Config files are the original's Python files, read without Python:
         config.KEY = literal assignments inside get_config(). Keys (default):

@@ -38,8 +38,9 @@ public final class ModelBuilder<T: RefScalar> {
     /// The batch mean and biased variance each BatchNorm took in training mode
     /// (`<path>/mean`, `<path>/var`): what the running statistics are updated with.
     public private(set) var batchMoments = TensorTree<T>()
-    /// The module path of each BatchNorm that took batch statistics, in call order (the
-    /// order of its batch-norm ops on the tape).
+    /// The module path of each BatchNorm applied (not when initialising), in call order:
+    /// the order of the batch-norm ops on the tape, each reading or updating
+    /// `<path>/mean` and `<path>/var` of the running statistics.
     public private(set) var batchNormPaths: [String] = []
     /// The number of values each BatchNorm's moments were taken over (N * H * W), by module path.
     public private(set) var batchCounts: [String: Int] = [:]
@@ -170,7 +171,10 @@ public final class ModelBuilder<T: RefScalar> {
             }
             let mean = try (newBatchStats[meanPath] ?? batchStats.require(meanPath, in: "batch_stats"))
             let variance = try (newBatchStats[varPath] ?? batchStats.require(varPath, in: "batch_stats"))
-            if case .initialize = mode {} else { newBatchStats[meanPath] = mean; newBatchStats[varPath] = variance }
+            if case .initialize = mode {} else {
+                newBatchStats[meanPath] = mean; newBatchStats[varPath] = variance
+                batchNormPaths.append(currentPath)
+            }
             return try perShard(x, scale.count) { x, d in
                 try tape.batchNorm(x, scale: scale[d], bias: bias[d], runningMean: mean, runningVariance: variance)
             }

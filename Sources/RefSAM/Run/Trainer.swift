@@ -27,8 +27,8 @@ public final class Trainer<T: RefScalar> {
     /// Stop after this many epochs of this process (an interruption, resumed later).
     public var stopAfterEpochs: Int? = nil
     /// When set, steps run on the trainer it makes (the CUDA backend), which keeps the
-    /// state between steps; it is copied back at the end of each epoch for the evaluation
-    /// (on this CPU) and the checkpoint. Nil: `TrainStep.run` here.
+    /// state between steps and evaluates it there; the state is copied back at the end of
+    /// each epoch for the checkpoint. Nil: `TrainStep.run` here.
     public var residentTrainer: ResidentTrainerFactory<T>? = nil
     private var resident: (any ResidentTrainer<T>)? = nil
     /// Example orders of the epochs the stream is reading (at most two: with
@@ -135,8 +135,9 @@ public final class Trainer<T: RefScalar> {
         if let resident { state = try resident.state() }
         let trainTime = Date().timeIntervalSince(start)
         let lr = schedule(stepsPerEpoch * epoch)
-        let test = try spec.model.evaluate(params: state.params, batchStats: state.batchStats, pipeline: testPipeline,
-                                           maxBatches: spec.evaluationBatches)
+        let test = try resident?.evaluate(pipeline: testPipeline, maxBatches: spec.evaluationBatches)
+            ?? spec.model.evaluate(params: state.params, batchStats: state.batchStats, pipeline: testPipeline,
+                                   maxBatches: spec.evaluationBatches)
         let m = EpochMetrics(epoch: epoch + 1, step: state.step, trainLoss: lossSum / Double(seen), trainAccuracy: accSum / Double(seen),
                              testLoss: test.loss, testAccuracy: test.accuracy, learningRate: lr, seconds: trainTime)
         log(String(format: "Train: loss %.4f acc %.4f; Val: loss %.4f acc %.4f (lr %.4f / took %.2f seconds) \n",

@@ -1,9 +1,11 @@
+import RefSAMData
 import RefSAMModels
 import RefTensor
 
 /// A backend that keeps the training state where it computes (the CUDA backend's
-/// `CUDATrainer`): steps run there one after another, and the state is copied back only
-/// when asked (for evaluation and checkpoints). Each step must be `TrainStep.run`'s.
+/// `CUDATrainer`): steps and evaluations run there, and the state is copied back only
+/// when asked (for checkpoints). Each step must be `TrainStep.run`'s, each evaluation
+/// `Model.evaluate`'s.
 public protocol ResidentTrainer<Scalar>: AnyObject {
     /// The element type of the state.
     associatedtype Scalar: RefScalar
@@ -14,6 +16,9 @@ public protocol ResidentTrainer<Scalar>: AnyObject {
     func state() throws -> TrainState<Scalar>
     /// The batch shape ([N, H, W, C]) this trainer steps.
     var batchShape: [Int] { get }
+    /// `Model.evaluate` of the current state where it lives: mean loss and accuracy over
+    /// the pipeline's first `maxBatches` batches (running statistics, no masks).
+    func evaluate(pipeline: DataPipeline<Scalar>, maxBatches: Int?) throws -> (loss: Double, accuracy: Double)
 }
 
 /// Makes a resident trainer for `model` from a state, for batches of `batchShape`, with

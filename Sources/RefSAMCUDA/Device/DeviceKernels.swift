@@ -81,6 +81,10 @@ struct DeviceKernels<T: RefScalar> {
                         [.pointer(x), .pointer(dy), .pointer(dx), .long(rows), .int(Int32(channels)), .long(rowsPerShard), .pointer(mean),
                          .pointer(invStd), .pointer(scales), .pointer(ab)])
     }
+    func inferenceInvStd(variance: UInt64, invStd: UInt64, channels: Int) throws {
+        try elementwise("bn_inference_inv_std", count: channels, [.pointer(variance), .double(BatchNormOp.defaultEpsilon), .pointer(invStd),
+                                                                  .int(Int32(channels))])
+    }
     func runningUpdate(_ running: UInt64, _ batch: UInt64, _ out: UInt64, channels: Int, momentum: Double) throws {
         // Flax rounds both coefficients to the element type: a = T(0.9), b = T(1 - 0.9).
         try elementwise("bn_running_update", count: channels, [.pointer(running), .pointer(batch), .pointer(out), .int(Int32(channels)),

@@ -136,3 +136,9 @@ KERNEL(bn_backward_dx_shards)(const real* x, const real* dy, real* dx, long M, i
         dx[i] = (real)(inv_std[c] * (dxhat - ab[c] / (double)M - xhat * ab[C + c] / (double)M));
     }
 }
+
+// Evaluation mode: inv_std[c] = 1 / sqrt(var[c] + eps) from the running variance (then
+// bn_apply with the running mean), as BatchNormOp.forwardInference.
+KERNEL(bn_inference_inv_std)(const real* var, double eps, double* inv_std, int C) {
+    for (long c = GRID_INDEX; c < C; c += GRID_STRIDE) inv_std[c] = 1.0 / sqrt((double)var[c] + eps);
+}

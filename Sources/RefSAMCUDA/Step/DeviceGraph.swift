@@ -43,8 +43,9 @@ final class DeviceGraph<T: RefScalar> {
 
     /// Builds the device graph of `nodes` (a tape of one pass: parameter leaves, the image
     /// leaf, the model, then the cross-entropy as the last node).
+    /// `backward: false` builds a forward-only graph (evaluation): no gradient buffers.
     init(_ device: CUDADevice, nodes: [GraphNode], leaves: [(copy: Int, offset: Int)], batchNormOffsets: [(mean: Int, variance: Int)],
-         maskOffsets: [Int: Int]) throws {
+         maskOffsets: [Int: Int], backward: Bool = true) throws {
         kernels = DeviceKernels(device: device)
         self.nodes = nodes
         self.leaves = leaves
@@ -52,26 +53,27 @@ final class DeviceGraph<T: RefScalar> {
         imageLeaf = leaves.count
         loss = nodes.count - 1
         crossEntropies = nodes.indices.filter { if case .softmaxCrossEntropy = nodes[$0].op { return true } else { return false } }
-        guard let first = crossEntropies.first, case let .softmaxCrossEntropy(z, _) = nodes[first].op else {
-            throw CUDAError.unsupported("the pass has no softmax cross-entropy")
+        if let first = crossEntropies.first, case let .softmaxCrossEntropy(z, _) = nodes[first].op {
+            // The logits of the whole batch: the CE's input, or what the shards' CEs slice.
+            if case let .sliceBatch(whole, _) = nodes[z].op { logits = whole } else { logits = z }
+        } else {
+            logits = nodes.count - 1          // a forward-only graph (evaluation) ends in the logits
         }
-        // The logits of the whole batch: the CE's input, or what the shards' CEs slice.
-        if case let .sliceBatch(whole, _) = nodes[z].op { logits = whole } else { logits = z }
         values = Array(repeating: 0, count: nodes.count)
         gradients = Array(repeating: 0, count: nodes.count)
         written = Array(repeating: false, count: nodes.count)
         // Which values need a gradient: those on a path from a parameter to the loss.
         var need = Array(repeating: false, count: nodes.count)
-        for i in 0..<leaves.count { need[i] = true }
+        for i in 0..<leaves.count { need[i] = backward }
         for i in leaves.count..<nodes.count where !need[i] { need[i] = Self.inputs(nodes[i].op).contains { need[$0] } }
         needed = need
         var bn: [Int: (mean: Int, variance: Int)] = [:]
         var k = 0
         for (i, n) in nodes.enumerated() {
-            var trainingNorm = false
-            if case .batchNorm(_, _, _, true) = n.op { trainingNorm = true }
-            if case .shardedBatchNorm = n.op { trainingNorm = true }
-            if trainingNorm {
+            var norm = false
+            if case .batchNorm = n.op { norm = true }
+            if case .shardedBatchNorm = n.op { norm = true }
+            if norm {
                 guard k < batchNormOffsets.count else { throw CUDAError.unsupported("more batch norms on the tape than in batch_stats") }
                 bn[i] = batchNormOffsets[k]; k += 1
             }
@@ -116,8 +118,9 @@ final class DeviceGraph<T: RefScalar> {
             switch n.op {
             case let .conv2d(_, _, g):
                 if !Self.isPointwise(g) { largestColumns = max(largestColumns, g.batch * g.outH * g.outW * g.patchSize) }
-            case let .batchNorm(_, _, _, training):
-                guard training else { throw CUDAError.unsupported("BatchNorm in evaluation mode inside a train step") }
+            case .batchNorm(_, _, _, false):             // evaluation: the running statistics
+                workspace[i] = ["invStd": try buffer(device, elements: n.shape.last ?? 0, of: 8)]
+            case .batchNorm:
                 let c = n.shape.last ?? 0
                 workspace[i] = ["mean": try buffer(device, elements: c), "var": try buffer(device, elements: c),
                                 "invStd": try buffer(device, elements: c, of: 8), "sums": try buffer(device, elements: 2 * c, of: 8),
@@ -176,6 +179,18 @@ final class DeviceGraph<T: RefScalar> {
 
     func count(_ i: Int) -> Int { nodes[i].shape.reduce(1, *) }
 
+    /// The running statistics (flat) a forward pass in evaluation mode reads.
+    var statistics: UInt64 = 0
+
+    /// The forward pass alone, BatchNorm with the running statistics in `statistics`
+    /// (evaluation); the logits are left in `value(logits)`.
+    func forward(params: [UInt64], images: UInt64, statistics: UInt64) throws {
+        self.statistics = statistics
+        for (p, leaf) in leaves.enumerated() { values[p] = params[leaf.copy] + UInt64(leaf.offset * size) }
+        values[imageLeaf] = images
+        for i in (imageLeaf + 1)..<nodes.count { try forward(i, labels: 0, lossOut: 0) }
+    }
+
     /// One pass: forward from the parameter copies `params` (flat, one per copy) and
     /// `images`; each cross-entropy's loss into `lossOut` + k (one per shard); backward of
     /// their sum with each copy's gradients into `grads` (flat, one per copy). The batch
@@ -226,6 +241,12 @@ final class DeviceGraph<T: RefScalar> {
             let rows = g.batch * g.outH * g.outW
             try kernels.gemm(m: rows, n: g.outC, k: g.patchSize, a: col, am: g.patchSize, ak: 1, b: value(k), bk: g.outC, bn: 1,
                              c: y, ldc: g.outC)
+        case let .batchNorm(x, s, b, false):
+            let w = workspace[i]!, c = nodes[i].shape.last!, rows = n / c
+            guard let o = batchNormStats[i] else { throw CUDAError.unsupported("a BatchNorm without running statistics") }
+            let mean = statistics + UInt64(o.mean * size), variance = statistics + UInt64(o.variance * size)
+            try kernels.inferenceInvStd(variance: variance, invStd: w["invStd"]!, channels: c)
+            try kernels.batchNormApply(value(x), y, rows: rows, channels: c, mean: mean, invStd: w["invStd"]!, scale: value(s), bias: value(b))
         case let .batchNorm(x, s, b, _):
             let w = workspace[i]!, c = nodes[i].shape.last!, rows = n / c
             try kernels.batchNormStatistics(value(x), rows: rows, channels: c, mean: w["mean"]!, variance: w["var"]!, invStd: w["invStd"]!,

@@ -86,6 +86,26 @@ final class CUDAStepTests: XCTestCase {
         assertClose(r.cpu, r.gpu, rtol: 1e-9)
     }
 
+    /// Evaluation on the device (BatchNorm with the running statistics, no masks) gives
+    /// the CPU's logits, after a step has moved the state and the statistics.
+    func testEvaluationLogitsMatchTheCPU() throws {
+        try CUDATestSupport.useStandInDevice()
+        for (model, shape) in [(Model(.resNet18(numFilters: 2), numClasses: 10), [32, 32, 3]),
+                               (Model(.resNet50ImageNet(numFilters: 1), numClasses: 5), [16, 16, 3])] {
+            let (p, s) = try model.initialize(seed: 6, imageShape: shape, Double.self)
+            let trainer = try CUDATrainer<Double>(model: model, state: TrainState(params: p, batchStats: s), batchSize: 2, imageShape: shape, Self.sam)
+            var rng = RandomGenerator(seed: 12)
+            _ = try trainer.step(images: rng.normalTensor([2] + shape), labels: [1, 3])
+            let state = try trainer.state()
+            let images: Tensor<Double> = rng.normalTensor([3] + shape)        // another batch size than training's
+            let cpu = try model.logits(params: state.params, batchStats: state.batchStats, images: images)
+            let gpu = try trainer.evaluationLogits(images)
+            XCTAssertEqual(gpu.shape, cpu.shape)
+            let scale = cpu.scalars.map(abs).max() ?? 0
+            XCTAssertLessThanOrEqual(zip(cpu.scalars, gpu.scalars).map { abs($0 - $1) }.max() ?? 0, 1e-12 * scale, "\(model)")
+        }
+    }
+
     func testMaskedMLPWithTwoShardsMatchesTheCPU() throws {
         let h = StepHyperparameters(optimizer: .sam, rho: 0.05, learningRate: 0.1, momentum: 0.9, weightDecay: 5e-4, samShards: 2)
         let r = try step(Model(.mlp(numNeurons: [9]), numClasses: 4), imageShape: [3, 3, 2], batch: 6, h, sparsity: 0.5, Double.self)

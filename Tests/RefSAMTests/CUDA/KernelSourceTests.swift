@@ -11,7 +11,7 @@ final class KernelSourceTests: XCTestCase {
         for (name, text) in CUDAKernelSource.files {
             XCTAssertEqual(text, try String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8), name)
         }
-        XCTAssertEqual(CUDAKernelSource.kernelNames.count, 34)
+        XCTAssertEqual(CUDAKernelSource.kernelNames.count, 35)
         XCTAssertEqual(Set(CUDAKernelSource.kernelNames).count, CUDAKernelSource.kernelNames.count, "kernel names are unique")
     }
 }
