@@ -94,24 +94,19 @@ def make_step(v):
     return step
 
 
+_batch_norm = M.batch_norm  # the correct layer, before a variant replaces M.batch_norm
+
+
 def unbiased_batch_norm(P, S, path, x, scale_kind="scale"):
-    """BatchNorm normalising with the biased variance but updating the running variance
-    with the unbiased one (PyTorch's nn.BatchNorm); with per-shard parameter copies
-    (ResNet50 under sam_shards) the statistics pool every shard, as make_fixtures_torch's."""
-    c = x.shape[-1]
-    scale, bias = P.get(path + "/scale", (c,), scale_kind), P.get(path + "/bias", (c,), "bias")
-    axes = tuple(range(x.dim() - 1))
-    n = x.numel() // c
-    if isinstance(scale, list):
-        parts = x.chunk(len(scale))
-        mean = sum(p.mean(axes) for p in parts) / len(parts)
-        var = sum((p * p).mean(axes) for p in parts) / len(parts) - mean * mean
-        S.update(path, mean, var * n / (n - 1))
-        return torch.cat([(p - mean) * (s * torch.rsqrt(var + 1e-5)) + b for p, s, b in zip(parts, scale, bias)])
-    mean = x.mean(axes)
-    var = ((x - mean) ** 2).mean(axes)
-    S.update(path, mean, var * n / (n - 1))
-    return (x - mean) * (scale * torch.rsqrt(var + 1e-5)) + bias
+    """make_fixtures_torch's BatchNorm (normalising with the biased variance; with
+    per-shard copies, statistics pooled over the shards) updating the running variance
+    with the unbiased one, as PyTorch's nn.BatchNorm does."""
+    n = x.numel() // x.shape[-1]
+
+    class Unbiased:
+        def update(self, path_, mean, var):
+            S.update(path_, mean, var * n / (n - 1))
+    return _batch_norm(P, Unbiased(), path, x, scale_kind)
 
 
 def main():

@@ -102,21 +102,21 @@ void resume(Fiber& f) {
     current = nullptr;
 }
 
-// Runs one block; false (with lastError set) on a divergent barrier.
-bool runBlock(std::vector<Fiber>& fibers, const char* name) {
-    for (auto& f : fibers) {
+// Runs one block on the first n fibers; false (with lastError set) on a divergent barrier.
+bool runBlock(std::vector<Fiber>& fibers, std::size_t n, const char* name) {
+    for (std::size_t t = 0; t < n; ++t) {
+        Fiber& f = fibers[t];
         f.done = false;
         f.atBarrier = false;
         start(f);
     }
-    std::size_t n = fibers.size();
     for (;;) {
         for (std::size_t k = 0; k < n; ++k) {
             Fiber& f = fibers[order == 0 ? k : n - 1 - k];
             if (!f.done) resume(f);
         }
         std::size_t waiting = 0, finished = 0;
-        for (auto& f : fibers) { if (f.done) ++finished; else if (f.atBarrier) ++waiting; }
+        for (std::size_t t = 0; t < n; ++t) { if (fibers[t].done) ++finished; else if (fibers[t].atBarrier) ++waiting; }
         if (finished == n) return true;
         if (finished > 0) {
             lastError = std::string(name) + ": __syncthreads() not reached by every thread of block (" +
@@ -154,20 +154,23 @@ extern "C" int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned g
     blockDim = dim3(bx, by, bz);
     currentParams = params;
     currentKernel = k.run;
+    // Fibers only grow in number (their stacks are kept for every later launch); each
+    // launch uses the first `threads`, whose coordinates are the same in every block.
     static thread_local std::vector<Fiber> fibers;
-    if (k.usesBarriers && fibers.size() != threads) {
-        fibers.resize(threads);
-        for (auto& f : fibers) if (!f.stack) f.stack = new char[stackSize];
+    if (k.usesBarriers) {
+        if (fibers.size() < threads) fibers.resize(threads);
+        unsigned t = 0;
+        for (unsigned tz = 0; tz < bz; ++tz) for (unsigned ty = 0; ty < by; ++ty) for (unsigned tx = 0; tx < bx; ++tx) {
+            if (!fibers[t].stack) fibers[t].stack = new char[stackSize];
+            fibers[t++].index = dim3(tx, ty, tz);
+        }
     }
     sawBarrier = false;
     barrierOffFiber = false;
     for (unsigned z = 0; z < gz; ++z) for (unsigned y = 0; y < gy; ++y) for (unsigned x = 0; x < gx; ++x) {
         blockIdx = dim3(x, y, z);
         if (k.usesBarriers) {
-            unsigned t = 0;
-            for (unsigned tz = 0; tz < bz; ++tz) for (unsigned ty = 0; ty < by; ++ty) for (unsigned tx = 0; tx < bx; ++tx)
-                fibers[t++].index = dim3(tx, ty, tz);
-            if (!runBlock(fibers, name)) return 719;   // CUDA_ERROR_LAUNCH_FAILED
+            if (!runBlock(fibers, threads, name)) return 719;   // CUDA_ERROR_LAUNCH_FAILED
         } else {
             for (unsigned tz = 0; tz < bz; ++tz) for (unsigned ty = 0; ty < by; ++ty) for (unsigned tx = 0; tx < bx; ++tx) {
                 threadIdx = dim3(tx, ty, tz);

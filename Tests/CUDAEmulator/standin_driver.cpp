@@ -31,14 +31,12 @@ int contextToken = 0;
 std::set<void*> allocations;
 unsigned long long uploads = 0, downloads = 0, uploadBytes = 0, downloadBytes = 0, launches = 0;
 std::string lastLaunchError;
-struct Module { int token; };
+int moduleToken = 0;   // every module is the emulator's registry
 }
 
 extern "C" {
 
 CUresult cuInit(unsigned flags) { (void)flags; initialized = true; return SUCCESS; }
-CUresult cuDriverGetVersion(int* v) { *v = 13000; return SUCCESS; }
-CUresult cuDeviceGetCount(int* n) { *n = initialized ? 1 : 0; return initialized ? SUCCESS : NOT_INITIALIZED; }
 CUresult cuDeviceGet(CUdevice* d, int ordinal) {
     if (!initialized) return NOT_INITIALIZED;
     if (ordinal != 0) return INVALID_DEVICE;
@@ -62,9 +60,7 @@ CUresult cuDevicePrimaryCtxRetain(CUcontext* c, CUdevice d) {
     if (d != 0) return INVALID_DEVICE;
     *c = &contextToken; return SUCCESS;
 }
-CUresult cuDevicePrimaryCtxRelease_v2(CUdevice d) { (void)d; return SUCCESS; }
 CUresult cuCtxSetCurrent(CUcontext c) { return c == &contextToken ? SUCCESS : INVALID_CONTEXT; }
-CUresult cuCtxSynchronize(void) { return SUCCESS; }
 
 CUresult cuModuleLoadDataEx(CUmodule* m, const void* image, unsigned n, void* options, void** values) {
     (void)n; (void)options; (void)values;
@@ -72,9 +68,8 @@ CUresult cuModuleLoadDataEx(CUmodule* m, const void* image, unsigned n, void* op
     bool elf = p[0] == 0x7f && p[1] == 'E' && p[2] == 'L' && p[3] == 'F';
     bool ptx = std::strstr((const char*)image, ".entry") != nullptr;
     if (!elf && !ptx) return INVALID_IMAGE;
-    *m = new Module{0}; return SUCCESS;
+    *m = &moduleToken; return SUCCESS;
 }
-CUresult cuModuleUnload(CUmodule m) { delete (Module*)m; return SUCCESS; }
 CUresult cuModuleGetFunction(CUfunction* f, CUmodule m, const char* name) {
     (void)m;
     for (int i = 0; i < emu_kernel_count(); ++i) {
@@ -102,11 +97,6 @@ CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void* src, size_t bytes) {
 CUresult cuMemcpyDtoH_v2(void* dst, CUdeviceptr src, size_t bytes) {
     ++downloads; downloadBytes += bytes; std::memcpy(dst, (const void*)src, bytes); return SUCCESS;
 }
-CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes) {
-    std::memmove((void*)dst, (const void*)src, bytes); return SUCCESS;
-}
-CUresult cuMemsetD8_v2(CUdeviceptr dst, unsigned char v, size_t n) { std::memset((void*)dst, v, n); return SUCCESS; }
-CUresult cuMemGetInfo_v2(size_t* free, size_t* total) { *free = (size_t)1 << 34; *total = (size_t)1 << 34; return SUCCESS; }
 
 CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                         unsigned sharedBytes, CUstream stream, void** params, void** extra) {
@@ -132,20 +122,10 @@ CUresult cuGetErrorString(CUresult e, const char** s) {
     }
     return SUCCESS;
 }
-CUresult cuGetErrorName(CUresult e, const char** s) {
-    switch (e) {
-    case SUCCESS: *s = "CUDA_SUCCESS"; break;
-    case LAUNCH_FAILED: *s = "CUDA_ERROR_LAUNCH_FAILED"; break;
-    case NOT_FOUND: *s = "CUDA_ERROR_NOT_FOUND"; break;
-    default: *s = "CUDA_ERROR"; break;
-    }
-    return SUCCESS;
-}
 
 // Test hooks (not part of the driver API).
 void standin_counters(unsigned long long* out) {
     out[0] = uploads; out[1] = uploadBytes; out[2] = downloads; out[3] = downloadBytes; out[4] = launches;
 }
-int standin_live_allocations(void) { return (int)allocations.size(); }
 
 }  // extern "C"

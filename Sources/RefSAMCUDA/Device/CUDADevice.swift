@@ -14,7 +14,6 @@ public final class CUDADevice: @unchecked Sendable {
     /// The element type of the kernels loaded.
     public let elementType: CUDAKernelSource.ElementType
     var functions: [String: OpaquePointer] = [:]
-    let module: OpaquePointer?
 
     nonisolated(unsafe) private static var cache: [CUDAKernelSource.ElementType: CUDADevice] = [:]
     private static let lock = NSLock()
@@ -49,19 +48,19 @@ public final class CUDADevice: @unchecked Sendable {
         // this NVRTC does not know it.
         let nvrtc = try NVRTC(environment: environment)
         let source = CUDAKernelSource.program(for: type)
-        let exact = "sm_\(major)\(minor)"
+        var arch = "sm_\(major)\(minor)"
         let output: NVRTC.Output
         do {
-            output = try nvrtc.compile(source, name: "sam_kernels.cu", architecture: exact)
-            architecture = exact
+            output = try nvrtc.compile(source, name: "sam_kernels.cu", architecture: arch)
         } catch CUDAError.compile {
-            output = try nvrtc.compile(source, name: "sam_kernels.cu", architecture: "compute_\(min(Int(major) * 10 + Int(minor), 90))")
-            architecture = "compute_\(min(Int(major) * 10 + Int(minor), 90))"
+            arch = "compute_\(min(Int(major) * 10 + Int(minor), 90))"
+            output = try nvrtc.compile(source, name: "sam_kernels.cu", architecture: arch)
         }
+        architecture = arch
+        // The module stays loaded for the process (the device is never released).
         var m: OpaquePointer? = nil
         let driver = api
         try output.image.withUnsafeBytes { try driver.check(driver.cuModuleLoadDataEx(&m, $0.baseAddress!, 0, nil, nil), "cuModuleLoadDataEx") }
-        module = m
         for k in CUDAKernelSource.kernelNames {
             var f: OpaquePointer? = nil
             let full = "\(k)_\(type.rawValue)"
@@ -76,7 +75,7 @@ public final class CUDADevice: @unchecked Sendable {
     func allocate(_ bytes: Int) throws -> DeviceMemory {
         var p: UInt64 = 0
         try api.check(api.cuMemAlloc(&p, max(bytes, 1)), "cuMemAlloc_v2(\(bytes) bytes)")
-        return DeviceMemory(device: self, pointer: p, bytes: bytes)
+        return DeviceMemory(device: self, pointer: p)
     }
 
     func upload(_ source: UnsafeRawBufferPointer, to pointer: UInt64) throws {
@@ -89,36 +88,29 @@ public final class CUDADevice: @unchecked Sendable {
         try api.check(api.cuMemcpyDtoH(target.baseAddress!, pointer, target.count), "cuMemcpyDtoH_v2")
     }
 
-    func copy(_ from: UInt64, to: UInt64, bytes: Int) throws {
-        guard bytes > 0 else { return }
-        try api.check(api.cuMemcpyDtoD(to, from, bytes), "cuMemcpyDtoD_v2")
-    }
-
-    /// Waits for every launch to finish (and reports a failed one).
-    public func synchronize() throws { try api.check(api.cuCtxSynchronize(), "cuCtxSynchronize") }
-
     // MARK: Launches
 
     /// Launches kernel `name` (without suffix) over `grid` blocks of `block` threads.
     func launch(_ name: String, grid: (Int, Int), block: (Int, Int), _ args: [KernelArgument]) throws {
         guard let f = functions[name] else { throw CUDAError.unsupported("no kernel named \(name)") }
-        // Each argument in its own 8-byte slot; cuLaunchKernel copies them before returning.
-        let slots = UnsafeMutableRawPointer.allocate(byteCount: max(args.count, 1) * 8, alignment: 8)
-        defer { slots.deallocate() }
-        var pointers = [UnsafeMutableRawPointer?](repeating: nil, count: args.count)
-        for (i, a) in args.enumerated() {
-            let slot = slots + i * 8
-            switch a {
-            case let .pointer(p): slot.storeBytes(of: p, as: UInt64.self)
-            case let .int(v): slot.storeBytes(of: v, as: Int32.self)
-            case let .long(v): slot.storeBytes(of: v, as: Int.self)
-            case let .float(v): slot.storeBytes(of: v, as: Float.self)
-            case let .double(v): slot.storeBytes(of: v, as: Double.self)
+        // Each argument in its own 8-byte slot, on the stack (hundreds of launches a step);
+        // cuLaunchKernel copies them before returning.
+        let r = withUnsafeTemporaryAllocation(byteCount: max(args.count, 1) * 8, alignment: 8) { slots in
+            withUnsafeTemporaryAllocation(of: UnsafeMutableRawPointer?.self, capacity: max(args.count, 1)) { pointers in
+                for (i, a) in args.enumerated() {
+                    let slot = slots.baseAddress! + i * 8
+                    switch a {
+                    case let .pointer(p): slot.storeBytes(of: p, as: UInt64.self)
+                    case let .int(v): slot.storeBytes(of: v, as: Int32.self)
+                    case let .long(v): slot.storeBytes(of: v, as: Int.self)
+                    case let .float(v): slot.storeBytes(of: v, as: Float.self)
+                    case let .double(v): slot.storeBytes(of: v, as: Double.self)
+                    }
+                    pointers[i] = slot
+                }
+                return api.cuLaunchKernel(f, UInt32(grid.0), UInt32(grid.1), 1, UInt32(block.0), UInt32(block.1), 1, 0, nil,
+                                          pointers.baseAddress, nil)
             }
-            pointers[i] = slot
-        }
-        let r = pointers.withUnsafeMutableBufferPointer { p in
-            api.cuLaunchKernel(f, UInt32(grid.0), UInt32(grid.1), 1, UInt32(block.0), UInt32(block.1), 1, 0, nil, p.baseAddress, nil)
         }
         try api.check(r, "cuLaunchKernel(\(name)_\(elementType.rawValue), grid \(grid), block \(block))")
     }
@@ -141,8 +133,7 @@ enum KernelArgument {
 final class DeviceMemory: @unchecked Sendable {
     let device: CUDADevice
     let pointer: UInt64
-    let bytes: Int
-    init(device: CUDADevice, pointer: UInt64, bytes: Int) { self.device = device; self.pointer = pointer; self.bytes = bytes }
+    init(device: CUDADevice, pointer: UInt64) { self.device = device; self.pointer = pointer }
     deinit { _ = device.api.cuMemFree(pointer) }
 }
 #endif

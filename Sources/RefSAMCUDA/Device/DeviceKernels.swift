@@ -34,9 +34,8 @@ struct DeviceKernels<T: RefScalar> {
         try elementwise("col2im", count: g.inputShape.reduce(1, *), [.pointer(dcol), .pointer(dx)] + geometryArguments(g, padding: true))
     }
 
-    /// Rows per chunk of BatchNorm's sums: the CPU reference's `BatchNormOp.rowChunk`,
-    /// so the sums are taken in its order.
-    static var batchNormRowChunk: Int { 1024 }
+    /// Rows per chunk of BatchNorm's sums: the CPU reference's, so the sums are taken in its order.
+    static var batchNormRowChunk: Int { BatchNormOp.rowChunk }
 
     /// Doubles of partial sums a BatchNorm over `rows` x `channels` needs (backward: two per chunk).
     static func batchNormPartials(rows: Int, channels: Int) -> Int { 2 * channels * max(1, (rows + batchNormRowChunk - 1) / batchNormRowChunk) }

@@ -14,7 +14,6 @@ final class DriverAPI: @unchecked Sendable {
     let cuDeviceGetAttribute: @convention(c) (UnsafeMutablePointer<Int32>, Int32, Int32) -> Result
     let cuDevicePrimaryCtxRetain: @convention(c) (UnsafeMutablePointer<OpaquePointer?>, Int32) -> Result
     let cuCtxSetCurrent: @convention(c) (OpaquePointer?) -> Result
-    let cuCtxSynchronize: @convention(c) () -> Result
     let cuModuleLoadDataEx: @convention(c) (UnsafeMutablePointer<OpaquePointer?>, UnsafeRawPointer, UInt32,
                                             UnsafeMutableRawPointer?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Result
     let cuModuleGetFunction: @convention(c) (UnsafeMutablePointer<OpaquePointer?>, OpaquePointer?, UnsafePointer<CChar>) -> Result
@@ -22,7 +21,6 @@ final class DriverAPI: @unchecked Sendable {
     let cuMemFree: @convention(c) (DevicePointer) -> Result
     let cuMemcpyHtoD: @convention(c) (DevicePointer, UnsafeRawPointer, Int) -> Result
     let cuMemcpyDtoH: @convention(c) (UnsafeMutableRawPointer, DevicePointer, Int) -> Result
-    let cuMemcpyDtoD: @convention(c) (DevicePointer, DevicePointer, Int) -> Result
     let cuLaunchKernel: @convention(c) (OpaquePointer?, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, OpaquePointer?,
                                         UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
                                         UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Result
@@ -40,14 +38,12 @@ final class DriverAPI: @unchecked Sendable {
         cuDeviceGetAttribute = try library.function("cuDeviceGetAttribute")
         cuDevicePrimaryCtxRetain = try library.function("cuDevicePrimaryCtxRetain")
         cuCtxSetCurrent = try library.function("cuCtxSetCurrent")
-        cuCtxSynchronize = try library.function("cuCtxSynchronize")
         cuModuleLoadDataEx = try library.function("cuModuleLoadDataEx")
         cuModuleGetFunction = try library.function("cuModuleGetFunction")
         cuMemAlloc = try library.function("cuMemAlloc_v2")
         cuMemFree = try library.function("cuMemFree_v2")
         cuMemcpyHtoD = try library.function("cuMemcpyHtoD_v2")
         cuMemcpyDtoH = try library.function("cuMemcpyDtoH_v2")
-        cuMemcpyDtoD = try library.function("cuMemcpyDtoD_v2")
         cuLaunchKernel = try library.function("cuLaunchKernel")
         cuGetErrorString = try library.function("cuGetErrorString")
     }

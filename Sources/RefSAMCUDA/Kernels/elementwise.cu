@@ -13,7 +13,7 @@ KERNEL(add)(const real* a, const real* b, real* y, long n) {
     for (long i = GRID_INDEX; i < n; i += GRID_STRIDE) y[i] = a[i] + b[i];
 }
 
-// y = x * s  (the mean of sharded gradients: s = 1 / shards)
+// y = x / d  (the mean over shards of their sums, as the CPU divides: d = shards)
 KERNEL(divide)(const real* x, real* y, real d, long n) {
     for (long i = GRID_INDEX; i < n; i += GRID_STRIDE) y[i] = x[i] / d;
 }

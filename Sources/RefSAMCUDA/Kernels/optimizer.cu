@@ -19,7 +19,7 @@ KERNEL(finish_norm)(const double* partial, int count, double* norm, real* denomi
     double total = block_sum(s, scratch);
     if (threadIdx.x == 0) {
         *norm = sqrt(total);
-        *denominator = (real)sqrt(total) + (real)1e-12;
+        *denominator = (real)*norm + (real)1e-12;
     }
 }
 

@@ -68,25 +68,16 @@ public final class CUDATrainer<T: RefScalar>: ResidentTrainer {
         classes = model.numClasses
         (paramPaths, paramShapes) = (state.params.paths, state.params.entries.map(\.tensor.shape))
         (statPaths, statShapes) = (state.batchStats.paths, state.batchStats.entries.map(\.tensor.shape))
-        paramOffsets = Self.offsets(paramShapes)
+        // Locals first: the initialiser's closures may not capture self before it is whole.
+        let pOffsets = Self.offsets(paramShapes), sOffsets = Self.offsets(statShapes)
+        (paramOffsets, statOffsets) = (pOffsets, sOffsets)
         paramCount = paramShapes.reduce(0) { $0 + $1.reduce(1, *) }
-        statOffsets = Self.offsets(statShapes)
         statCount = statShapes.reduce(0) { $0 + $1.reduce(1, *) }
 
-        // The pass's graph, recorded on the CPU on zeros: one shard, or (shared statistics)
-        // every shard with its own parameter copy, the loss the sum of the shards' losses.
+        // The pass's graph: one shard, or (shared statistics) every shard with its own
+        // parameter copy, the loss the sum of the shards' losses.
         let shard = batchSize / h.samShards, copies = sharedStatistics ? h.samShards : 1
-        let tape = Tape<T>()
-        var vars: [[String: Variable]] = []
-        for _ in 0..<copies {
-            var v: [String: Variable] = [:]
-            for e in state.params.entries { v[e.path] = tape.leaf(e.tensor) }
-            vars.append(v)
-        }
-        let b = ModelBuilder<T>(tape: tape, mode: sharedStatistics ? .applyPerShard(copies: vars, masks: state.masks)
-                                                                   : .apply(params: vars[0], masks: state.masks),
-                                batchStats: state.batchStats, train: true)
-        let z = try model.forward(b, tape.leaf(.zeros([copies * shard] + imageShape)))
+        let (tape, b, z) = try Self.record(model, state, copies: copies, batchShape: [copies * shard] + imageShape, train: true)
         if sharedStatistics {
             var total: Variable? = nil
             for d in 0..<copies {
@@ -97,21 +88,12 @@ public final class CUDATrainer<T: RefScalar>: ResidentTrainer {
         } else {
             _ = try tape.softmaxCrossEntropy(logits: z, labels: Array(repeating: 0, count: shard))
         }
-        let statIndex = Dictionary(uniqueKeysWithValues: state.batchStats.paths.enumerated().map { ($1, $0) })
-        let statOffsetList = Self.offsets(state.batchStats.entries.map(\.tensor.shape))
-        var bnStats: [(mean: Int, variance: Int)] = []
-        for path in b.batchNormPaths {
-            guard let m = statIndex[path + "/mean"], let v = statIndex[path + "/var"] else {
-                throw CUDAError.unsupported("batch_stats has no \(path)/mean or \(path)/var")
-            }
-            bnStats.append((statOffsetList[m], statOffsetList[v]))
-        }
-        let paramIndex = Dictionary(uniqueKeysWithValues: state.params.paths.enumerated().map { ($1, $0) })
-        let paramOffsetList = Self.offsets(state.params.entries.map(\.tensor.shape))
-        let leafBindings = (0..<copies).flatMap { d in paramOffsetList.map { (copy: d, offset: $0) } }
+        let bnStats = try Self.statisticsOffsets(b.batchNormPaths, paths: statPaths, offsets: sOffsets)
+        let paramIndex = Dictionary(uniqueKeysWithValues: paramPaths.enumerated().map { ($1, $0) })
+        let leafBindings = (0..<copies).flatMap { d in pOffsets.map { (copy: d, offset: $0) } }
         var maskOffsets: [Int: Int] = [:]
         for path in state.masks.keys {
-            if let i = paramIndex[path] { for d in 0..<copies { maskOffsets[d * paramOffsetList.count + i] = paramOffsetList[i] } }
+            if let i = paramIndex[path] { for d in 0..<copies { maskOffsets[d * pOffsets.count + i] = pOffsets[i] } }
         }
 
         var owned: [DeviceMemory] = []
@@ -122,9 +104,8 @@ public final class CUDATrainer<T: RefScalar>: ResidentTrainer {
             return m.pointer
         }
         params = try alloc(paramCount); trace = try alloc(paramCount); newParams = try alloc(paramCount); newTrace = try alloc(paramCount)
-        let n = paramShapes.reduce(0) { $0 + $1.reduce(1, *) }
         var perCopy: [[UInt64]] = [[], [], []]
-        for k in 0..<3 { for _ in 0..<copies { perCopy[k].append(try alloc(n)) } }
+        for k in 0..<3 { for _ in 0..<copies { perCopy[k].append(try alloc(paramCount)) } }
         (grads1, samGrads, noised) = (perCopy[0], perCopy[1], perCopy[2])
         gradsFirstSum = try alloc(paramCount); samGradsSum = try alloc(paramCount); updateGrads = try alloc(paramCount)
         stats = try alloc(statCount); newStats = try alloc(statCount); shardStats = try alloc(statCount)
@@ -142,10 +123,36 @@ public final class CUDATrainer<T: RefScalar>: ResidentTrainer {
         if !maskOffsets.isEmpty {
             var flat = [T](repeating: 1, count: paramCount)
             for (path, m) in (state.mask?.entries ?? []) where paramIndex[path] != nil {
-                let o = paramOffsetList[paramIndex[path]!]
+                let o = pOffsets[paramIndex[path]!]
                 for (k, v) in m.scalars.enumerated() { flat[o + k] = v }
             }
             try flat.withUnsafeBytes { try device.upload($0, to: masks) }
+        }
+    }
+
+    /// One forward pass of `model` recorded on the CPU on zeros of `batchShape` (the values
+    /// are not used, only the ops and shapes): with `copies` parameter copies (shared
+    /// statistics) or one, in training or evaluation mode (the latter without masks).
+    static func record(_ model: Model, _ state: TrainState<T>, copies: Int, batchShape: [Int], train: Bool) throws
+        -> (tape: Tape<T>, builder: ModelBuilder<T>, logits: Variable) {
+        let tape = Tape<T>()
+        let vars = (0..<copies).map { _ in
+            Dictionary(uniqueKeysWithValues: state.params.entries.map { ($0.path, tape.leaf($0.tensor)) })
+        }
+        let masks = train ? state.masks : [:]
+        let b = ModelBuilder<T>(tape: tape, mode: copies > 1 ? .applyPerShard(copies: vars, masks: masks) : .apply(params: vars[0], masks: masks),
+                                batchStats: state.batchStats, train: train)
+        return (tape, b, try model.forward(b, tape.leaf(.zeros(batchShape))))
+    }
+
+    /// The flat offsets of each BatchNorm's `mean` and `var` (by module path, in tape order).
+    static func statisticsOffsets(_ batchNorms: [String], paths: [String], offsets: [Int]) throws -> [(mean: Int, variance: Int)] {
+        let index = Dictionary(uniqueKeysWithValues: paths.enumerated().map { ($1, $0) })
+        return try batchNorms.map { path in
+            guard let m = index[path + "/mean"], let v = index[path + "/var"] else {
+                throw CUDAError.unsupported("batch_stats has no \(path)/mean or \(path)/var")
+            }
+            return (offsets[m], offsets[v])
         }
     }
 
@@ -329,8 +336,5 @@ public final class CUDATrainer<T: RefScalar>: ResidentTrainer {
         -> any ResidentTrainer<T> {
         try CUDATrainer(model: model, state: state, batchSize: batchShape[0], imageShape: Array(batchShape.dropFirst()), h)
     }
-
-    /// The device's name and the architecture the kernels were compiled for.
-    public var deviceDescription: String { "\(device.name), kernels for \(device.architecture)" }
 }
 #endif

@@ -23,10 +23,8 @@ extension DeviceGraph {
         case .leaf: break
         case let .softmaxCrossEntropy(z, _):           // dz = (softmax - onehot) / N   (cotangent 1)
             let (rows, classes) = (nodes[z].shape[0], nodes[z].shape[1])
-            var start = 0
-            if case let .sliceBatch(_, s) = nodes[z].op { start = s }
             try contribute(to: z) {
-                try kernels.crossEntropyBackward(logp: workspace[i]!["logp"]!, labels: labels + UInt64(start * 4), dz: $0, rows: rows, classes: classes)
+                try kernels.crossEntropyBackward(logp: workspace[i]!["logp"]!, labels: self.labels(labels, for: z), dz: $0, rows: rows, classes: classes)
             }
         case let .sliceBatch(x, start):                // dx = dy at the sliced rows, zeros elsewhere
             try contribute(to: x) { g in

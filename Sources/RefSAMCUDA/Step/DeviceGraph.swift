@@ -41,9 +41,10 @@ final class DeviceGraph<T: RefScalar> {
     var written: [Bool]
     let size = MemoryLayout<T>.stride
 
-    /// Builds the device graph of `nodes` (a tape of one pass: parameter leaves, the image
-    /// leaf, the model, then the cross-entropy as the last node).
-    /// `backward: false` builds a forward-only graph (evaluation): no gradient buffers.
+    /// Builds the device graph of `nodes`: a tape of one pass (parameter leaves, the image
+    /// leaf, the model, then the loss as the last node: a cross-entropy, or the sum of one
+    /// per shard). `backward: false` builds a forward-only graph (evaluation), ending in
+    /// the logits, with no gradient buffers.
     init(_ device: CUDADevice, nodes: [GraphNode], leaves: [(copy: Int, offset: Int)], batchNormOffsets: [(mean: Int, variance: Int)],
          maskOffsets: [Int: Int], backward: Bool = true) throws {
         kernels = DeviceKernels(device: device)
@@ -65,7 +66,7 @@ final class DeviceGraph<T: RefScalar> {
         // Which values need a gradient: those on a path from a parameter to the loss.
         var need = Array(repeating: false, count: nodes.count)
         for i in 0..<leaves.count { need[i] = backward }
-        for i in leaves.count..<nodes.count where !need[i] { need[i] = Self.inputs(nodes[i].op).contains { need[$0] } }
+        for i in leaves.count..<nodes.count where !need[i] { need[i] = nodes[i].op.inputs.contains { need[$0] } }
         needed = need
         var bn: [Int: (mean: Int, variance: Int)] = [:]
         var k = 0
@@ -80,22 +81,6 @@ final class DeviceGraph<T: RefScalar> {
         }
         self.batchNormStats = bn
         try allocate(device)
-    }
-
-    static func inputs(_ op: GraphOp) -> [Int] {
-        switch op {
-        case .leaf: return []
-        case let .dense(x, k, b): return [x, k] + (b.map { [$0] } ?? [])
-        case let .conv2d(x, k, _): return [x, k]
-        case let .batchNorm(x, s, b, _): return [x, s, b]
-        case let .shardedBatchNorm(x, s, b): return [x] + s + b
-        case let .sliceBatch(x, _), let .relu(x), let .mask(x), let .avgPool(x, _), let .maxPool(x, _), let .mean(x, _), let .reshape(x):
-            return [x]
-        case let .concatBatch(xs): return xs
-        case let .add(a, b): return [a, b]
-        case let .softmaxCrossEntropy(z, _): return [z]
-        case let .custom(_, xs): return xs
-        }
     }
 
     func buffer(_ device: CUDADevice, elements: Int, of bytes: Int? = nil) throws -> UInt64 {
@@ -121,18 +106,10 @@ final class DeviceGraph<T: RefScalar> {
             case .batchNorm(_, _, _, false):             // evaluation: the running statistics
                 workspace[i] = ["invStd": try buffer(device, elements: n.shape.last ?? 0, of: 8)]
             case .batchNorm:
-                let c = n.shape.last ?? 0
-                workspace[i] = ["mean": try buffer(device, elements: c), "var": try buffer(device, elements: c),
-                                "invStd": try buffer(device, elements: c, of: 8), "sums": try buffer(device, elements: 2 * c, of: 8),
-                                "dscale": try buffer(device, elements: c), "dbias": try buffer(device, elements: c),
-                                "partial": try buffer(device, elements: DeviceKernels<T>.batchNormPartials(rows: count / max(c, 1), channels: c), of: 8)]
+                workspace[i] = try batchNormWorkspace(device, rows: count / max(n.shape.last ?? 1, 1), channels: n.shape.last ?? 0, shards: 1)
             case let .shardedBatchNorm(_, scales, _):
-                let c = n.shape.last ?? 0, d = scales.count
-                workspace[i] = ["mean": try buffer(device, elements: c), "var": try buffer(device, elements: c),
-                                "invStd": try buffer(device, elements: c, of: 8), "sums": try buffer(device, elements: 2 * c * d, of: 8),
-                                "dscale": try buffer(device, elements: c * d), "dbias": try buffer(device, elements: c * d),
-                                "scales": try buffer(device, elements: c * d), "ab": try buffer(device, elements: 2 * c, of: 8),
-                                "partial": try buffer(device, elements: DeviceKernels<T>.batchNormPartials(rows: count / max(c, 1), channels: c), of: 8)]
+                workspace[i] = try batchNormWorkspace(device, rows: count / max(n.shape.last ?? 1, 1), channels: n.shape.last ?? 0,
+                                                      shards: scales.count)
             case .maxPool:
                 workspace[i] = ["argmax": try buffer(device, elements: count, of: 4)]
             case let .softmaxCrossEntropy(z, _):
@@ -150,6 +127,18 @@ final class DeviceGraph<T: RefScalar> {
         for i in 0..<imageLeaf { largest = max(largest, nodes[i].shape.reduce(1, *)) }
         scratch = try buffer(device, elements: max(largest, 1))
         columns = try buffer(device, elements: max(largestColumns, 1))
+    }
+
+    /// A training-mode BatchNorm's buffers: its batch statistics, the partial sums behind
+    /// them, and per shard its backward sums (double) and scale and bias gradients; with
+    /// shards, also the shards' scales side by side and the combined terms.
+    func batchNormWorkspace(_ device: CUDADevice, rows: Int, channels c: Int, shards d: Int) throws -> [String: UInt64] {
+        var w = ["mean": try buffer(device, elements: c), "var": try buffer(device, elements: c),
+                 "invStd": try buffer(device, elements: c, of: 8), "sums": try buffer(device, elements: 2 * c * d, of: 8),
+                 "dscale": try buffer(device, elements: c * d), "dbias": try buffer(device, elements: c * d),
+                 "partial": try buffer(device, elements: DeviceKernels<T>.batchNormPartials(rows: rows, channels: c), of: 8)]
+        if d > 1 { w["scales"] = try buffer(device, elements: c * d); w["ab"] = try buffer(device, elements: 2 * c, of: 8) }
+        return w
     }
 
     /// A 1x1 convolution, stride 1, no padding: its im2col matrix is its input [N*H*W, C].
@@ -177,6 +166,23 @@ final class DeviceGraph<T: RefScalar> {
     /// Elements per row (per image) of node i.
     func rowSize(_ i: Int) -> Int { nodes[i].shape.dropFirst().reduce(1, *) }
 
+    /// The labels of a cross-entropy over logits `z`: a shard's rows of the batch's when
+    /// `z` is a batch slice.
+    func labels(_ labels: UInt64, for z: Int) -> UInt64 {
+        if case let .sliceBatch(_, start) = nodes[z].op { return labels + UInt64(start * 4) }
+        return labels
+    }
+
+    /// Binds the parameter leaves to the copies `params` (flat, one per copy) and, when
+    /// given, their gradients to `grads`; the image leaf to `images`.
+    func bind(params: [UInt64], grads: [UInt64]?, images: UInt64) {
+        for (p, leaf) in leaves.enumerated() {
+            values[p] = params[leaf.copy] + UInt64(leaf.offset * size)
+            if let grads { gradients[p] = grads[leaf.copy] + UInt64(leaf.offset * size) }
+        }
+        values[imageLeaf] = images
+    }
+
     func count(_ i: Int) -> Int { nodes[i].shape.reduce(1, *) }
 
     /// The running statistics (flat) a forward pass in evaluation mode reads.
@@ -186,8 +192,7 @@ final class DeviceGraph<T: RefScalar> {
     /// (evaluation); the logits are left in `value(logits)`.
     func forward(params: [UInt64], images: UInt64, statistics: UInt64) throws {
         self.statistics = statistics
-        for (p, leaf) in leaves.enumerated() { values[p] = params[leaf.copy] + UInt64(leaf.offset * size) }
-        values[imageLeaf] = images
+        bind(params: params, grads: nil, images: images)
         for i in (imageLeaf + 1)..<nodes.count { try forward(i, labels: 0, lossOut: 0) }
     }
 
@@ -196,11 +201,7 @@ final class DeviceGraph<T: RefScalar> {
     /// their sum with each copy's gradients into `grads` (flat, one per copy). The batch
     /// moments are left in each batch norm's workspace ("mean", "var").
     func pass(params: [UInt64], images: UInt64, labels: UInt64, grads: [UInt64], lossOut: UInt64) throws {
-        for (p, leaf) in leaves.enumerated() {
-            values[p] = params[leaf.copy] + UInt64(leaf.offset * size)
-            gradients[p] = grads[leaf.copy] + UInt64(leaf.offset * size)
-        }
-        values[imageLeaf] = images
+        bind(params: params, grads: grads, images: images)
         for i in (imageLeaf + 1)..<nodes.count { try forward(i, labels: labels, lossOut: lossOut) }
         for i in 0..<nodes.count { written[i] = false }
         // d(loss)/d(loss) = 1; below a sum of losses, each cross-entropy's cotangent is 1 too.
@@ -263,12 +264,8 @@ final class DeviceGraph<T: RefScalar> {
             let s = nodes[x].shape
             try kernels.spatialMean(value(x), y, batch: s[0], pixels: s[1] * s[2], channels: s[3])
         case let .softmaxCrossEntropy(z, _):
-            let w = workspace[i]!
-            // Shard k's labels are its rows of the batch's: the slice's start.
-            var start = 0
-            if case let .sliceBatch(_, s) = nodes[z].op { start = s }
-            let k = crossEntropies.firstIndex(of: i)!
-            try kernels.crossEntropy(value(z), labels: labels + UInt64(start * 4), logp: w["logp"]!, rowLoss: w["rowLoss"]!,
+            let w = workspace[i]!, k = crossEntropies.firstIndex(of: i)!
+            try kernels.crossEntropy(value(z), labels: self.labels(labels, for: z), logp: w["logp"]!, rowLoss: w["rowLoss"]!,
                                      loss: lossOut + UInt64(k * size), rows: nodes[z].shape[0], classes: nodes[z].shape[1])
             try kernels.copy(lossOut + UInt64(k * size), y, 1)
         case .custom:

@@ -44,6 +44,25 @@ public enum GraphOp: Sendable {
     case custom(name: String, inputs: [Int])
 }
 
+extension GraphOp {
+    /// The indices of the op's inputs (those `Tape.inputs(of:)` gives for the recorded op).
+    public var inputs: [Int] {
+        switch self {
+        case .leaf: return []
+        case let .dense(x, k, b): return [x, k] + (b.map { [$0] } ?? [])
+        case let .conv2d(x, k, _): return [x, k]
+        case let .batchNorm(x, s, b, _): return [x, s, b]
+        case let .shardedBatchNorm(x, s, b): return [x] + s + b
+        case let .sliceBatch(x, _), let .relu(x), let .mask(x), let .avgPool(x, _), let .maxPool(x, _), let .mean(x, _), let .reshape(x):
+            return [x]
+        case let .concatBatch(xs): return xs
+        case let .add(a, b): return [a, b]
+        case let .softmaxCrossEntropy(z, _): return [z]
+        case let .custom(_, xs): return xs
+        }
+    }
+}
+
 extension Tape {
     /// Every recorded op, in recording order (a node's index is its `Variable.index`).
     public var graph: [GraphNode] {

@@ -148,7 +148,8 @@ public enum BatchNormOp {
     }
 
     /// Rows per chunk of every pass: fixed, so sums never depend on the thread count.
-    static let rowChunk = 1024
+    /// Other backends sum in the same chunks to agree to the bit (the CUDA kernels).
+    public static let rowChunk = 1024
 
     /// Runs `body(rows)` over consecutive `rowChunk`-row ranges of `0..<m`, in parallel.
     @inline(__always)

@@ -4,9 +4,6 @@ import XCTest
 /// Where the tests find the CPU emulator (built once per test process from
 /// Tests/CUDAEmulator with the toolchain's clang++) and NVRTC.
 enum CUDATestSupport {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
-
     /// This process's directory for the emulator library, removed when the process exits.
     static let directory: URL = {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cuda-standin-\(UUID().uuidString)")
@@ -21,7 +18,7 @@ enum CUDATestSupport {
         let out = directory.appendingPathComponent("libcuda-standin.so").path
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["bash", repository.appendingPathComponent("Tests/CUDAEmulator/build.sh").path, out]
+        p.arguments = ["bash", Repo.path("Tests/CUDAEmulator/build.sh"), out]
         let pipe = Pipe()
         p.standardError = pipe
         try p.run()
@@ -51,7 +48,7 @@ enum CUDATestSupport {
     /// NVRTC's path: NVRTC_LIBRARY, else the copy .ci/install-nvrtc puts in .cache/nvrtc.
     static var nvrtcPath: String? {
         if let p = ProcessInfo.processInfo.environment["NVRTC_LIBRARY"], FileManager.default.fileExists(atPath: p) { return p }
-        let local = repository.appendingPathComponent(".cache/nvrtc/nvidia/cu13/lib/libnvrtc.so.13").path
+        let local = Repo.path(".cache/nvrtc/nvidia/cu13/lib/libnvrtc.so.13")
         return FileManager.default.fileExists(atPath: local) ? local : nil
     }
 

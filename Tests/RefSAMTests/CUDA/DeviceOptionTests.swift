@@ -5,7 +5,7 @@ import RefSAMCUDA
 /// `--device cuda` on the command line: a clear error without the backend or without a
 /// driver, and with the stand-in driver the CUDA path end to end (verify, golden, train).
 final class DeviceOptionTests: XCTestCase {
-    var fixtures: String { CUDATestSupport.repository.appendingPathComponent("Fixtures").path }
+    var fixtures: String { Repo.fixtures }
 
     func testBadDeviceIsAUsageError() throws {
         let r = try runRefRun(["verify", "--device", "tpu", fixtures + "/mlp_sgd_f64"])
@@ -61,7 +61,7 @@ final class DeviceOptionTests: XCTestCase {
         var runs: [String: String] = [:]
         for device in ["cpu", "cuda"] {
             let work = try makeTemporaryDirectory("cuda-train-\(device)")
-            let r = try runOnStandIn(["--workdir=" + work, "--config=" + CUDATestSupport.repository.appendingPathComponent("configs/mnist_mlp.py").path,
+            let r = try runOnStandIn(["--workdir=" + work, "--config=" + Repo.config("mnist_mlp.py"),
                                       "--device", device, "--config.data_dir=" + data, "--config.num_epochs=2", "--config.batch_size=10",
                                       "--config.num_neurons=[12]", "--config.dtype=float64"])
             XCTAssertEqual(r.status, 0, r.err)

@@ -9,15 +9,23 @@ final class EmulatedKernelTests: XCTestCase {
     typealias Launch = @convention(c) (UnsafePointer<CChar>, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32,
                                        UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> Int32
 
-    /// Launches `name_f32|f64` on the emulator; pointer arguments are host arrays.
+    /// Launches `name_f32|f64` (or `name_<suffix>`) on the emulator; pointer arguments are
+    /// host arrays.
     struct Emulator<T: RefScalar> {
         let launchFunction: Launch
         let lastError: @convention(c) () -> UnsafePointer<CChar>
-        var suffix: String { T.self == Float.self ? "f32" : "f64" }
+        let suffix: String
 
-        init() throws {
-            launchFunction = try CUDATestSupport.symbol("emu_launch", as: Launch.self)
-            lastError = try CUDATestSupport.symbol("emu_last_error", as: (@convention(c) () -> UnsafePointer<CChar>).self)
+        /// The stand-in's emulator, or the one in `library` (a library of planted kernels).
+        init(library: UnsafeMutableRawPointer? = nil, suffix: String? = nil) throws {
+            func symbol<F>(_ name: String, _: F.Type) throws -> F {
+                guard let library else { return try CUDATestSupport.symbol(name, as: F.self) }
+                guard let p = dlsym(library, name) else { throw CUDATestSupport.StandInError(message: "no \(name) in the library") }
+                return unsafeBitCast(p, to: F.self)
+            }
+            launchFunction = try symbol("emu_launch", Launch.self)
+            lastError = try symbol("emu_last_error", (@convention(c) () -> UnsafePointer<CChar>).self)
+            self.suffix = suffix ?? (T.self == Float.self ? "f32" : "f64")
         }
 
         enum Arg { case buffer(UnsafeMutableRawPointer), null, int(Int), long(Int), real(Double), double(Double) }

@@ -22,7 +22,7 @@ final class EmulatorCatchesBugsTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("planted-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let emulator = CUDATestSupport.repository.appendingPathComponent("Tests/CUDAEmulator").path
+        let emulator = Repo.path("Tests/CUDAEmulator")
         var unit = "#include \"\(emulator)/cuda_emulator.h\"\n#include \"\(emulator)/registry.h\"\n#define REAL float\n"
         unit += CUDAKernelSource.files.first { $0.name == "common.cuh" }!.text
         for (name, text) in plants {
@@ -43,10 +43,6 @@ final class EmulatorCatchesBugsTests: XCTestCase {
 
     func testPlantedBarrierAndIndexBugsAreCaught() throws {
         let (h, variants) = try buildPlanted()
-        typealias Launch = @convention(c) (UnsafePointer<CChar>, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32,
-                                           UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> Int32
-        let launch = unsafeBitCast(dlsym(h, "emu_launch")!, to: Launch.self)
-        let lastError = unsafeBitCast(dlsym(h, "emu_last_error")!, to: (@convention(c) () -> UnsafePointer<CChar>).self)
         let (m, n, k) = (71, 69, 40)                   // three K stages, partial tiles on every side
         var rng = RandomGenerator(seed: 5)
         let a: Tensor<Float> = rng.normalTensor([m, k]), b: Tensor<Float> = rng.normalTensor([k, n])
@@ -59,23 +55,15 @@ final class EmulatorCatchesBugsTests: XCTestCase {
         setOrder(order)
         var outcome: [String: (code: Int32, error: String, matches: Bool)] = [:]
         for v in variants {
-            var c = [Float](repeating: .nan, count: m * n)
-            let code: Int32 = a.scalars.withUnsafeBufferPointer { pa in b.scalars.withUnsafeBufferPointer { pb in c.withUnsafeMutableBufferPointer { pc in
-                // cuLaunchKernel's argument array: one pointer per argument, each to an 8-byte slot.
-                let slots = UnsafeMutableRawPointer.allocate(byteCount: 12 * 8, alignment: 8)
-                defer { slots.deallocate() }
-                for (i, v) in [m, n, k].enumerated() { (slots + 8 * i).storeBytes(of: Int32(v), as: Int32.self) }
-                (slots + 24).storeBytes(of: UnsafeRawPointer(pa.baseAddress!), as: UnsafeRawPointer.self)
-                for (i, v) in [k, 1].enumerated() { (slots + 32 + 8 * i).storeBytes(of: v, as: Int.self) }
-                (slots + 48).storeBytes(of: UnsafeRawPointer(pb.baseAddress!), as: UnsafeRawPointer.self)
-                for (i, v) in [n, 1].enumerated() { (slots + 56 + 8 * i).storeBytes(of: v, as: Int.self) }
-                (slots + 72).storeBytes(of: UnsafeRawPointer(pc.baseAddress!), as: UnsafeRawPointer.self)
-                (slots + 80).storeBytes(of: n, as: Int.self)
-                (slots + 88).storeBytes(of: Int32(0), as: Int32.self)
-                var args = (0..<12).map { Optional(slots + 8 * $0) }
-                return args.withUnsafeMutableBufferPointer { launch("gemm_\(v)", 2, 2, 1, 16, 16, 1, $0.baseAddress!) }
-            } } }
-            outcome[v] = (code, String(cString: lastError()), code == 0 && c == want)
+            let e = try EmulatedKernelTests.Emulator<Float>(library: h, suffix: v), mem = EmulatedKernelTests.Buffers()
+            let c = mem.of([Float](repeating: .nan, count: m * n))
+            var error = ""
+            do {
+                try e.launch("gemm", grid: (2, 2), block: (16, 16),
+                             [.int(m), .int(n), .int(k), .buffer(mem.of(a.scalars)), .long(k), .long(1), .buffer(mem.of(b.scalars)),
+                              .long(n), .long(1), .buffer(c), .long(n), .int(0)])
+            } catch let failure { error = "\(failure)" }
+            outcome[v] = (error.isEmpty ? 0 : 1, error, error.isEmpty && mem.read(c, m * n, Float.self) == want)
         }
         XCTAssertEqual(outcome["asis"]?.code, 0)
         XCTAssertTrue(outcome["asis"]?.matches ?? false, "the GEMM as written is bit-identical to the naive loop")

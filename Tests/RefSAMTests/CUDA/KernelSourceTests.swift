@@ -4,8 +4,7 @@ import XCTest
 /// The embedded kernel text is the files in Sources/RefSAMCUDA/Kernels.
 final class KernelSourceTests: XCTestCase {
     func testEmbeddedTextIsTheKernelFiles() throws {
-        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../../Sources/RefSAMCUDA/Kernels").standardized
+        let dir = Repo.root.appendingPathComponent("Sources/RefSAMCUDA/Kernels")
         let onDisk = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".cu") || $0.hasSuffix(".cuh") }
         XCTAssertEqual(Set(onDisk), Set(CUDAKernelSource.files.map(\.name)), "every kernel file is embedded, and only those")
         for (name, text) in CUDAKernelSource.files {
