@@ -7,7 +7,11 @@ layers and writer are those of tools/make_fixtures_torch.py (an implementation
 independent of the Swift code); only the step (and, for BatchNorm and padding bugs,
 a layer) is changed here.
 
-    python3 tools/make_bug_fixtures_torch.py      # rewrites Tests/RefSAMTests/Resources/bugs/
+    python3 tools/make_bug_fixtures_torch.py      # rewrites Tests/RefSAMTests/Resources/bugs/ and bugs-shards/
+
+bugs/ holds one case per variant without shards; bugs-shards/ a few under `sam_shards` 2,
+one per way the step shards: shard by shard (MLP, ResNet18) and with BatchNorm statistics
+shared across shards (ResNet50).
 """
 import os
 import sys
@@ -17,7 +21,9 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_fixtures_torch as M  # noqa: E402
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "RefSAMTests", "Resources", "bugs")
+RESOURCES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "RefSAMTests", "Resources")
+OUT = os.path.join(RESOURCES, "bugs")
+OUT_SHARDS = os.path.join(RESOURCES, "bugs-shards")
 
 
 def ascent(v, hp, params, g1):
@@ -113,7 +119,6 @@ def main():
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(1)
     torch.backends.mkldnn.enabled = False
-    M.ROOT = OUT
     M.PRODUCER = "tools/make_bug_fixtures_torch.py (PyTorch %s), one planted bug" % torch.__version__
     sam = dict(optimizer="sam", rho=0.05, learning_rate=0.1, momentum=0.9, weight_decay=0.0005)
     mlp = {"name": "MLP", "num_classes": 10, "num_neurons": [16, 8]}
@@ -124,11 +129,22 @@ def main():
                                                      "optimizer-swapped"]]
     cases += [("no-norm-epsilon", dict(mlp, num_classes=4), (8, 6, 6, 1), {"zero_gradient": True})]
     cases += [(v, r18, (2, 32, 32, 3), {}) for v in ["bn-stats-from-perturbed-pass", "unbiased-running-variance", "same-padding"]]
-    for k, (v, model, shape, extra) in enumerate(cases):
+    r50 = {"name": "ResNet50_ImageNet", "num_classes": 10, "num_filters": 2}
+    shards = [("mlp-per-layer-gradient-norm", mlp, (8, 12, 12, 1)), ("mlp-weight-decay-at-ascent-point", mlp, (8, 12, 12, 1)),
+              ("resnet18-bn-stats-from-perturbed-pass", r18, (4, 32, 32, 3)),
+              ("resnet50-unbiased-running-variance", r50, (8, 48, 48, 3))]
+    # ResNet50's float64 gradients are sensitive to summation order (docs/FIXTURES.md): its
+    # case takes the seed of Fixtures/resnet50_nf2_sam_shards2_f64, whose correct step agrees.
+    seeds = {"resnet50-unbiased-running-variance": 23}
+    for k, (v, model, shape, extra) in enumerate(cases + [(n, m, sh, {"shards": True}) for n, m, sh in shards]):
+        sharded = extra.pop("shards", False)
+        v, name = (v.split("-", 1)[1], v) if sharded else (v, v)
+        M.ROOT = OUT_SHARDS if sharded else OUT
         M.train_step = make_step(v)
         M.conv = (lambda P, path, x, f, k_, s, pad: conv(P, path, x, f, k_, s, "SAME")) if v == "same-padding" else conv
         M.batch_norm = unbiased_batch_norm if v == "unbiased-running-variance" else batch_norm
-        M.write_case(v, model, sam, "float64", shape, steps=1, seed=100 + k, **extra)
+        M.write_case(name, model, dict(sam, sam_shards=2) if sharded else sam, "float64", shape, steps=1,
+                     seed=seeds.get(name, 100 + k), **extra)
 
 
 if __name__ == "__main__":

@@ -115,8 +115,9 @@ enum Help {
         pass, unbiased running variance, per-layer gradient norm, no 1e-12 in the norm,
         an unnormalised ascent, weight decay at the ascent point or omitted, dampening,
         Nesterov, the learning rate inside the trace, SAME padding, SGD for SAM (or the
-        reverse). Without a match it lists the closest variants. Fixtures without
-        sam_shards only. Exit status: 0 the fixture passes as is; 1 it fails; 2 malformed.
+        reverse). Without a match it lists the closest variants. Under sam_shards each
+        variant is taken in every shard. Exit status: 0 the fixture passes as is; 1 it
+        fails; 2 malformed.
         """,
         "golden": """
         ref-run golden --config=FILE [--config.KEY=VALUE ...] --out DIR [--dtype float64] [--steps K]

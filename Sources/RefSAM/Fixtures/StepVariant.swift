@@ -42,55 +42,123 @@ public enum StepVariant: String, CaseIterable, Sendable {
 
 extension StepVariant {
     /// The outputs of the fixture's step computed this variant's way (nil: the original
-    /// step), named and ordered as `FixtureReplay.compute` names them. Fixtures with
-    /// `sam_shards` > 1 are not supported.
+    /// step), named and ordered as `FixtureReplay.compute` names them. With `sam_shards`
+    /// the variant is taken in every shard, as the step takes the original: shard by
+    /// shard, or in one pass with shared BatchNorm statistics (ResNet50); the weight-decay
+    /// variants per shard, as the mean over shards of g_d + wd (p + e_d).
     /// `inputsMovedBy` as in `FixtureReplay.compute`.
     public static func outputs<T: RefScalar>(_ f: Fixture, _ variant: StepVariant?, _: T.Type, inputsMovedBy rng: RandomGenerator? = nil) throws
         -> [(name: String, tensor: Tensor<T>)] {
-        guard f.step.samShards == 1 else {
-            throw FixtureError.malformed(path: f.directory, reason: "diagnose handles fixtures without sam_shards (this one has \(f.step.samShards))")
-        }
         let (state, images, labels) = try f.loadInputs(T.self, movedBy: rng)
         let h = f.step, model = f.model
-        let padding: Padding? = variant == .samePadding ? .same : nil
-        func pass(_ params: TensorTree<T>) throws -> Pass<T> {
-            try TrainStep.pass(model, params: params, batchStats: state.batchStats, masks: state.masks, images: images, labels: labels,
-                               paddingOverride: padding)
-        }
-        let first = try pass(state.params)
         var optimizer = h.optimizer
         if variant == .optimizerSwapped { optimizer = optimizer == .sam ? .sgd : .sam }
-        var g = first.grads, second: Pass<T>? = nil, e: TensorTree<T>? = nil
+        let r = h.samShards > 1 && model.batchNormSpansShards
+            ? try passesWithSharedStatistics(model, state, images, labels, h, optimizer, variant)
+            : try passesShardByShard(model, state, images, labels, h, optimizer, variant)
+        let e = r.perturbations.isEmpty ? nil : try TrainStep.average(r.perturbations)
+        let (grads, trace, params) = try update(state, try TrainStep.average(r.gradients), e, h, variant)
+        return try FixtureReplay.ordered(model, imageShape: Array(images.shape.dropFirst()), loss: r.loss, logits: r.logits,
+                                         gradsFirst: try TrainStep.average(r.firstGradients), grads: grads, trace: trace,
+                                         params: params, batchStats: r.batchStats)
+    }
+
+    /// What the passes of a step give, per shard where shards differ.
+    struct Passes<T: RefScalar> {
+        var loss: T
+        var logits: Tensor<T>
+        var firstGradients: [TensorTree<T>]
+        /// The gradient each shard's update uses (the second pass's under SAM).
+        var gradients: [TensorTree<T>]
+        /// e_d = ascent point - p (SAM only).
+        var perturbations: [TensorTree<T>] = []
+        /// The running statistics after the step (averaged over shards).
+        var batchStats: TensorTree<T>
+    }
+
+    /// Shards that share nothing but the parameters (one shard: the plain step).
+    static func passesShardByShard<T: RefScalar>(_ model: Model, _ state: TrainState<T>, _ images: Tensor<T>, _ labels: [Int32],
+                                                 _ h: StepHyperparameters, _ optimizer: Optimizer, _ variant: StepVariant?) throws -> Passes<T> {
+        let shards = h.samShards, n = images.shape[0] / shards
+        let padding: Padding? = variant == .samePadding ? .same : nil
+        var losses: [T] = [], logits: [Tensor<T>] = [], firsts: [TensorTree<T>] = [], gradients: [TensorTree<T>] = []
+        var perturbations: [TensorTree<T>] = [], stats: [TensorTree<T>] = []
+        for d in 0..<shards {
+            let x = shards == 1 ? images : try BatchSliceOp.slice(images, start: d * n, count: n)
+            let y = Array(labels[(d * n)..<((d + 1) * n)])
+            func pass(_ params: TensorTree<T>) throws -> Pass<T> {
+                try TrainStep.pass(model, params: params, batchStats: state.batchStats, masks: state.masks, images: x, labels: y,
+                                   paddingOverride: padding)
+            }
+            let first = try pass(state.params)
+            var second: Pass<T>? = nil
+            if optimizer == .sam {
+                let noised = try ascentPoint(state.params, along: first.grads, rho: h.rho, variant)
+                second = try pass(noised)
+                perturbations.append(try noised.zip(state.params, -))
+            }
+            losses.append(first.loss); logits.append(first.logits); firsts.append(first.grads)
+            gradients.append(second?.grads ?? first.grads)
+            stats.append(try runningStatistics(state.batchStats, first: first.batchStats, moments: first.batchMoments,
+                                               counts: first.batchCounts, second: second?.batchStats, variant))
+        }
+        return Passes(loss: shards == 1 ? losses[0] : losses.reduce(0, +) / T(shards),
+                      logits: shards == 1 ? logits[0] : try BatchSliceOp.concat(logits), firstGradients: firsts,
+                      gradients: gradients, perturbations: perturbations, batchStats: try TrainStep.average(stats))
+    }
+
+    /// Shards in one pass with shared BatchNorm statistics, one parameter copy each (ResNet50).
+    static func passesWithSharedStatistics<T: RefScalar>(_ model: Model, _ state: TrainState<T>, _ images: Tensor<T>, _ labels: [Int32],
+                                                         _ h: StepHyperparameters, _ optimizer: Optimizer,
+                                                         _ variant: StepVariant?) throws -> Passes<T> {
+        let padding: Padding? = variant == .samePadding ? .same : nil
+        func pass(_ copies: [TensorTree<T>]) throws -> TrainStep.ShardedPass<T> {
+            try TrainStep.shardedPass(model, copies: copies, batchStats: state.batchStats, masks: state.masks, images: images,
+                                      labels: labels, paddingOverride: padding)
+        }
+        let first = try pass(Array(repeating: state.params, count: h.samShards))
+        var second: TrainStep.ShardedPass<T>? = nil, perturbations: [TensorTree<T>] = []
         if optimizer == .sam {
-            let noised: TensorTree<T>
-            if let variant, [.perLayerNorm, .noNormEpsilon, .unnormalisedAscent].contains(variant) {
-                let norm = TrainStep.globalNorm(first.grads)
-                noised = try state.params.map { path, p -> Tensor<T> in
-                    let gp = try first.grads.require(path, in: "gradient")
-                    let denominator: T = variant == .perLayerNorm ? T(OptimizerOp.sumOfSquares(gp).squareRoot()) + T(1e-12)
-                        : variant == .noNormEpsilon ? T(norm) : 1
-                    return OptimizerOp.ascentPoint(p, gradient: gp, rho: T(h.rho), denominator: denominator)
-                }
-            } else {
-                noised = try TrainStep.perturb(state.params, along: first.grads, rho: h.rho)
-            }
+            let noised = try first.grads.map { try ascentPoint(state.params, along: $0, rho: h.rho, variant) }
             second = try pass(noised)
-            g = second!.grads
-            e = try noised.zip(state.params, -)
+            perturbations = try noised.map { try $0.zip(state.params, -) }
         }
-        let (grads, trace, params) = try update(state, g, e, h, variant)
-        var stats = first.batchStats
-        if variant == .statisticsFromPerturbedPass, let second { stats = second.batchStats }
-        if variant == .unbiasedRunningVariance {
-            stats = try state.batchStats.map { path, old -> Tensor<T> in
-                guard path.hasSuffix("/var") else { return try first.batchStats.require(path, in: "batch_stats") }
-                let module = String(path.dropLast(4)), n = Double(first.batchCounts[module] ?? 1)
-                let v = try first.batchMoments.require(path, in: "batch moments")
-                return Tensor(shape: old.shape, scalars: zip(old.scalars, v.scalars).map { T(0.9) * $0 + T(0.1) * ($1 * T(n / max(n - 1, 1))) })
-            }
+        return Passes(loss: first.losses.reduce(0, +) / T(h.samShards), logits: first.logits, firstGradients: first.grads,
+                      gradients: second?.grads ?? first.grads, perturbations: perturbations,
+                      batchStats: try runningStatistics(state.batchStats, first: first.batchStats, moments: first.batchMoments,
+                                                        counts: first.batchCounts, second: second?.batchStats, variant))
+    }
+
+    /// SAM's ascent point p + rho g1 / (||g1|| + 1e-12), or the variant's.
+    static func ascentPoint<T: RefScalar>(_ params: TensorTree<T>, along g1: TensorTree<T>, rho: Double,
+                                          _ variant: StepVariant?) throws -> TensorTree<T> {
+        guard let variant, [.perLayerNorm, .noNormEpsilon, .unnormalisedAscent].contains(variant) else {
+            return try TrainStep.perturb(params, along: g1, rho: rho)
         }
-        return try FixtureReplay.ordered(model, imageShape: Array(images.shape.dropFirst()), loss: first.loss, logits: first.logits,
-                                         gradsFirst: first.grads, grads: grads, trace: trace, params: params, batchStats: stats)
+        let norm = TrainStep.globalNorm(g1)
+        return try params.map { path, p -> Tensor<T> in
+            let gp = try g1.require(path, in: "gradient")
+            let denominator: T = variant == .perLayerNorm ? T(OptimizerOp.sumOfSquares(gp).squareRoot()) + T(1e-12)
+                : variant == .noNormEpsilon ? T(norm) : 1
+            return OptimizerOp.ascentPoint(p, gradient: gp, rho: T(rho), denominator: denominator)
+        }
+    }
+
+    /// The running statistics a pass leaves, or the variant's: the second pass's, or the
+    /// variance updated unbiased (n / (n - 1), n the values the moments were taken over).
+    static func runningStatistics<T: RefScalar>(_ old: TensorTree<T>, first: TensorTree<T>, moments: TensorTree<T>,
+                                                counts: [String: Int], second: TensorTree<T>?,
+                                                _ variant: StepVariant?) throws -> TensorTree<T> {
+        if variant == .statisticsFromPerturbedPass, let second { return second }
+        guard variant == .unbiasedRunningVariance else { return first }
+        return try old.map { path, previous -> Tensor<T> in
+            guard path.hasSuffix("/var") else { return try first.require(path, in: "batch_stats") }
+            let n = Double(counts[String(path.dropLast(4))] ?? 1)
+            let v = try moments.require(path, in: "batch moments")
+            return Tensor(shape: previous.shape, scalars: zip(previous.scalars, v.scalars).map {
+                T(0.9) * $0 + T(0.1) * ($1 * T(n / max(n - 1, 1)))
+            })
+        }
     }
 
     /// Weight decay and the momentum update, the original's way or the variant's.

@@ -22,24 +22,28 @@ import RefTensor
 /// (PyTorch, tools/make_fixtures_torch.py) and checked against Flax by
 /// tools/check_shards_flax.py.
 extension TrainStep {
-    /// One pass over all shards at once, each with its copy of the parameters.
-    struct ShardedPass<T: RefScalar> {
+    /// One pass over all shards at once, each with its copy of the parameters (and, for
+    /// `ref-run diagnose`, every convolution's padding optionally replaced).
+    package struct ShardedPass<T: RefScalar> {
         /// Mean CE of each shard's rows.
-        var losses: [T]
+        package var losses: [T]
         /// [N, classes], shards in order.
-        var logits: Tensor<T>
+        package var logits: Tensor<T>
         /// g_d, one tree per shard.
-        var grads: [TensorTree<T>]
+        package var grads: [TensorTree<T>]
         /// Running statistics updated with the shared batch statistics.
-        var batchStats: TensorTree<T>
+        package var batchStats: TensorTree<T>
         /// The shared batch mean and variance of each BatchNorm.
-        var batchMoments: TensorTree<T>
+        package var batchMoments: TensorTree<T>
+        /// The values each BatchNorm's moments were taken over (all shards' rows).
+        package var batchCounts: [String: Int]
     }
 
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    static func shardedPass<T: RefScalar>(_ model: Model, copies: [TensorTree<T>], batchStats: TensorTree<T>,
-                                          masks: [String: Mask<T>], images: Tensor<T>, labels: [Int32]) throws -> ShardedPass<T> {
+    package static func shardedPass<T: RefScalar>(_ model: Model, copies: [TensorTree<T>], batchStats: TensorTree<T>,
+                                                  masks: [String: Mask<T>], images: Tensor<T>, labels: [Int32],
+                                                  paddingOverride: Padding? = nil) throws -> ShardedPass<T> {
         let tape = Tape<T>()
         var vars: [[String: Variable]] = [], leaves: [Variable] = []
         for copy in copies {
@@ -48,6 +52,7 @@ extension TrainStep {
             vars.append(v)
         }
         let b = ModelBuilder<T>(tape: tape, mode: .applyPerShard(copies: vars, masks: masks), batchStats: batchStats, train: true)
+        b.paddingOverride = paddingOverride
         let logits = try model.forward(b, tape.leaf(images))
         let per = labels.count / copies.count
         var losses: [Variable] = []
@@ -61,7 +66,7 @@ extension TrainStep {
         let paths = copies[0].paths, k = paths.count
         return ShardedPass(losses: losses.map { tape[$0].scalar }, logits: tape[logits],
                            grads: (0..<copies.count).map { d in TensorTree(Array(Swift.zip(paths, grads[(d * k)..<((d + 1) * k)]))) },
-                           batchStats: b.newBatchStats, batchMoments: b.batchMoments)
+                           batchStats: b.newBatchStats, batchMoments: b.batchMoments, batchCounts: b.batchCounts)
     }
 
     @_specialize(where T == Float)

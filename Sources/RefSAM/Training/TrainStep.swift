@@ -174,7 +174,7 @@ public enum TrainStep {
     /// Mean of trees (the identity for one tree, so one shard changes no bit).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    static func average<T: RefScalar>(_ trees: [TensorTree<T>]) throws -> TensorTree<T> {
+    package static func average<T: RefScalar>(_ trees: [TensorTree<T>]) throws -> TensorTree<T> {
         guard trees.count > 1 else { return trees[0] }
         var sum = trees[0]
         for t in trees.dropFirst() { sum = try sum.zip(t, +) }
