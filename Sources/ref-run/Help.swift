@@ -121,7 +121,7 @@ enum Help {
         """,
         "golden": """
         ref-run golden --config=FILE [--config.KEY=VALUE ...] --out DIR [--dtype float64] [--steps K]
-                       [--batch N] [--synthetic] [--no-mask] [--device cpu|cuda]
+                       [--batch N] [--synthetic] [--no-mask] [--probe] [--device cpu|cuda]
 
         Writes K consecutive one-step fixtures of this reference, DIR/step_000 ... , from
         the config's model, seeded initialisation, pruning mask and first training
@@ -131,6 +131,10 @@ enum Help {
         The mask follows the original's pruning rule, which prunes the lowest-scoring
         weight of every kernel even at sparsity 0, so mask/ inputs are written then too;
         --no-mask writes no mask (parameters as initialised) for backends without pruning.
+        --probe sets weight_decay 0.05 and rho 0.5 (explicit --config. values still win):
+        at the configs' 5e-4 and 0.05, weight decay at the ascent point or omitted can
+        change a float32 ResNet step less than float32 rounding does, so verify cannot
+        fail them; a probe fixture makes every known bug show (docs/FIXTURES.md).
         --device cuda writes the CUDA backend's steps instead (verify them with ref-run verify).
         """,
         "bench": """

@@ -59,6 +59,26 @@ final class GoldenAndVerifyTests: XCTestCase {
         XCTAssertEqual(VerifyCommand.report(plain + "/step_000").status, 0)
     }
 
+    /// --probe: weight decay 0.05 and rho 0.5 unless the command line sets them; the probe
+    /// fixture replays, and a weight-decay bug fails it.
+    func testGoldenProbe() throws {
+        let dir = try tempDir()
+        func golden(_ name: String, _ extra: [String]) throws -> Fixture {
+            let r = try runRefRun(["golden", "--config.num_neurons=[8]", "--batch", "4", "--synthetic", "--probe",
+                                   "--out", dir + "/" + name] + extra)
+            XCTAssertEqual(r.status, 0, r.err)
+            return try Fixture.load(dir + "/" + name + "/step_000")
+        }
+        let probe = try golden("probe", [])
+        XCTAssertEqual(probe.step.weightDecay, 0.05)
+        XCTAssertEqual(probe.step.rho, 0.5)
+        XCTAssertTrue(probe.producer.contains(" --probe"), probe.producer)
+        XCTAssertEqual(try golden("rho", ["--config.rho=0.1"]).step.rho, 0.1)
+        let d = try Diagnosis.of(probe)
+        XCTAssertEqual(d.failingAsIs, 0)
+        XCTAssertGreaterThan(d.variants.first { $0.variant == .weightDecayAtAscentPoint }!.failing, 0)
+    }
+
     func testVerifyExitsZeroOnAPassingFixture() throws {
         let (lines, status) = VerifyCommand.report(Self.fixtures + "/mlp_sam_f64/step_001")
         XCTAssertEqual(status, 0)
