@@ -24,6 +24,23 @@ final class DataTests: XCTestCase {
         return out
     }
 
+    /// Slicing-by-8 against the bytewise definition (every length 0...40 and every start
+    /// offset 0...9, so each tail and alignment), and the standard check value.
+    func testCRC32SlicingMatchesTheBytewiseDefinition() {
+        XCTAssertEqual(CRC32.checksum(Array("123456789".utf8)), 0xCBF4_3926)
+        XCTAssertEqual(CRC32.checksumBytewise(Array("123456789".utf8)), 0xCBF4_3926)
+        var state: UInt64 = 1
+        func next() -> UInt8 { state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407; return UInt8(state >> 56) }
+        for n in 0...40 {
+            let bytes = (0..<n).map { _ in next() }
+            for start in 0...min(9, n) {
+                XCTAssertEqual(CRC32.checksum(bytes, from: start), CRC32.checksumBytewise(bytes, from: start), "n \(n) start \(start)")
+            }
+        }
+        let big = (0..<100_003).map { _ in next() }
+        XCTAssertEqual(CRC32.checksum(big), CRC32.checksumBytewise(big))
+    }
+
     static func idx(images: [[UInt8]], rows: Int, cols: Int) -> [UInt8] {
         func be(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)] }
         return be(0x803) + be(images.count) + be(rows) + be(cols) + images.flatMap { $0 }

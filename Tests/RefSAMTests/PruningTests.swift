@@ -116,4 +116,19 @@ final class LabelNoiseTests: XCTestCase {
         XCTAssertEqual(counts[0], 0)
         for c in counts.dropFirst() { XCTAssertEqual(Double(c), 1000, accuracy: 150) }
     }
+
+    /// The threshold's selection against its definition, sorted()[k]: random values with
+    /// many ties, all equal, ascending, descending; every k of the small arrays.
+    func testKthSmallestIsTheSortedArraysKthEntry() {
+        var state: UInt64 = 7
+        func next(_ n: UInt64) -> Double { state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407; return Double((state >> 33) % n) }
+        var arrays: [[Double]] = [[3], [2, 1], Array(repeating: 5, count: 100), (0..<100).map(Double.init), (0..<100).reversed().map(Double.init)]
+        for n in [17, 50, 200] { arrays.append((0..<n).map { _ in next(7) }); arrays.append((0..<n).map { _ in next(1 << 30) }) }
+        for a in arrays {
+            let sorted = a.sorted()
+            for k in 0..<a.count { XCTAssertEqual(Pruning.kthSmallest(a, k), sorted[k], "n \(a.count) k \(k)") }
+        }
+        let big = (0..<100_001).map { _ in Float(next(1000)) }, sorted = big.sorted()
+        for k in [0, 1, 50_000, 99_999, 100_000] { XCTAssertEqual(Pruning.kthSmallest(big, k), sorted[k]) }
+    }
 }

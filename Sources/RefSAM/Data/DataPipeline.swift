@@ -65,25 +65,36 @@ public struct DataPipeline<T: RefScalar> {
         let shape = dataset.imageShape, size = dataset.imageSize
         var out = [T](repeating: 0, count: ids.count * size)
         var rng = RandomGenerator(seed: seed).derived("augment").derived(UInt64(epoch) << 32 | UInt64(index))
-        let (mean, std) = Self.normalization(dataset.name, channels: shape[2])
+        let (h, w, c) = (shape[0], shape[1], shape[2])
+        // (pixel - mean) / std for each of the 256 pixel values of each channel, computed once:
+        // the same operations per pixel as computing it in place, so the same bits.
+        let (mean, std) = Self.normalization(dataset.name, channels: c)
+        let table = (0..<(256 * c)).map { i -> T in (T(Double(i / c)) - mean[i % c]) / std[i % c] }
+        let padding = (0..<c).map { (0 - mean[$0]) / std[$0] }
         let augment = train && dataset.name == .cifar10, flipOnly = train && dataset.name == .imagenet2012
         dataset.pixels.withUnsafeBufferPointer { px in
-            for (b, id) in ids.enumerated() {
-                let src = px.baseAddress! + id * size
-                let dst = b * size
-                let (h, w, c) = (shape[0], shape[1], shape[2])
-                var dy = 0, dx = 0, flip = false
-                if augment { dy = rng.uniform(below: 9) - 4; dx = rng.uniform(below: 9) - 4 }
-                if augment || flipOnly { flip = rng.uniform(below: 2) == 1 }
-                for y in 0..<h {
-                    for x in 0..<w {
-                        // Output (y, x) reads the padded image at (y + 4 + dy, x' + 4 + dx), i.e. input (y + dy, x' + dx).
-                        let xs = flip ? w - 1 - x : x
-                        let iy = y + dy, ix = xs + dx
-                        let inside = iy >= 0 && iy < h && ix >= 0 && ix < w
-                        for ch in 0..<c {
-                            let v: T = inside ? T(Double(src[(iy * w + ix) * c + ch])) : 0
-                            out[dst + (y * w + x) * c + ch] = (v - mean[ch]) / std[ch]
+            table.withUnsafeBufferPointer { table in
+                out.withUnsafeMutableBufferPointer { out in
+                    for (b, id) in ids.enumerated() {
+                        let src = px.baseAddress! + id * size, dst = out.baseAddress! + b * size
+                        var dy = 0, dx = 0, flip = false
+                        if augment { dy = rng.uniform(below: 9) - 4; dx = rng.uniform(below: 9) - 4 }
+                        if augment || flipOnly { flip = rng.uniform(below: 2) == 1 }
+                        if dy == 0 && dx == 0 && !flip {
+                            var i = 0
+                            for _ in 0..<(h * w) { for ch in 0..<c { dst[i] = table[Int(src[i]) &* c &+ ch]; i &+= 1 } }
+                            continue
+                        }
+                        for y in 0..<h {
+                            for x in 0..<w {
+                                // Output (y, x) reads the padded image at (y + 4 + dy, x' + 4 + dx), i.e. input (y + dy, x' + dx).
+                                let xs = flip ? w - 1 - x : x
+                                let iy = y + dy, ix = xs + dx
+                                let inside = iy >= 0 && iy < h && ix >= 0 && ix < w
+                                for ch in 0..<c {
+                                    dst[(y * w + x) * c + ch] = inside ? table[Int(src[(iy * w + ix) * c + ch]) * c + ch] : padding[ch]
+                                }
+                            }
                         }
                     }
                 }

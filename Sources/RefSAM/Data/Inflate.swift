@@ -196,6 +196,14 @@ struct BitReader {
     var bytePosition: Int { pos - count / 8 }
 
     @inline(__always) mutating func refill() {
+        if pos &+ 8 <= data.count {
+            // Eight bytes at once (little-endian, as DEFLATE packs bits); keep the whole bytes that fit.
+            let word = UInt64(littleEndian: UnsafeRawPointer(data.baseAddress! + pos).loadUnaligned(as: UInt64.self))
+            buffer |= word << UInt64(count)
+            pos &+= (63 &- count) >> 3
+            count |= 56
+            return
+        }
         while count <= 56 && pos < data.count {
             buffer |= UInt64(data[pos]) << UInt64(count)
             pos += 1
@@ -294,21 +302,4 @@ struct Huffman {
 
     static let fixedLiteral: Huffman = try! Huffman(lengths: (0..<288).map { $0 < 144 ? 8 : $0 < 256 ? 9 : $0 < 280 ? 7 : 8 })
     static let fixedDistance: Huffman = try! Huffman(lengths: [Int](repeating: 5, count: 30))
-}
-
-/// CRC-32 (IEEE 802.3, reflected, as gzip uses).
-enum CRC32 {
-    static let table: [UInt32] = (0..<256).map { n -> UInt32 in
-        var c = UInt32(n)
-        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        return c
-    }
-
-    static func checksum(_ bytes: [UInt8], from start: Int = 0) -> UInt32 {
-        var c: UInt32 = 0xffff_ffff
-        bytes.withUnsafeBufferPointer { p in
-            for i in start..<p.count { c = table[Int((c ^ UInt32(p[i])) & 0xff)] ^ (c >> 8) }
-        }
-        return c ^ 0xffff_ffff
-    }
 }
