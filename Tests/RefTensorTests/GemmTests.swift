@@ -4,7 +4,7 @@ import XCTest
 /// The fast GEMM against its definition (`Gemm.naive`) on awkward sizes, every
 /// transpose combination, Float and Double, and bit-for-bit across thread counts.
 final class GemmTests: XCTestCase {
-    static let sizes = [1, 7, 13, 129]
+    static let sizes = [1, 4, 8, 13, 129]     // 4, 8: a half tile row exactly (portable, native Float)
 
     /// C = A @ B with A given as stored [m, k] or transposed-stored [k, m] (same for B).
     func gemm<T: RefScalar>(_ m: Int, _ n: Int, _ k: Int, transA: Bool, transB: Bool, accumulate: Bool,

@@ -30,19 +30,20 @@ extension Gemm {
     /// A full or partial register tile: partial tiles go through a small buffer so
     /// the micro-kernel itself never needs bounds (A rows past the end are zero
     /// rows of a packed sliver).
+    /// `V` is the row vector: `T.TileRow`, or `T.HalfRow` for a narrow C; nr = its width.
     @inlinable
-    static func microKernelEdge<T: RefScalar>(kc: Int, a: ASliver<T>, b: UnsafePointer<T>,
-                                              c: UnsafeMutablePointer<T>, ldc: Int,
-                                              rows: Int, cols: Int, loadC: Bool) {
-        let nr = T.TileRow.scalarCount
+    static func microKernelEdge<T: RefScalar, V: SIMD>(_: V.Type, kc: Int, a: ASliver<T>, b: UnsafePointer<T>,
+                                                       c: UnsafeMutablePointer<T>, ldc: Int,
+                                                       rows: Int, cols: Int, loadC: Bool) where V.Scalar == T {
+        let nr = V.scalarCount
         if rows == mr && cols == nr {
             if let offsets = a.offsets {
-                microKernel(kc: kc, a: a, offsets: offsets, b: b, c: c, ldc: ldc, loadC: loadC)
+                microKernel(V.self, kc: kc, a: a, offsets: offsets, b: b, c: c, ldc: ldc, loadC: loadC)
             } else if a.step == mr && a.r1 == a.r0 + 1 && a.r5 == a.r0 + 5 {
                 // Packed A: constant strides, so the loads use fixed offsets.
-                microKernel(kc: kc, a: ASliver(a.r0, rowStride: 1, step: mr), b: b, c: c, ldc: ldc, loadC: loadC)
+                microKernel(V.self, kc: kc, a: ASliver(a.r0, rowStride: 1, step: mr), b: b, c: c, ldc: ldc, loadC: loadC)
             } else {
-                microKernel(kc: kc, a: a, b: b, c: c, ldc: ldc, loadC: loadC)
+                microKernel(V.self, kc: kc, a: a, b: b, c: c, ldc: ldc, loadC: loadC)
             }
             return
         }
@@ -51,66 +52,67 @@ extension Gemm {
             t.update(repeating: 0, count: mr * nr)
             if loadC { for r in 0..<rows { for j in 0..<cols { t[r &* nr &+ j] = c[r &* ldc &+ j] } } }
             if let offsets = a.offsets {
-                microKernel(kc: kc, a: a, offsets: offsets, b: b, c: t, ldc: nr, loadC: loadC)
+                microKernel(V.self, kc: kc, a: a, offsets: offsets, b: b, c: t, ldc: nr, loadC: loadC)
             } else {
-                microKernel(kc: kc, a: a, b: b, c: t, ldc: nr, loadC: loadC)
+                microKernel(V.self, kc: kc, a: a, b: b, c: t, ldc: nr, loadC: loadC)
             }
             for r in 0..<rows { for j in 0..<cols { c[r &* ldc &+ j] = t[r &* nr &+ j] } }
         }
     }
 
     /// The register tile: C[0..<6, 0..<nr] (+)= A (6 x kc) * Bpacked (kc x nr),
-    /// six `TileRow` accumulators (12 AVX registers), one broadcast per row and term.
-    /// Affine A: term p of row r at `a.r<r>[p * a.step]`.
+    /// six `V` accumulators (12 AVX registers for a `TileRow`), one broadcast per row
+    /// and term. Affine A: term p of row r at `a.r<r>[p * a.step]`.
     @inlinable @inline(__always)
-    static func microKernel<T: RefScalar>(kc: Int, a: ASliver<T>, b: UnsafePointer<T>,
-                                          c: UnsafeMutablePointer<T>, ldc: Int, loadC: Bool) {
-        var tile = Tile<T>(c: c, ldc: ldc, load: loadC)
+    static func microKernel<T: RefScalar, V: SIMD>(_: V.Type, kc: Int, a: ASliver<T>, b: UnsafePointer<T>,
+                                                   c: UnsafeMutablePointer<T>, ldc: Int, loadC: Bool) where V.Scalar == T {
+        var tile = Tile<V>(c: c, ldc: ldc, load: loadC)
         var off = 0
         var bp = UnsafeRawPointer(b)
         for _ in 0..<kc {
-            tile.update(bp.loadUnaligned(as: T.TileRow.self), a.r0[off], a.r1[off], a.r2[off], a.r3[off], a.r4[off], a.r5[off])
+            tile.update(bp.loadUnaligned(as: V.self), a.r0[off], a.r1[off], a.r2[off], a.r3[off], a.r4[off], a.r5[off])
             off &+= a.step
-            bp += MemoryLayout<T.TileRow>.stride
+            bp += MemoryLayout<V>.stride
         }
         tile.store(c: c, ldc: ldc)
     }
 
     /// The same tile with gathered A: term p of row r at `a.r<r>[offsets[p]]`.
     @inlinable @inline(__always)
-    static func microKernel<T: RefScalar>(kc: Int, a: ASliver<T>, offsets: UnsafePointer<Int>, b: UnsafePointer<T>,
-                                          c: UnsafeMutablePointer<T>, ldc: Int, loadC: Bool) {
-        var tile = Tile<T>(c: c, ldc: ldc, load: loadC)
+    static func microKernel<T: RefScalar, V: SIMD>(_: V.Type, kc: Int, a: ASliver<T>, offsets: UnsafePointer<Int>, b: UnsafePointer<T>,
+                                                   c: UnsafeMutablePointer<T>, ldc: Int, loadC: Bool) where V.Scalar == T {
+        var tile = Tile<V>(c: c, ldc: ldc, load: loadC)
         var bp = UnsafeRawPointer(b)
         for p in 0..<kc {
             let off = offsets[p]
-            tile.update(bp.loadUnaligned(as: T.TileRow.self), a.r0[off], a.r1[off], a.r2[off], a.r3[off], a.r4[off], a.r5[off])
-            bp += MemoryLayout<T.TileRow>.stride
+            tile.update(bp.loadUnaligned(as: V.self), a.r0[off], a.r1[off], a.r2[off], a.r3[off], a.r4[off], a.r5[off])
+            bp += MemoryLayout<V>.stride
         }
         tile.store(c: c, ldc: ldc)
     }
 
     /// Six accumulator rows of C.
     @usableFromInline
-    struct Tile<T: RefScalar> {
-        @usableFromInline var c0, c1, c2, c3, c4, c5: T.TileRow
+    struct Tile<V: SIMD> where V.Scalar: RefScalar {
+        @usableFromInline typealias T = V.Scalar
+        @usableFromInline var c0, c1, c2, c3, c4, c5: V
 
         @inlinable @inline(__always)
         init(c: UnsafeMutablePointer<T>, ldc: Int, load: Bool) {
             c0 = .init(); c1 = .init(); c2 = .init(); c3 = .init(); c4 = .init(); c5 = .init()
             guard load else { return }
             let cr = UnsafeRawPointer(c), rowBytes = ldc &* MemoryLayout<T>.stride
-            c0 = cr.loadUnaligned(as: T.TileRow.self)
-            c1 = cr.loadUnaligned(fromByteOffset: rowBytes, as: T.TileRow.self)
-            c2 = cr.loadUnaligned(fromByteOffset: 2 * rowBytes, as: T.TileRow.self)
-            c3 = cr.loadUnaligned(fromByteOffset: 3 * rowBytes, as: T.TileRow.self)
-            c4 = cr.loadUnaligned(fromByteOffset: 4 * rowBytes, as: T.TileRow.self)
-            c5 = cr.loadUnaligned(fromByteOffset: 5 * rowBytes, as: T.TileRow.self)
+            c0 = cr.loadUnaligned(as: V.self)
+            c1 = cr.loadUnaligned(fromByteOffset: rowBytes, as: V.self)
+            c2 = cr.loadUnaligned(fromByteOffset: 2 * rowBytes, as: V.self)
+            c3 = cr.loadUnaligned(fromByteOffset: 3 * rowBytes, as: V.self)
+            c4 = cr.loadUnaligned(fromByteOffset: 4 * rowBytes, as: V.self)
+            c5 = cr.loadUnaligned(fromByteOffset: 5 * rowBytes, as: V.self)
         }
 
         /// c_r += bv * a_r, one term.
         @inlinable @inline(__always)
-        mutating func update(_ bv: T.TileRow, _ a0: T, _ a1: T, _ a2: T, _ a3: T, _ a4: T, _ a5: T) {
+        mutating func update(_ bv: V, _ a0: T, _ a1: T, _ a2: T, _ a3: T, _ a4: T, _ a5: T) {
             c0 = madd(c0, bv, a0); c1 = madd(c1, bv, a1); c2 = madd(c2, bv, a2)
             c3 = madd(c3, bv, a3); c4 = madd(c4, bv, a4); c5 = madd(c5, bv, a5)
         }
@@ -118,12 +120,12 @@ extension Gemm {
         @inlinable @inline(__always)
         func store(c: UnsafeMutablePointer<T>, ldc: Int) {
             let cr = UnsafeMutableRawPointer(c), rowBytes = ldc &* MemoryLayout<T>.stride
-            cr.storeBytes(of: c0, as: T.TileRow.self)
-            cr.storeBytes(of: c1, toByteOffset: rowBytes, as: T.TileRow.self)
-            cr.storeBytes(of: c2, toByteOffset: 2 * rowBytes, as: T.TileRow.self)
-            cr.storeBytes(of: c3, toByteOffset: 3 * rowBytes, as: T.TileRow.self)
-            cr.storeBytes(of: c4, toByteOffset: 4 * rowBytes, as: T.TileRow.self)
-            cr.storeBytes(of: c5, toByteOffset: 5 * rowBytes, as: T.TileRow.self)
+            cr.storeBytes(of: c0, as: V.self)
+            cr.storeBytes(of: c1, toByteOffset: rowBytes, as: V.self)
+            cr.storeBytes(of: c2, toByteOffset: 2 * rowBytes, as: V.self)
+            cr.storeBytes(of: c3, toByteOffset: 3 * rowBytes, as: V.self)
+            cr.storeBytes(of: c4, toByteOffset: 4 * rowBytes, as: V.self)
+            cr.storeBytes(of: c5, toByteOffset: 5 * rowBytes, as: V.self)
         }
     }
 }

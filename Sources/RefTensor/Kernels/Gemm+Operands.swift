@@ -101,12 +101,14 @@ extension StridedMatrix: GemmLHS where T: RefScalar {
 }
 
 extension Gemm {
-    /// Packs B[p0..<p0+depth, j0..<j0+cols] into slivers of `nr` columns: sliver s
-    /// holds, for each p, the nr values B[p, j0 + s*nr + c] (zero past the last column).
-    /// The loops follow B's layout so that reads are contiguous.
+    /// Packs B[p0..<p0+depth, j0..<j0+cols] into slivers of nr columns (nr = `V`'s
+    /// width, the micro-kernel's row): sliver s holds, for each p, the nr values
+    /// B[p, j0 + s*nr + c] (zero past the last column). The loops follow B's layout so
+    /// that reads are contiguous.
     @inlinable
-    static func packPanelB<T: RefScalar>(_ b: StridedMatrix<T>, p0: Int, j0: Int, depth: Int, cols: Int, nr: Int,
-                                         into dst: UnsafeMutablePointer<T>) {
+    static func packPanelB<T: RefScalar, V: SIMD>(_ b: StridedMatrix<T>, _: V.Type, p0: Int, j0: Int, depth: Int, cols: Int,
+                                                  into dst: UnsafeMutablePointer<T>) where V.Scalar == T {
+        let nr = V.scalarCount
         var out = dst
         var c0 = 0
         while c0 < cols {
@@ -115,8 +117,8 @@ extension Gemm {
             if b.colStride == 1 && live == nr {
                 // Row-major B, full sliver: one vector per row.
                 for p in 0..<depth {
-                    let row = UnsafeRawPointer(origin + p * b.rowStride).loadUnaligned(as: T.TileRow.self)
-                    UnsafeMutableRawPointer(out + p * nr).storeBytes(of: row, as: T.TileRow.self)
+                    let row = UnsafeRawPointer(origin + p * b.rowStride).loadUnaligned(as: V.self)
+                    UnsafeMutableRawPointer(out + p * nr).storeBytes(of: row, as: V.self)
                 }
             } else if b.colStride == 1 {
                 // Row-major B, last partial sliver: short rows (a loop beats a memmove call).

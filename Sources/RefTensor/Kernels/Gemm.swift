@@ -62,7 +62,23 @@ public enum Gemm {
             if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
             return
         }
-        let nr = T.TileRow.scalarCount
+        // A C no wider than half a tile row (8 output channels) takes half-width rows,
+        // rather than computing a full row and throwing half of it away.
+        if n <= T.HalfRow.scalarCount {
+            fast(T.HalfRow.self, m: m, n: n, k: k, lhs: a, b: b, c: c, ldc: ldc, accumulate: accumulate)
+        } else {
+            fast(T.TileRow.self, m: m, n: n, k: k, lhs: a, b: b, c: c, ldc: ldc, accumulate: accumulate)
+        }
+    }
+
+    /// The blocked loops with tile rows of type `V` (nr = its width).
+    static func fast<A: GemmLHS, V: SIMD>(
+        _: V.Type, m: Int, n: Int, k: Int,
+        lhs a: A, b: StridedMatrix<A.Scalar>,
+        c: UnsafeMutablePointer<A.Scalar>, ldc: Int, accumulate: Bool
+    ) where V.Scalar == A.Scalar {
+        typealias T = A.Scalar
+        let nr = V.scalarCount
         let grid = TaskGrid(m: m, n: n, k: k, nr: nr)
         let paddedN = (n + nr - 1) / nr * nr
         let kBlocks = (k + kc - 1) / kc
@@ -77,7 +93,7 @@ public enum Gemm {
             Threads.parallelFor(kBlocks * groups, workers: grid.workers) { task, _ in
                 let pb = task / groups, s0 = (task % groups) * 4
                 let p0 = pb * kc, kb = min(kc, k - p0), j0 = s0 * nr
-                packPanelB(b, p0: p0, j0: j0, depth: kb, cols: min(4 * nr, n - j0), nr: nr,
+                packPanelB(b, V.self, p0: p0, j0: j0, depth: kb, cols: min(4 * nr, n - j0),
                            into: packed + p0 * paddedN + s0 * kb * nr)
             }
         }
@@ -105,7 +121,7 @@ public enum Gemm {
                     if let packed = sharedB {
                         bBlock = packed + p0 * paddedN + cols.lowerBound * kb
                     } else {
-                        packPanelB(b, p0: p0, j0: cols.lowerBound, depth: kb, cols: cols.count, nr: nr, into: localB)
+                        packPanelB(b, V.self, p0: p0, j0: cols.lowerBound, depth: kb, cols: cols.count, into: localB)
                         bBlock = localB
                     }
                     // Unpacked A: whole slivers read in place; a last partial one is packed (zero rows).
@@ -125,7 +141,7 @@ public enum Gemm {
                         while ir < mBlock {
                             let cTile = c + (i0 + ir) * ldc + (cols.lowerBound + jr)
                             let sliver = ir < fullRows ? a.sliver(i0: i0 + ir, p0: p0) : ASliver(packA + ir * kb, rowStride: 1, step: mr)
-                            microKernelEdge(kc: kb, a: sliver, b: bSliver, c: cTile, ldc: ldc,
+                            microKernelEdge(V.self, kc: kb, a: sliver, b: bSliver, c: cTile, ldc: ldc,
                                             rows: min(mr, mBlock - ir), cols: min(nr, cols.count - jr), loadC: loadC)
                             ir += mr
                         }

@@ -12,6 +12,9 @@ where Self.RawSignificand: FixedWidthInteger {
     /// sixteen 128-bit registers) 8 floats / 4 doubles, so the six rows of the tile
     /// still fit in registers.
     associatedtype TileRow: SIMD where TileRow.Scalar == Self
+    /// Half a `TileRow`: the tile row of a GEMM whose C has at most that many columns
+    /// (a convolution with 8 output channels), which a full row would half waste.
+    associatedtype HalfRow: SIMD where HalfRow.Scalar == Self
 
     /// This type's `.npy` dtype (`Npy.DType.float32` or `.float64`).
     static var npyDType: Npy.DType { get }
@@ -39,9 +42,13 @@ extension Float: RefScalar {
     #if REF_FMA || !arch(x86_64)
     /// Sixteen floats: two AVX registers.
     public typealias TileRow = SIMD16<Float>
+    /// Eight floats.
+    public typealias HalfRow = SIMD8<Float>
     #else
     /// Eight floats: two SSE registers.
     public typealias TileRow = SIMD8<Float>
+    /// Four floats.
+    public typealias HalfRow = SIMD4<Float>
     #endif
     /// `.float32`.
     public static var npyDType: Npy.DType { .float32 }
@@ -55,9 +62,13 @@ extension Double: RefScalar {
     #if REF_FMA || !arch(x86_64)
     /// Eight doubles: two AVX registers.
     public typealias TileRow = SIMD8<Double>
+    /// Four doubles.
+    public typealias HalfRow = SIMD4<Double>
     #else
     /// Four doubles: two SSE registers.
     public typealias TileRow = SIMD4<Double>
+    /// Two doubles.
+    public typealias HalfRow = SIMD2<Double>
     #endif
     /// `.float64`.
     public static var npyDType: Npy.DType { .float64 }
