@@ -98,19 +98,31 @@ public struct RandomGenerator: Sendable {
     }
 
     /// A tensor of `shape` with entries uniform in `range`, drawn in row-major order.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public mutating func uniformTensor<T: RefScalar>(_ shape: [Int], in range: ClosedRange<Double> = 0...1) -> Tensor<T> {
         Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in T(range.lowerBound + (range.upperBound - range.lowerBound) * uniform()) })
     }
 
     /// A tensor of `shape` with entries normal(0, std^2), drawn in row-major order.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public mutating func normalTensor<T: RefScalar>(_ shape: [Int], std: Double = 1) -> Tensor<T> {
-        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in T(std * normal()) })
+        let n = shape.reduce(1, *)
+        var scalars = [T](); scalars.reserveCapacity(n)
+        for _ in 0..<n { scalars.append(T(std * normal())) }
+        return Tensor(shape: shape, scalars: scalars)
     }
 
     /// A tensor of `shape` with entries std * (a standard normal truncated to (lower, upper)).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public mutating func truncatedNormalTensor<T: RefScalar>(_ shape: [Int], std: Double = 1,
                                                              lower: Double = -2, upper: Double = 2) -> Tensor<T> {
-        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in T(std * truncatedNormal(lower: lower, upper: upper)) })
+        let n = shape.reduce(1, *)
+        var scalars = [T](); scalars.reserveCapacity(n)
+        for _ in 0..<n { scalars.append(T(std * truncatedNormal(lower: lower, upper: upper))) }
+        return Tensor(shape: shape, scalars: scalars)
     }
 }
 
