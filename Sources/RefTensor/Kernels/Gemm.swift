@@ -17,7 +17,7 @@
 ///                 for each mr-row sliver of A:  micro-kernel on a 6 x nr tile of C
 ///
 /// B is packed once per call. Only when a task has a single row block (no reuse
-/// to share) is B packed inside the task, block by block, into L1/L2-sized scratch.
+/// to share) is B packed inside the task, a sliver at a time into L1-sized scratch.
 /// When C is narrow (n <= 128: convolutions), A is not packed at all: the
 /// micro-kernel reads its rows where they lie (`ASliver`), since each A sliver
 /// meets only a few B slivers and packing would cost more than it saves.
@@ -103,7 +103,7 @@ public enum Gemm {
         let directA = n <= directANarrowN && a.readsInPlace
         let kBlock = min(kc, k)
         let packASize = mc * kBlock
-        let packBSize = shareB ? 0 : kBlock * min(paddedN, grid.colsPerPart)
+        let packBSize = shareB ? 0 : kBlock * nr
         let scratch = UnsafeMutablePointer<T>.allocate(capacity: grid.workers * (packASize + packBSize))
         defer { scratch.deallocate() }
 
@@ -117,13 +117,6 @@ public enum Gemm {
                 var p0 = 0
                 while p0 < k {
                     let kb = min(kc, k - p0)
-                    let bBlock: UnsafeMutablePointer<T>
-                    if let packed = sharedB {
-                        bBlock = packed + p0 * paddedN + cols.lowerBound * kb
-                    } else {
-                        packPanelB(b, V.self, p0: p0, j0: cols.lowerBound, depth: kb, cols: cols.count, into: localB)
-                        bBlock = localB
-                    }
                     // Unpacked A: whole slivers read in place; a last partial one is packed (zero rows).
                     let fullRows = directA ? mBlock / mr * mr : 0
                     if directA {
@@ -136,7 +129,15 @@ public enum Gemm {
                     let loadC = accumulate || p0 > 0
                     var jr = 0
                     while jr < cols.count {
-                        let bSliver = bBlock + jr * kb
+                        // A task's own B is packed a sliver at a time, just before its use, so
+                        // the copy stays in L1 (the task has one row block: no later reuse).
+                        let bSliver: UnsafeMutablePointer<T>
+                        if let packed = sharedB {
+                            bSliver = packed + p0 * paddedN + (cols.lowerBound + jr) * kb
+                        } else {
+                            packPanelB(b, V.self, p0: p0, j0: cols.lowerBound + jr, depth: kb, cols: min(nr, cols.count - jr), into: localB)
+                            bSliver = localB
+                        }
                         var ir = 0
                         while ir < mBlock {
                             let cTile = c + (i0 + ir) * ldc + (cols.lowerBound + jr)
