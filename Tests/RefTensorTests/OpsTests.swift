@@ -93,6 +93,29 @@ final class OpsTests: XCTestCase {
         XCTAssertEqual(r4.y.scalars, [0, -2, -8, -10])
     }
 
+    /// The fast max pool against its definition: the same maxima and the same argmax
+    /// (first maximum in scan order), on ties (values from a few integers), NaN, SAME
+    /// and VALID padding, strides 1 and 2, several channel counts, Float and Double.
+    func testMaxPoolMatchesItsDefinition() throws {
+        func check<T: RefScalar>(_: T.Type) throws {
+            var seed: UInt64 = 3
+            for (shape, window, stride, padding) in [([3, 9, 9, 5], (3, 3), (2, 2), Padding.same), ([2, 8, 8, 16], (3, 3), (2, 2), .same),
+                                                     ([2, 7, 6, 1], (2, 2), (1, 1), .valid), ([1, 5, 5, 3], (3, 3), (1, 1), .same)] {
+                seed += 1
+                let r: Tensor<T> = randomTensor(shape, seed: seed)
+                var values = r.scalars.map { ($0 * 3).rounded() }            // many ties
+                values[7] = .nan
+                let x = Tensor(shape: shape, scalars: values)
+                let fast = try PoolOp.maxPool(x, window: window, strides: stride, padding: padding)
+                let naive = try PoolOp.maxPoolNaive(x, window: window, strides: stride, padding: padding)
+                XCTAssertEqual(fast.argmax, naive.argmax, "\(T.self) \(shape)")
+                XCTAssertEqual(bits(fast.y), bits(naive.y), "\(T.self) \(shape)")
+            }
+        }
+        try check(Float.self)
+        try check(Double.self)
+    }
+
     func testAvgPoolAndMean() throws {
         let x = Tensor<Float>(shape: [1, 2, 2, 2], scalars: [1, 10, 2, 20, 3, 30, 4, 40])
         XCTAssertEqual(try PoolOp.avgPool(x, window: (2, 2), strides: (2, 2)).scalars, [2.5, 25])

@@ -47,10 +47,51 @@ public enum PoolOp {
     /// Ties: the gradient goes to exactly one element, the *first* maximum in the
     /// window's row-major scan order (top row first, left to right), as XLA's
     /// select-and-scatter with `>=` does. Returns, per output, the flat input index
-    /// of that element.
+    /// of that element. Same comparisons as `maxPoolNaive` (so the same outputs and
+    /// indices, NaN included), with the channels innermost and images in parallel.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public static func maxPool<T: RefScalar>(_ x: Tensor<T>, window: (Int, Int), strides: (Int, Int), padding: Padding) throws
+        -> (y: Tensor<T>, argmax: [Int]) {
+        let g = try geometry(x.shape, window: window, strides: strides, padding: padding, op: "maxPool")
+        var y = Tensor<T>.zeros(g.outputShape)
+        var argmax = [Int](repeating: -1, count: y.count)
+        let C = g.inC
+        x.scalars.withUnsafeBufferPointer { xp in
+        y.withUnsafeMutableScalars { yp in
+        argmax.withUnsafeMutableBufferPointer { ap in
+            let xb = xp.baseAddress!, yb = yp.baseAddress!, ab = ap.baseAddress!
+            Threads.parallelFor(g.batch) { n, _ in
+                for oh in 0..<g.outH { for ow in 0..<g.outW {
+                    let o = ((n &* g.outH &+ oh) &* g.outW &+ ow) &* C
+                    var first = true
+                    for kh in 0..<g.kH {
+                        let ih = oh &* g.strideH &- g.padTop &+ kh
+                        if ih < 0 || ih >= g.inH { continue }
+                        for kw in 0..<g.kW {
+                            let iw = ow &* g.strideW &- g.padLeft &+ kw
+                            if iw < 0 || iw >= g.inW { continue }
+                            let i = ((n &* g.inH &+ ih) &* g.inW &+ iw) &* C
+                            if first {
+                                for c in 0..<C { yb[o &+ c] = xb[i &+ c]; ab[o &+ c] = i &+ c }
+                                first = false
+                            } else {
+                                for c in 0..<C where xb[i &+ c] > yb[o &+ c] { yb[o &+ c] = xb[i &+ c]; ab[o &+ c] = i &+ c }
+                            }
+                        }
+                    }
+                    if first { for c in 0..<C { yb[o &+ c] = -T.infinity } }     // a window of padding only
+                } }
+            }
+        } } }
+        return (y, argmax)
+    }
+
+    /// The definition of `maxPool`: one output element at a time, the window scanned in
+    /// row-major order, the first element taken and then any strictly greater one.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func maxPoolNaive<T: RefScalar>(_ x: Tensor<T>, window: (Int, Int), strides: (Int, Int), padding: Padding) throws
         -> (y: Tensor<T>, argmax: [Int]) {
         let g = try geometry(x.shape, window: window, strides: strides, padding: padding, op: "maxPool")
         var y = Tensor<T>.zeros(g.outputShape)
@@ -76,7 +117,11 @@ public enum PoolOp {
     @_specialize(where T == Double)
     public static func maxPoolBackward<T: RefScalar>(_ dy: Tensor<T>, inputShape: [Int], argmax: [Int]) -> Tensor<T> {
         var dx = Tensor<T>.zeros(inputShape)
-        for (o, i) in argmax.enumerated() where i >= 0 { dx.scalars[i] += dy.scalars[o] }
+        dx.withUnsafeMutableScalars { dxp in
+            dy.scalars.withUnsafeBufferPointer { dyp in
+                for (o, i) in argmax.enumerated() where i >= 0 { dxp[i] += dyp[o] }     // in output order
+            }
+        }
         return dx
     }
 }
