@@ -116,6 +116,18 @@ final class OpsTests: XCTestCase {
         try check(Double.self)
     }
 
+    /// The odometer behind mean and its gradient against the division definition.
+    func testOutputIndexOdometerMatchesDivision() {
+        for (shape, axes) in [([2, 3, 4, 5], Set([1, 2])), ([2, 3, 4, 5], Set([0, 3])), ([4], Set([0])), ([3, 1, 2], Set<Int>()),
+                              ([2, 3, 4, 5], Set([0, 1, 2, 3])), ([5, 7], Set([1]))] {
+            let map = ReduceOp.outputIndex(shape: shape, axes: axes)
+            var seen: [(Int, Int)] = []
+            ReduceOp.forEachOutputIndex(shape: shape, axes: axes) { seen.append(($0, $1)) }
+            XCTAssertEqual(seen.map(\.0), Array(0..<shape.reduce(1, *)), "\(shape) \(axes)")
+            XCTAssertEqual(seen.map(\.1), seen.map { map($0.0) }, "\(shape) \(axes)")
+        }
+    }
+
     func testAvgPoolAndMean() throws {
         let x = Tensor<Float>(shape: [1, 2, 2, 2], scalars: [1, 10, 2, 20, 3, 30, 4, 40])
         XCTAssertEqual(try PoolOp.avgPool(x, window: (2, 2), strides: (2, 2)).scalars, [2.5, 25])
