@@ -123,8 +123,21 @@ extension Gemm {
             } else if b.colStride == 1 {
                 // Row-major B, last partial sliver: short rows (a loop beats a memmove call).
                 for p in 0..<depth { for c in 0..<live { out[p * nr + c] = origin[p * b.rowStride + c] } }
+            } else if b.rowStride == 1 && live == nr {
+                // Transposed row-major B (W^T), full sliver: nr columns, each read contiguously,
+                // eight terms at a time and written out one row of the sliver after another.
+                let cs = b.colStride
+                var p = 0
+                while p &+ 8 <= depth {
+                    for c in 0..<nr {
+                        let v = UnsafeRawPointer(origin + (c &* cs &+ p)).loadUnaligned(as: SIMD8<T>.self)
+                        for q in 0..<8 { out[(p &+ q) &* nr &+ c] = v[q] }
+                    }
+                    p &+= 8
+                }
+                for c in 0..<nr { for q in p..<depth { out[q &* nr &+ c] = origin[c &* cs &+ q] } }
             } else if b.rowStride == 1 {
-                // Transposed row-major B (W^T): read each column contiguously.
+                // Transposed row-major B, last partial sliver: read each column contiguously.
                 for c in 0..<live {
                     let src = origin + c * b.colStride
                     for p in 0..<depth { out[p * nr + c] = src[p] }
