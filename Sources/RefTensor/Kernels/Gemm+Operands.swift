@@ -40,7 +40,18 @@ extension StridedMatrix: GemmLHS where T: RefScalar {
         forEachSliver(rows: rows, depth: depth, into: dst) { r0, live, out in
             let mr = Gemm.mr
             let origin = base + (i0 + r0) * rowStride + p0 * colStride
-            if colStride == 1 {
+            if colStride == 1 && live == mr {
+                // Row-major A (x), full sliver: each row read eight terms at a time.
+                var p = 0
+                while p &+ 8 <= depth {
+                    for r in 0..<mr {
+                        let v = UnsafeRawPointer(origin + (r &* rowStride &+ p)).loadUnaligned(as: SIMD8<T>.self)
+                        for q in 0..<8 { out[(p &+ q) &* mr &+ r] = v[q] }
+                    }
+                    p &+= 8
+                }
+                for r in 0..<mr { for q in p..<depth { out[q &* mr &+ r] = origin[r &* rowStride &+ q] } }
+            } else if colStride == 1 {
                 // Row-major A (x, im2col): read each row contiguously; the sliver stays in L1.
                 for r in 0..<live {
                     let src = origin + r * rowStride
