@@ -104,7 +104,10 @@ def main():
     ap.add_argument("--only", help="comma-separated case keys")
     ap.add_argument("--no-bugs", action="store_true", help="only the correct implementations")
     a = ap.parse_args()
-    ok, table, spread_lines = True, [], []
+    ok, spread_lines = True, []
+    # The table's rows are printed as each case is done (a long run cut short keeps them).
+    print("| case | ref-run f32 | PyTorch f32 | JAX f32 | " + " | ".join(SHORT[b] for b in BUGS) + " |")
+    print("|---|" + "---|" * (3 + len(BUGS)), flush=True)
     cases = [(t + (", probe" if probe else ""), k + ("_probe" if probe else ""), c, o, b, probe)
              for t, k, c, o, b in CASES for probe in (False, True)]
     for title, key, config, overrides, batch, probe in cases:
@@ -144,10 +147,7 @@ def main():
             ok &= (ratio > 1 and found) or (bug in FAINT and not probe)
             cells.append(f"{ratio:.3g}" + ("" if found else " (not named)"))
             print(f"{title} / {bug}: {ratio:.3g} ({name}), diagnose {'names it' if found else 'does NOT name it'}", file=sys.stderr)
-        table.append(f"| {title} | " + " | ".join(cells) + " |")
-    print("| case | ref-run f32 | PyTorch f32 | JAX f32 | " + " | ".join(SHORT[b] for b in BUGS) + " |")
-    print("|---|" + "---|" * (3 + len(BUGS)))
-    print("\n".join(table))
+        print(f"| {title} | " + " | ".join(cells) + " |", flush=True)
     print()
     print("\n".join(spread_lines))
     return 0 if ok else 1
