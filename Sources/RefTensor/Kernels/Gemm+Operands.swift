@@ -40,23 +40,9 @@ extension StridedMatrix: GemmLHS where T: RefScalar {
         forEachSliver(rows: rows, depth: depth, into: dst) { r0, live, out in
             let mr = Gemm.mr
             let origin = base + (i0 + r0) * rowStride + p0 * colStride
-            if colStride == 1 && live == mr {
-                // Row-major A (x), full sliver: each row read eight terms at a time.
-                var p = 0
-                while p &+ 8 <= depth {
-                    for r in 0..<mr {
-                        let v = UnsafeRawPointer(origin + (r &* rowStride &+ p)).loadUnaligned(as: SIMD8<T>.self)
-                        for q in 0..<8 { out[(p &+ q) &* mr &+ r] = v[q] }
-                    }
-                    p &+= 8
-                }
-                for r in 0..<mr { for q in p..<depth { out[q &* mr &+ r] = origin[r &* rowStride &+ q] } }
-            } else if colStride == 1 {
-                // Row-major A (x, im2col): read each row contiguously; the sliver stays in L1.
-                for r in 0..<live {
-                    let src = origin + r * rowStride
-                    for p in 0..<depth { out[p * mr + r] = src[p] }
-                }
+            if colStride == 1 {
+                // Row-major A (x, im2col): each row read contiguously; the sliver stays in L1.
+                Gemm.interleave(origin, lines: live, lineStride: rowStride, depth: depth, outStride: mr, into: out)
             } else if rowStride == 1 && live == mr {
                 // Transposed row-major A (x^T, im2col^T): mr contiguous values per step.
                 var src = origin
@@ -134,25 +120,9 @@ extension Gemm {
             } else if b.colStride == 1 {
                 // Row-major B, last partial sliver: short rows (a loop beats a memmove call).
                 for p in 0..<depth { for c in 0..<live { out[p * nr + c] = origin[p * b.rowStride + c] } }
-            } else if b.rowStride == 1 && live == nr {
-                // Transposed row-major B (W^T), full sliver: nr columns, each read contiguously,
-                // eight terms at a time and written out one row of the sliver after another.
-                let cs = b.colStride
-                var p = 0
-                while p &+ 8 <= depth {
-                    for c in 0..<nr {
-                        let v = UnsafeRawPointer(origin + (c &* cs &+ p)).loadUnaligned(as: SIMD8<T>.self)
-                        for q in 0..<8 { out[(p &+ q) &* nr &+ c] = v[q] }
-                    }
-                    p &+= 8
-                }
-                for c in 0..<nr { for q in p..<depth { out[q &* nr &+ c] = origin[c &* cs &+ q] } }
             } else if b.rowStride == 1 {
-                // Transposed row-major B, last partial sliver: read each column contiguously.
-                for c in 0..<live {
-                    let src = origin + c * b.colStride
-                    for p in 0..<depth { out[p * nr + c] = src[p] }
-                }
+                // Transposed row-major B (W^T): each column read contiguously.
+                interleave(origin, lines: live, lineStride: b.colStride, depth: depth, outStride: nr, into: out)
             } else {
                 for p in 0..<depth { for c in 0..<live { out[p * nr + c] = origin[p * b.rowStride + c * b.colStride] } }
             }
@@ -160,5 +130,24 @@ extension Gemm {
             out += nr * depth
             c0 += nr
         }
+    }
+}
+
+extension Gemm {
+    /// out[p * outStride + l] = src[l * lineStride + p] for `lines` runs of `depth` values:
+    /// a packed sliver from rows of A or columns of transposed B, each run read eight
+    /// terms at a time (one vector load) where it has eight left.
+    @inlinable
+    static func interleave<T: RefScalar>(_ src: UnsafePointer<T>, lines: Int, lineStride: Int, depth: Int, outStride: Int,
+                                         into out: UnsafeMutablePointer<T>) {
+        var p = 0
+        while p &+ 8 <= depth {
+            for l in 0..<lines {
+                let v = UnsafeRawPointer(src + (l &* lineStride &+ p)).loadUnaligned(as: SIMD8<T>.self)
+                for q in 0..<8 { out[(p &+ q) &* outStride &+ l] = v[q] }
+            }
+            p &+= 8
+        }
+        for l in 0..<lines { for q in p..<depth { out[q &* outStride &+ l] = src[l &* lineStride &+ q] } }
     }
 }
