@@ -82,5 +82,17 @@ final class DiagnoseTests: XCTestCase {
         XCTAssertEqual(try status(["diagnose", Repo.fixtures + "/mlp_sgd_f64/step_000"]).0, 0)
         XCTAssertEqual(try status(["diagnose", Repo.fixtures + "/mlp_sam_shards2_f64/step_000"]).0, 0)
         XCTAssertEqual(try status(["diagnose", Repo.fixtures + "/no_such_fixture"]).0, 2)
+        // Shards that do not divide the batch: malformed, as verify says, not a diagnosis of truncated shards.
+        let d = try makeTemporaryDirectory("diagnose") + "/f"
+        try FileManager.default.copyItem(atPath: Repo.fixtures + "/mlp_sam_f64/step_000", toPath: d)
+        let url = URL(fileURLWithPath: d + "/fixture.json")
+        var meta = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        var step = meta["step"] as! [String: Any]
+        step["sam_shards"] = 3                                   // the batch is 8
+        meta["step"] = step
+        try JSONSerialization.data(withJSONObject: meta).write(to: url)
+        let bad = try status(["diagnose", d])
+        XCTAssertEqual(bad.0, 2, bad.1)
+        XCTAssertEqual(try status(["verify", d]).0, 2)
     }
 }

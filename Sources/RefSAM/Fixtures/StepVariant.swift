@@ -51,6 +51,10 @@ extension StepVariant {
         -> [(name: String, tensor: Tensor<T>)] {
         let (state, images, labels) = try f.loadInputs(T.self, movedBy: rng)
         let h = f.step, model = f.model
+        let n = images.shape.first ?? 0
+        guard n > 0, n % h.samShards == 0 else {      // as verify: the step cannot run on these inputs
+            throw FixtureError.malformed(path: f.directory, reason: "the step cannot run on these inputs: \(TrainingError.shardsDoNotDivide(batch: n, shards: h.samShards))")
+        }
         var optimizer = h.optimizer
         if variant == .optimizerSwapped { optimizer = optimizer == .sam ? .sgd : .sam }
         let r = h.samShards > 1 && model.batchNormSpansShards
