@@ -15,19 +15,8 @@ final class DiagnoseTests: XCTestCase {
         let planted = try FileManager.default.contentsOfDirectory(atPath: Self.bugs).sorted()
         XCTAssertEqual(Set(planted), Set(StepVariant.allCases.map(\.rawValue)), "one PyTorch fixture per variant")
         for name in planted {
-            let dir = Self.bugs + "/" + name + "/step_000"
-            let f = try Fixture.load(dir)
-            XCTAssertFalse(try FixtureReplay.replay(directory: dir).passed, "\(name): verify must fail a planted bug")
             let variant = try XCTUnwrap(StepVariant(rawValue: name))
-            if f.model.name != .mlp {
-                // ResNet cases (slow in a debug build): the planted variant explains every output,
-                // which the unchanged step does not (checked above). `ref-run diagnose` on each names
-                // only the planted one (run by hand: docs/FIXTURES.md, "Diagnosing").
-                let ours = try StepVariant.outputs(f, variant, Double.self)
-                XCTAssertTrue(try FixtureReplay.compare(f, ours, .elementwise(rtol: 1e-9, atol: 1e-12)).allSatisfy(\.passed), name)
-                continue
-            }
-            let d = try Diagnosis.of(f)
+            guard let d = try checkPlanted(Self.bugs + "/" + name + "/step_000", variant) else { continue }
             XCTAssertGreaterThan(d.failingAsIs, 0)
             if variant == .noNormEpsilon {
                 // 0 / 0: NaN everywhere after the perturbation. PyTorch's ReLU gradient passes NaN on
@@ -49,19 +38,27 @@ final class DiagnoseTests: XCTestCase {
         XCTAssertEqual(planted.count, 4)
         for name in planted {
             let dir = Self.shardBugs + "/" + name + "/step_000"
-            let f = try Fixture.load(dir)
-            XCTAssertEqual(f.step.samShards, 2, name)
+            XCTAssertEqual(try Fixture.load(dir).step.samShards, 2, name)
             let variant = try XCTUnwrap(StepVariant(rawValue: String(name.split(separator: "-", maxSplits: 1)[1])), name)
-            XCTAssertFalse(try FixtureReplay.replay(directory: dir).passed, "\(name): verify must fail a planted bug")
-            if f.model.name != .mlp {
-                // Slow in a debug build: the planted variant explains every output (`ref-run diagnose` names only it).
-                let ours = try StepVariant.outputs(f, variant, Double.self)
-                XCTAssertTrue(try FixtureReplay.compare(f, ours, .elementwise(rtol: 1e-9, atol: 1e-12)).allSatisfy(\.passed), name)
-                continue
-            }
-            let d = try Diagnosis.of(f)
+            guard let d = try checkPlanted(dir, variant) else { continue }
             XCTAssertEqual(d.matches, [variant], "\(name): \(d.variants.prefix(3))")
         }
+    }
+
+    /// Verify fails the planted bug in `dir`. For a ResNet (slow in a debug build) the
+    /// planted variant explains every output, which the unchanged step does not; `ref-run
+    /// diagnose` on it names only the planted one (run by hand: docs/FIXTURES.md,
+    /// "Diagnosing"), and nil is returned. For an MLP, the diagnosis to check.
+    func checkPlanted(_ dir: String, _ variant: StepVariant, file: StaticString = #filePath, line: UInt = #line) throws -> Diagnosis? {
+        let f = try Fixture.load(dir)
+        XCTAssertFalse(try FixtureReplay.replay(directory: dir).passed, "\(dir): verify must fail a planted bug", file: file, line: line)
+        guard f.model.name == .mlp else {
+            let ours = try StepVariant.outputs(f, variant, Double.self)
+            XCTAssertTrue(try FixtureReplay.compare(f, ours, .elementwise(rtol: 1e-9, atol: 1e-12)).allSatisfy(\.passed), dir,
+                          file: file, line: line)
+            return nil
+        }
+        return try Diagnosis.of(f)
     }
 
     func testACorrectFixtureHasNothingToDiagnose() throws {

@@ -6,25 +6,23 @@
 /// gzip member read (MNIST, CIFAR-10) is checked whole. Tests compare the two and the
 /// standard check value CRC32("123456789") = 0xCBF43926.
 enum CRC32 {
-    /// tables[0] is the bytewise table; tables[k][n] = CRC of byte n followed by k zero bytes.
-    static let tables: [[UInt32]] = {
-        var t = [(0..<256).map { n -> UInt32 in
+    /// Eight tables of 256 end to end: the first is the bytewise table; entry n of table k
+    /// is the CRC of byte n followed by k zero bytes.
+    static let tables: [UInt32] = {
+        var t = (0..<256).map { n -> UInt32 in
             var c = UInt32(n)
             for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
             return c
-        }]
-        for k in 1..<8 { t.append((0..<256).map { n in (t[k - 1][n] >> 8) ^ t[0][Int(t[k - 1][n] & 0xff)] }) }
+        }
+        for i in 256..<(8 * 256) { t.append((t[i - 256] >> 8) ^ t[Int(t[i - 256] & 0xff)]) }
         return t
     }()
-
-    /// The eight tables end to end.
-    static let flat: [UInt32] = tables.flatMap { $0 }
 
     /// The CRC of `bytes[start...]`, eight bytes per step.
     static func checksum(_ bytes: [UInt8], from start: Int = 0) -> UInt32 {
         var c: UInt32 = 0xffff_ffff
         bytes.withUnsafeBufferPointer { p in
-            flat.withUnsafeBufferPointer { t in
+            tables.withUnsafeBufferPointer { t in
                 var i = start
                 while i + 8 <= p.count {
                     let lo = c ^ (UInt32(p[i]) | UInt32(p[i + 1]) << 8 | UInt32(p[i + 2]) << 16 | UInt32(p[i + 3]) << 24)
@@ -44,7 +42,7 @@ enum CRC32 {
     /// The definition: one byte per step.
     static func checksumBytewise(_ bytes: [UInt8], from start: Int = 0) -> UInt32 {
         var c: UInt32 = 0xffff_ffff
-        for i in start..<bytes.count { c = tables[0][Int((c ^ UInt32(bytes[i])) & 0xff)] ^ (c >> 8) }
+        for i in start..<bytes.count { c = tables[Int((c ^ UInt32(bytes[i])) & 0xff)] ^ (c >> 8) }
         return c ^ 0xffff_ffff
     }
 }

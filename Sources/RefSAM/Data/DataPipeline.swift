@@ -27,11 +27,18 @@ public struct DataPipeline<T: RefScalar> {
     public let seed: UInt64
     /// Labels used for training (after label noise).
     public let labels: [Int32]
+    /// (pixel - mean) / std for each of the 256 pixel values of each channel (index
+    /// pixel * channels + channel), and the value of a zero-padded pixel per channel:
+    /// computed once, with the same operations as per pixel, so the same bits.
+    let normalized: [T], padding: [T]
 
     /// A pipeline over `dataset`; `labels` replaces its labels (label noise) when given.
     public init(dataset: ImageDataset, batchSize: Int, train: Bool, seed: UInt64, labels: [Int32]? = nil) {
         self.dataset = dataset; self.batchSize = batchSize; self.train = train; self.seed = seed
         self.labels = labels ?? dataset.labels
+        let c = dataset.imageShape[2], (mean, std) = Self.normalization(dataset.name, channels: c)
+        normalized = (0..<(256 * c)).map { i in (T(Double(i / c)) - mean[i % c]) / std[i % c] }
+        padding = (0..<c).map { (0 - mean[$0]) / std[$0] }
     }
 
     /// ceil(count / batchSize): a partial last batch is kept (ImageNet: every batch is
@@ -66,14 +73,9 @@ public struct DataPipeline<T: RefScalar> {
         var out = [T](repeating: 0, count: ids.count * size)
         var rng = RandomGenerator(seed: seed).derived("augment").derived(UInt64(epoch) << 32 | UInt64(index))
         let (h, w, c) = (shape[0], shape[1], shape[2])
-        // (pixel - mean) / std for each of the 256 pixel values of each channel, computed once:
-        // the same operations per pixel as computing it in place, so the same bits.
-        let (mean, std) = Self.normalization(dataset.name, channels: c)
-        let table = (0..<(256 * c)).map { i -> T in (T(Double(i / c)) - mean[i % c]) / std[i % c] }
-        let padding = (0..<c).map { (0 - mean[$0]) / std[$0] }
         let augment = train && dataset.name == .cifar10, flipOnly = train && dataset.name == .imagenet2012
         dataset.pixels.withUnsafeBufferPointer { px in
-            table.withUnsafeBufferPointer { table in
+            normalized.withUnsafeBufferPointer { table in
                 out.withUnsafeMutableBufferPointer { out in
                     for (b, id) in ids.enumerated() {
                         let src = px.baseAddress! + id * size, dst = out.baseAddress! + b * size

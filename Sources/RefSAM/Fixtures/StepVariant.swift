@@ -51,9 +51,8 @@ extension StepVariant {
         -> [(name: String, tensor: Tensor<T>)] {
         let (state, images, labels) = try f.loadInputs(T.self, movedBy: rng)
         let h = f.step, model = f.model
-        let n = images.shape.first ?? 0
-        guard n > 0, n % h.samShards == 0 else {      // as verify: the step cannot run on these inputs
-            throw FixtureError.malformed(path: f.directory, reason: "the step cannot run on these inputs: \(TrainingError.shardsDoNotDivide(batch: n, shards: h.samShards))")
+        do { try TrainStep.checkShards(batch: images.shape.first ?? 0, shards: h.samShards) } catch {
+            throw FixtureError.malformed(path: f.directory, reason: "the step cannot run on these inputs: \(error)")   // as verify says
         }
         var optimizer = h.optimizer
         if variant == .optimizerSwapped { optimizer = optimizer == .sam ? .sgd : .sam }
@@ -83,13 +82,12 @@ extension StepVariant {
     /// Shards that share nothing but the parameters (one shard: the plain step).
     static func passesShardByShard<T: RefScalar>(_ model: Model, _ state: TrainState<T>, _ images: Tensor<T>, _ labels: [Int32],
                                                  _ h: StepHyperparameters, _ optimizer: Optimizer, _ variant: StepVariant?) throws -> Passes<T> {
-        let shards = h.samShards, n = images.shape[0] / shards
+        let shards = h.samShards
         let padding: Padding? = variant == .samePadding ? .same : nil
         var losses: [T] = [], logits: [Tensor<T>] = [], firsts: [TensorTree<T>] = [], gradients: [TensorTree<T>] = []
         var perturbations: [TensorTree<T>] = [], stats: [TensorTree<T>] = []
         for d in 0..<shards {
-            let x = shards == 1 ? images : try BatchSliceOp.slice(images, start: d * n, count: n)
-            let y = Array(labels[(d * n)..<((d + 1) * n)])
+            let (x, y) = try TrainStep.shard(d, of: shards, images: images, labels: labels)
             func pass(_ params: TensorTree<T>) throws -> Pass<T> {
                 try TrainStep.pass(model, params: params, batchStats: state.batchStats, masks: state.masks, images: x, labels: y,
                                    paddingOverride: padding)

@@ -99,10 +99,7 @@ public enum TrainStep {
     @_specialize(where T == Double)
     public static func run<T: RefScalar>(_ model: Model, state: TrainState<T>, images: Tensor<T>, labels: [Int32],
                                          _ h: StepHyperparameters, record: StepRecord<T>? = nil) throws -> StepResult<T> {
-        let n = images.shape.first ?? 0
-        guard h.samShards >= 1, n % h.samShards == 0, n > 0 else {
-            throw TrainingError.shardsDoNotDivide(batch: n, shards: h.samShards)
-        }
+        try checkShards(batch: images.shape.first ?? 0, shards: h.samShards)
         if h.samShards > 1 && model.batchNormSpansShards {
             return try runWithSharedStatistics(model, state: state, images: images, labels: labels, h, record: record)
         }
@@ -115,12 +112,10 @@ public enum TrainStep {
     @_specialize(where T == Double)
     static func runShardByShard<T: RefScalar>(_ model: Model, state: TrainState<T>, images: Tensor<T>, labels: [Int32],
                                               _ h: StepHyperparameters, record: StepRecord<T>? = nil) throws -> StepResult<T> {
-        let shardSize = images.shape[0] / h.samShards
         let masks = state.masks
         var first: [Pass<T>] = [], used: [TensorTree<T>] = []
         for s in 0..<h.samShards {
-            let x = h.samShards == 1 ? images : try BatchSliceOp.slice(images, start: s * shardSize, count: shardSize)
-            let y = Array(labels[(s * shardSize)..<((s + 1) * shardSize)])
+            let (x, y) = try shard(s, of: h.samShards, images: images, labels: labels)
             let p1 = try pass(model, params: state.params, batchStats: state.batchStats, masks: masks, images: x, labels: y)
             first.append(p1)
             switch h.optimizer {
@@ -145,6 +140,19 @@ public enum TrainStep {
         let loss = first.count == 1 ? first[0].loss : first.map(\.loss).reduce(0, +) / T(first.count)
         return result(state, loss: loss, logits: logits, labels: labels, gradsFirst: gradsFirst,
                       update: (grads, trace, params), batchStats: batchStats)
+    }
+
+    /// A batch of `batch` rows splits into `shards` equal shards, or the step cannot run.
+    package static func checkShards(batch: Int, shards: Int) throws {
+        guard shards >= 1, batch > 0, batch % shards == 0 else { throw TrainingError.shardsDoNotDivide(batch: batch, shards: shards) }
+    }
+
+    /// Shard `d` of `shards` equal shards of a batch (the batch itself for one shard).
+    package static func shard<T: RefScalar>(_ d: Int, of shards: Int, images: Tensor<T>, labels: [Int32]) throws
+        -> (images: Tensor<T>, labels: [Int32]) {
+        guard shards > 1 else { return (images, labels) }
+        let n = images.shape[0] / shards
+        return (try BatchSliceOp.slice(images, start: d * n, count: n), Array(labels[(d * n)..<((d + 1) * n)]))
     }
 
     /// The step's result: the state advanced by `update` and `batchStats`, one step on.

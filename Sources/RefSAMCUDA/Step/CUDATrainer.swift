@@ -52,9 +52,7 @@ public final class CUDATrainer<T: RefScalar>: ResidentTrainer {
     /// starting from `state`. Builds the pass's graph once by recording one CPU forward
     /// pass on a shard of zeros, compiles (or reuses) the kernels, and uploads the state.
     public init(model: Model, state: TrainState<T>, batchSize: Int, imageShape: [Int], _ h: StepHyperparameters) throws {
-        guard h.samShards >= 1, batchSize > 0, batchSize % h.samShards == 0 else {
-            throw TrainingError.shardsDoNotDivide(batch: batchSize, shards: h.samShards)
-        }
+        try TrainStep.checkShards(batch: batchSize, shards: h.samShards)
         sharedStatistics = h.samShards > 1 && model.batchNormSpansShards
         template = state
         device = try CUDADevice.shared(T.self == Float.self ? .float32 : .float64)

@@ -169,7 +169,6 @@ public enum Gemm {
     struct TaskGrid {
         var partsM: Int, partsN: Int, workers: Int
         var slivers: (m: Int, n: Int)
-        var colsPerPart: Int
 
         init(m: Int, n: Int, k: Int, nr: Int) {
             let threads = m * n * k < Gemm.parallelThreshold ? 1 : Threads.count
@@ -187,7 +186,6 @@ public enum Gemm {
                 }
             }
             workers = max(1, min(threads, partsM * partsN))
-            colsPerPart = (slivers.n + partsN - 1) / partsN * nr
         }
 
         var tasks: Int { partsM * partsN }

@@ -101,17 +101,14 @@ public struct RandomGenerator: Sendable {
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public mutating func uniformTensor<T: RefScalar>(_ shape: [Int], in range: ClosedRange<Double> = 0...1) -> Tensor<T> {
-        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in T(range.lowerBound + (range.upperBound - range.lowerBound) * uniform()) })
+        tensor(shape) { T(range.lowerBound + (range.upperBound - range.lowerBound) * $0.uniform()) }
     }
 
     /// A tensor of `shape` with entries normal(0, std^2), drawn in row-major order.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public mutating func normalTensor<T: RefScalar>(_ shape: [Int], std: Double = 1) -> Tensor<T> {
-        let n = shape.reduce(1, *)
-        var scalars = [T](); scalars.reserveCapacity(n)
-        for _ in 0..<n { scalars.append(T(std * normal())) }
-        return Tensor(shape: shape, scalars: scalars)
+        tensor(shape) { T(std * $0.normal()) }
     }
 
     /// A tensor of `shape` with entries std * (a standard normal truncated to (lower, upper)).
@@ -119,9 +116,17 @@ public struct RandomGenerator: Sendable {
     @_specialize(where T == Double)
     public mutating func truncatedNormalTensor<T: RefScalar>(_ shape: [Int], std: Double = 1,
                                                              lower: Double = -2, upper: Double = 2) -> Tensor<T> {
+        tensor(shape) { T(std * $0.truncatedNormal(lower: lower, upper: upper)) }
+    }
+
+    /// A tensor of `shape` filled in row-major order by `draw`, one call per entry (a plain
+    /// loop: the specialised callers then spend nothing on generic dispatch).
+    @inline(__always)
+    private mutating func tensor<T: RefScalar>(_ shape: [Int], _ draw: (inout RandomGenerator) -> T) -> Tensor<T> {
         let n = shape.reduce(1, *)
-        var scalars = [T](); scalars.reserveCapacity(n)
-        for _ in 0..<n { scalars.append(T(std * truncatedNormal(lower: lower, upper: upper))) }
+        var scalars = [T]()
+        scalars.reserveCapacity(n)
+        for _ in 0..<n { scalars.append(draw(&self)) }
         return Tensor(shape: shape, scalars: scalars)
     }
 }
