@@ -54,12 +54,11 @@ public enum PoolOp {
     public static func maxPool<T: RefScalar>(_ x: Tensor<T>, window: (Int, Int), strides: (Int, Int), padding: Padding) throws
         -> (y: Tensor<T>, argmax: [Int]) {
         let g = try geometry(x.shape, window: window, strides: strides, padding: padding, op: "maxPool")
-        var y = Tensor<T>.zeros(g.outputShape)
-        var argmax = [Int](repeating: -1, count: y.count)
+        var argmax = [Int](repeating: -1, count: g.outputShape.reduce(1, *))
         let C = g.inC
-        x.scalars.withUnsafeBufferPointer { xp in
-        y.withUnsafeMutableScalars { yp in
+        let y = x.scalars.withUnsafeBufferPointer { xp in
         argmax.withUnsafeMutableBufferPointer { ap in
+        Tensor<T>(shape: g.outputShape) { yp in          // every element is written below
             let xb = xp.baseAddress!, yb = yp.baseAddress!, ab = ap.baseAddress!
             Threads.parallelFor(g.batch) { n, _ in
                 for oh in 0..<g.outH { for ow in 0..<g.outW {
