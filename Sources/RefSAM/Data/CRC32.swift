@@ -2,8 +2,9 @@
 ///
 /// `checksumBytewise` is the definition: one table lookup per byte. `checksum` is
 /// slicing-by-8 (eight tables, eight bytes per step; Intel's "slicing-by-8" of Kounavis
-/// and Berry): the same function, about five times faster, which matters because every
-/// gzip member read (MNIST, CIFAR-10) is checked whole. Tests compare the two and the
+/// and Berry): the same function with one round of lookups per eight bytes, which
+/// matters because every gzip member read (MNIST, CIFAR-10) is checked whole (the
+/// bytewise loop was 3.8% of an MNIST epoch's process under perf). Tests compare the two and the
 /// standard check value CRC32("123456789") = 0xCBF43926.
 enum CRC32 {
     /// Eight tables of 256 end to end: the first is the bytewise table; entry n of table k

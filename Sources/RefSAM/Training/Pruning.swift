@@ -54,8 +54,8 @@ public enum Pruning {
     /// `values.sorted()[k]`, found without sorting: quickselect with a three-way partition
     /// (so runs of equal scores cost nothing extra), median-of-three pivots, and a sort of
     /// what is left after 64 rounds, which bounds the worst case at O(n log n). The value
-    /// is the same whatever the algorithm, so masks are unchanged; at ResNet widths this
-    /// is a few milliseconds where sorting every kernel's scores took a good part of startup.
+    /// is the same whatever the algorithm, so masks are unchanged; sorting every kernel's
+    /// scores was 7% of an MNIST epoch's process under perf.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public static func kthSmallest<T: Comparable>(_ values: [T], _ k: Int) -> T {
