@@ -70,6 +70,21 @@ final class GemmTests: XCTestCase {
         } } }
     }
 
+    /// A row-major B exactly one tile row wide (a convolution's dY or W with as many
+    /// output channels as the tile row: 16/8 floats native, 8/4 portable, or half that)
+    /// is read in place rather than packed: the same bits as the definition, with one
+    /// row block or many, on one thread or two.
+    func testOneSliverWideBIsReadInPlace() {
+        for n in [2, 4, 8, 16] { for (m, k) in [(97, 300), (300, 90)] { for threads in [1, 2] {
+            let fast = withThreads(threads) { gemm(m, n, k, transA: false, transB: false, accumulate: n == 8, fast: true, seed: 11, Float.self) }
+            let naive = gemm(m, n, k, transA: false, transB: false, accumulate: n == 8, fast: false, seed: 11, Float.self)
+            assertMatchesDefinition(fast, naive, "Float m\(m) n\(n) k\(k) threads \(threads)")
+            let fastD = withThreads(threads) { gemm(m, n, k, transA: true, transB: false, accumulate: false, fast: true, seed: 12, Double.self) }
+            let naiveD = gemm(m, n, k, transA: true, transB: false, accumulate: false, fast: false, seed: 12, Double.self)
+            assertMatchesDefinition(fastD, naiveD, "Double m\(m) n\(n) k\(k) threads \(threads)")
+        } } }
+    }
+
     func testKZeroGivesZeroOrKeepsC() {
         let kept = gemm(5, 6, 0, transA: false, transB: false, accumulate: true, fast: true, seed: 3, Double.self)
         XCTAssertEqual(kept, randomTensor([5, 6], seed: 5, Double.self))

@@ -31,6 +31,34 @@ final class OpsTests: XCTestCase {
         }
     }
 
+    /// The training-mode input gradient, evaluated here term by term as
+    /// `BatchNormOp.backward` states it, dividing by M: the kernel, which multiplies by
+    /// 1/M instead where M is a power of two, must give the same bits for M = 64 and 96.
+    /// (In Double: rounding to Float would hide a last-bit difference in the term.)
+    func testBatchNormBackwardIsItsFormulaBitForBit() throws {
+        let c = 4
+        for m in [64, 96] {
+            let x: Tensor<Double> = randomTensor([m, c], seed: 5), dy: Tensor<Double> = randomTensor([m, c], seed: 6)
+            let scale: Tensor<Double> = randomTensor([c], seed: 7), bias: Tensor<Double> = randomTensor([c], seed: 8)
+            let f = try BatchNormOp.forwardTraining(x, scale: scale, bias: bias)
+            let dx = BatchNormOp.backward(dy, x: x, scale: scale, mean: f.mean, invStd: f.invStd, training: true).dx
+            let (xs, gs, ms) = (x.scalars, dy.scalars, f.mean.scalars)
+            for j in 0..<c {
+                var dbias = 0.0, dscale = 0.0
+                for i in 0..<m {
+                    dbias += Double(gs[i * c + j])
+                    dscale += Double(gs[i * c + j]) * Double(xs[i * c + j] - ms[j]) * f.invStd[j]
+                }
+                let k = Double(scale.scalars[j]) * f.invStd[j], meanG = dbias / Double(m)
+                for i in 0..<m {
+                    let xhat = Double(xs[i * c + j] - ms[j]) * f.invStd[j]
+                    let expected = k * (Double(gs[i * c + j]) - meanG - xhat * dscale / Double(m))
+                    XCTAssertEqual(dx.scalars[i * c + j].bitPattern, expected.bitPattern, "M \(m), row \(i), channel \(j)")
+                }
+            }
+        }
+    }
+
     /// Sharded BatchNorm: the statistics of all rows (not of each shard), each shard's
     /// own affine; with equal scales and biases it is plain BatchNorm on the whole batch.
     func testShardedBatchNormSharesStatistics() throws {

@@ -18,6 +18,8 @@
 ///
 /// B is packed once per call. Only when a task has a single row block (no reuse
 /// to share) is B packed inside the task, a sliver at a time into L1-sized scratch.
+/// A B that is one row-major sliver wide (n = nr) already has the packed layout and
+/// is read where it lies.
 /// When C is narrow (n <= 128: convolutions), A is not packed at all: the
 /// micro-kernel reads its rows where they lie (`ASliver`), since each A sliver
 /// meets only a few B slivers and packing would cost more than it saves.
@@ -83,8 +85,11 @@ public enum Gemm {
         let paddedN = (n + nr - 1) / nr * nr
         let kBlocks = (k + kc - 1) / kc
 
+        // B exactly one full sliver wide and row-major with rows nr apart is already in
+        // packed layout (a conv's dY or W with nr output channels): it is read in place.
+        let bInPlace = n == nr && b.colStride == 1 && b.rowStride == nr
         // B packed once for everyone, unless no task would reuse it.
-        let shareB = grid.partsM > 1 || m > mc
+        let shareB = !bInPlace && (grid.partsM > 1 || m > mc)
         let sharedB: UnsafeMutablePointer<T>? = shareB ? .allocate(capacity: k * paddedN) : nil
         defer { sharedB?.deallocate() }
         if let packed = sharedB {
@@ -131,12 +136,14 @@ public enum Gemm {
                     while jr < cols.count {
                         // A task's own B is packed a sliver at a time, just before its use, so
                         // the copy stays in L1 (the task has one row block: no later reuse).
-                        let bSliver: UnsafeMutablePointer<T>
-                        if let packed = sharedB {
-                            bSliver = packed + p0 * paddedN + (cols.lowerBound + jr) * kb
+                        let bSliver: UnsafePointer<T>
+                        if bInPlace {
+                            bSliver = b.base + p0 * nr
+                        } else if let packed = sharedB {
+                            bSliver = UnsafePointer(packed + (p0 * paddedN + (cols.lowerBound + jr) * kb))
                         } else {
                             packPanelB(b, V.self, p0: p0, j0: cols.lowerBound + jr, depth: kb, cols: min(nr, cols.count - jr), into: localB)
-                            bSliver = localB
+                            bSliver = UnsafePointer(localB)
                         }
                         var ir = 0
                         while ir < mBlock {

@@ -109,19 +109,27 @@ public enum BatchNormOp {
         // Per channel, side by side in one buffer (no array bounds checks in the loop):
         // k = scale * invStd, dbias / M, dscale. The roundings are those of the formula above.
         let terms = (0..<c).map { Double(scale.scalars[$0]) * invStd[$0] } + dbias.map { $0 / Double(m) } + dscale
+        // q / M for q = xhat * dscale: where M is a power of two, q * (1 / M) is the same
+        // double (both round the one real number q / 2^k; 1 / M is exact), and a multiply
+        // costs a fraction of a division (ResNet18 on CIFAR: every M is a power of two).
+        let mIsPowerOfTwo = m & (m - 1) == 0, inverseM = 1 / Double(m)
         let dx = Tensor.withScalars(of: [x, dy, mean]) { b in invStd.withUnsafeBufferPointer { sp in terms.withUnsafeBufferPointer { tp in
             let (xp, dyp, mp) = (b[0], b[1], b[2])
             return Tensor<T>(shape: x.shape) { dxp in
                 let dxp = dxp.baseAddress!
                 forEachRowChunk(m) { rows in
                     for i in rows {
-                        for j in 0..<c {
-                            let g = Double(dyp[i &* c &+ j])
-                            if training {
+                        if !training {
+                            for j in 0..<c { dxp[i &* c &+ j] = T(tp[j] * Double(dyp[i &* c &+ j])) }
+                        } else if mIsPowerOfTwo {
+                            for j in 0..<c {
                                 let xhat = Double(xp[i &* c &+ j] - mp[j]) * sp[j]
-                                dxp[i &* c &+ j] = T(tp[j] * (g - tp[c &+ j] - xhat * tp[2 &* c &+ j] / Double(m)))
-                            } else {
-                                dxp[i &* c &+ j] = T(tp[j] * g)
+                                dxp[i &* c &+ j] = T(tp[j] * (Double(dyp[i &* c &+ j]) - tp[c &+ j] - xhat * tp[2 &* c &+ j] * inverseM))
+                            }
+                        } else {
+                            for j in 0..<c {
+                                let xhat = Double(xp[i &* c &+ j] - mp[j]) * sp[j]
+                                dxp[i &* c &+ j] = T(tp[j] * (Double(dyp[i &* c &+ j]) - tp[c &+ j] - xhat * tp[2 &* c &+ j] / Double(m)))
                             }
                         }
                     }
