@@ -41,8 +41,15 @@ public enum BatchNormOp {
         guard m > 0 else { throw TensorError.invalidShape(op: "batchNorm", shape: x.shape, detail: "empty batch") }
         let noise = SummationNoise.current
         var mean = x.scalars.withUnsafeBufferPointer { xp in
-            channelSums(rows: m, channels: c) { rows, acc in
-                for i in rows { for j in 0..<c { acc[j] += Double(xp[i &* c &+ j]) } }
+            let xp = xp.baseAddress!
+            return channelSums(rows: m, channels: c) { rows, acc in
+                forEachTile(rows, channels: c, block: { tile, j0 in
+                    var s = lanes(acc + j0)
+                    for i in tile { s += widened(lanes(xp + (i &* c &+ j0))) }
+                    storeLanes(s, acc + j0)
+                }, single: { tile, j in
+                    for i in tile { acc[j] += Double(xp[i &* c &+ j]) }
+                })
             }
         }.map { $0 / Double(m) }
         // Float32 summation error (see SummationNoise): of sum x for the mean, and of
@@ -52,8 +59,16 @@ public enum BatchNormOp {
         noise?.addError(to: &mean, rows: 0..<m, scale: 1 / Double(m)) { i, j in Double(xs[i * c + j]) }
         let meanT = mean.map { T($0) }
         var variance = x.scalars.withUnsafeBufferPointer { xp in meanT.withUnsafeBufferPointer { mp in
-            channelSums(rows: m, channels: c) { rows, acc in
-                for i in rows { for j in 0..<c { let d = Double(xp[i &* c &+ j] - mp[j]); acc[j] += d * d } }
+            let (xp, mp) = (xp.baseAddress!, mp.baseAddress!)
+            return channelSums(rows: m, channels: c) { rows, acc in
+                forEachTile(rows, channels: c, block: { tile, j0 in
+                    var s = lanes(acc + j0)
+                    let mv = lanes(mp + j0)
+                    for i in tile { let d = widened(lanes(xp + (i &* c &+ j0)) - mv); s += d * d }
+                    storeLanes(s, acc + j0)
+                }, single: { tile, j in
+                    for i in tile { let d = Double(xp[i &* c &+ j] - mp[j]); acc[j] += d * d }
+                })
             }
         } }.map { $0 / Double(m) }
         if let noise {
@@ -89,15 +104,24 @@ public enum BatchNormOp {
         let c = scale.count, m = x.count / max(c, 1)
         // dbias and dscale side by side: [dbias_0..<c, dscale_0..<c].
         let sums = Tensor.withScalars(of: [x, dy, mean]) { b in invStd.withUnsafeBufferPointer { sp in
-            let (xp, dyp, mp) = (b[0], b[1], b[2])
+            let (xp, dyp, mp, sp) = (b[0].baseAddress!, b[1].baseAddress!, b[2].baseAddress!, sp.baseAddress!)
             return channelSums(rows: m, channels: 2 * c) { rows, acc in
-                for i in rows {
-                    for j in 0..<c {
+                forEachTile(rows, channels: c, block: { tile, j0 in
+                    var sb = lanes(acc + j0), ss = lanes(acc + (c &+ j0))
+                    let mv = lanes(mp + j0), iv = lanes(sp + j0)
+                    for i in tile {
+                        let g = widened(lanes(dyp + (i &* c &+ j0)))
+                        sb += g
+                        ss += g * widened(lanes(xp + (i &* c &+ j0)) - mv) * iv
+                    }
+                    storeLanes(sb, acc + j0); storeLanes(ss, acc + (c &+ j0))
+                }, single: { tile, j in
+                    for i in tile {
                         let g = Double(dyp[i &* c &+ j])
                         acc[j] += g
                         acc[c &+ j] += g * Double(xp[i &* c &+ j] - mp[j]) * sp[j]
                     }
-                }
+                })
             }
         } }
         var dbias = Array(sums[0..<c]), dscale = Array(sums[c...])
@@ -114,25 +138,37 @@ public enum BatchNormOp {
         // costs a fraction of a division (ResNet18 on CIFAR: every M is a power of two).
         let mIsPowerOfTwo = m & (m - 1) == 0, inverseM = 1 / Double(m)
         let dx = Tensor.withScalars(of: [x, dy, mean]) { b in invStd.withUnsafeBufferPointer { sp in terms.withUnsafeBufferPointer { tp in
-            let (xp, dyp, mp) = (b[0], b[1], b[2])
+            let (xp, dyp, mp, sp, tp) = (b[0].baseAddress!, b[1].baseAddress!, b[2].baseAddress!, sp.baseAddress!, tp.baseAddress!)
+            let dm = Double(m)
             return Tensor<T>(shape: x.shape) { dxp in
                 let dxp = dxp.baseAddress!
                 forEachRowChunk(m) { rows in
-                    for i in rows {
+                    forEachTile(rows, channels: c, block: { tile, j0 in
+                        let k = lanes(tp + j0), meanG = lanes(tp + (c &+ j0)), ds = lanes(tp + (2 &* c &+ j0))
+                        let mv = lanes(mp + j0), iv = lanes(sp + j0)
+                        // One loop per case, so no case's arithmetic runs in another's.
                         if !training {
-                            for j in 0..<c { dxp[i &* c &+ j] = T(tp[j] * Double(dyp[i &* c &+ j])) }
+                            for i in tile { storeLanes(narrowed(k * widened(lanes(dyp + (i &* c &+ j0))), to: T.self), dxp + (i &* c &+ j0)) }
                         } else if mIsPowerOfTwo {
-                            for j in 0..<c {
-                                let xhat = Double(xp[i &* c &+ j] - mp[j]) * sp[j]
-                                dxp[i &* c &+ j] = T(tp[j] * (Double(dyp[i &* c &+ j]) - tp[c &+ j] - xhat * tp[2 &* c &+ j] * inverseM))
+                            for i in tile {
+                                let at = i &* c &+ j0, xhat = widened(lanes(xp + at) - mv) * iv
+                                storeLanes(narrowed(k * (widened(lanes(dyp + at)) - meanG - xhat * ds * inverseM), to: T.self), dxp + at)
                             }
                         } else {
-                            for j in 0..<c {
-                                let xhat = Double(xp[i &* c &+ j] - mp[j]) * sp[j]
-                                dxp[i &* c &+ j] = T(tp[j] * (Double(dyp[i &* c &+ j]) - tp[c &+ j] - xhat * tp[2 &* c &+ j] / Double(m)))
+                            for i in tile {
+                                let at = i &* c &+ j0, xhat = widened(lanes(xp + at) - mv) * iv
+                                storeLanes(narrowed(k * (widened(lanes(dyp + at)) - meanG - xhat * ds / dm), to: T.self), dxp + at)
                             }
                         }
-                    }
+                    }, single: { tile, j in
+                        for i in tile {
+                            let g = Double(dyp[i &* c &+ j])
+                            if !training { dxp[i &* c &+ j] = T(tp[j] * g); continue }
+                            let xhat = Double(xp[i &* c &+ j] - mp[j]) * sp[j]
+                            dxp[i &* c &+ j] = T(mIsPowerOfTwo ? tp[j] * (g - tp[c &+ j] - xhat * tp[2 &* c &+ j] * inverseM)
+                                                               : tp[j] * (g - tp[c &+ j] - xhat * tp[2 &* c &+ j] / dm))
+                        }
+                    })
                 }
             }
         } } }
@@ -146,9 +182,14 @@ public enum BatchNormOp {
         return x.scalars.withUnsafeBufferPointer { xp in bias.scalars.withUnsafeBufferPointer { bp in
             mean.withUnsafeBufferPointer { mp in mul.withUnsafeBufferPointer { kp in
                 Tensor<T>(shape: x.shape) { yp in
-                    let yp = yp.baseAddress!
+                    let (yp, xp, mp, kp, bp) = (yp.baseAddress!, xp.baseAddress!, mp.baseAddress!, kp.baseAddress!, bp.baseAddress!)
                     forEachRowChunk(m) { rows in
-                        for i in rows { for j in 0..<c { yp[i &* c &+ j] = (xp[i &* c &+ j] - mp[j]) * kp[j] + bp[j] } }
+                        forEachTile(rows, channels: c, block: { tile, j0 in
+                            let mv = lanes(mp + j0), kv = lanes(kp + j0), bv = lanes(bp + j0)
+                            for i in tile { storeLanes((lanes(xp + (i &* c &+ j0)) - mv) * kv + bv, yp + (i &* c &+ j0)) }
+                        }, single: { tile, j in
+                            for i in tile { yp[i &* c &+ j] = (xp[i &* c &+ j] - mp[j]) * kp[j] + bp[j] }
+                        })
                     }
                 }
             } }

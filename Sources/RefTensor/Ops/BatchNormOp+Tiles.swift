@@ -1,0 +1,50 @@
+/// The loop shape of BatchNorm's passes over x [M, C] (channels innermost): rows in
+/// tiles, and within a tile eight channels at a time, rows innermost. A block's
+/// per-channel constants and running sums then stay in registers while the rows go
+/// by. (Summing channel by channel in the inner loop instead made every row a load,
+/// add and store of each channel's sum: with 8 or 16 channels, the whole ResNet18
+/// nf 8 width, that store-to-load chain was most of the pass.)
+///
+/// Every channel's sum still runs over its rows in increasing order, from the value
+/// in the accumulator: the same additions in the same order as one row at a time.
+extension BatchNormOp {
+    /// Rows per tile: 64 rows of up to 128 channels stay in L1 while the blocks pass over them.
+    static let rowTile = 64
+
+    /// Calls `block(tile, j0)` for every tile of at most `rowTile` consecutive rows of
+    /// `rows`, in order, and each whole block of eight channels `j0 ..< j0 + 8`; then
+    /// `single(tile, j)` for each channel past the last whole block.
+    @inline(__always)
+    static func forEachTile(_ rows: Range<Int>, channels c: Int,
+                            block: (_ tile: Range<Int>, _ j0: Int) -> Void,
+                            single: (_ tile: Range<Int>, _ j: Int) -> Void) {
+        var r0 = rows.lowerBound
+        while r0 < rows.upperBound {
+            let tile = r0..<min(rows.upperBound, r0 &+ rowTile)
+            var j0 = 0
+            while j0 &+ 8 <= c { block(tile, j0); j0 &+= 8 }
+            while j0 < c { single(tile, j0); j0 &+= 1 }
+            r0 = tile.upperBound
+        }
+    }
+}
+
+/// Eight consecutive values at `p`.
+@inline(__always)
+func lanes<S: SIMDScalar>(_ p: UnsafePointer<S>) -> SIMD8<S> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<S>.self)
+}
+
+/// Stores eight values at `p`.
+@inline(__always)
+func storeLanes<S: SIMDScalar>(_ v: SIMD8<S>, _ p: UnsafeMutablePointer<S>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<S>.self)
+}
+
+/// Lane by lane `Double(v[i])` (exact).
+@inline(__always)
+func widened<T: RefScalar>(_ v: SIMD8<T>) -> SIMD8<Double> { SIMD8<Double>(v) }
+
+/// Lane by lane `T(v[i])` (round to nearest, as the scalar conversion).
+@inline(__always)
+func narrowed<T: RefScalar>(_ v: SIMD8<Double>, to _: T.Type) -> SIMD8<T> { SIMD8<T>(v) }
