@@ -31,29 +31,45 @@ final class OpsTests: XCTestCase {
         }
     }
 
-    /// The training-mode input gradient, evaluated here term by term as
-    /// `BatchNormOp.backward` states it, dividing by M: the kernel, which multiplies by
-    /// 1/M instead where M is a power of two, must give the same bits for M = 64 and 96.
-    /// (In Double: rounding to Float would hide a last-bit difference in the term.)
-    func testBatchNormBackwardIsItsFormulaBitForBit() throws {
-        let c = 4
+    /// Training-mode BatchNorm evaluated here term by term as `BatchNormOp` states it,
+    /// one row and channel at a time, dividing by M: the kernels (eight channels at a
+    /// time in tiles of rows; a multiply by 1/M where M is a power of two) must give the
+    /// same bits. 11 channels: a block of eight and three single ones; M = 64 and 96
+    /// (two row tiles, not a power of two). In Double, where rounding to Float would
+    /// not hide a last-bit difference.
+    func testBatchNormIsItsFormulaBitForBit() throws {
+        let c = 11
         for m in [64, 96] {
             let x: Tensor<Double> = randomTensor([m, c], seed: 5), dy: Tensor<Double> = randomTensor([m, c], seed: 6)
             let scale: Tensor<Double> = randomTensor([c], seed: 7), bias: Tensor<Double> = randomTensor([c], seed: 8)
             let f = try BatchNormOp.forwardTraining(x, scale: scale, bias: bias)
-            let dx = BatchNormOp.backward(dy, x: x, scale: scale, mean: f.mean, invStd: f.invStd, training: true).dx
-            let (xs, gs, ms) = (x.scalars, dy.scalars, f.mean.scalars)
+            let back = BatchNormOp.backward(dy, x: x, scale: scale, mean: f.mean, invStd: f.invStd, training: true)
+            let (xs, gs) = (x.scalars, dy.scalars)
             for j in 0..<c {
+                var sum = 0.0
+                for i in 0..<m { sum += xs[i * c + j] }
+                let mean = sum / Double(m)
+                var squares = 0.0
+                for i in 0..<m { let d = xs[i * c + j] - mean; squares += d * d }
+                let variance = squares / Double(m), invStd = 1 / (variance + BatchNormOp.defaultEpsilon).squareRoot()
+                XCTAssertEqual(f.mean.scalars[j].bitPattern, mean.bitPattern, "mean, M \(m), channel \(j)")
+                XCTAssertEqual(f.variance.scalars[j].bitPattern, variance.bitPattern, "variance, M \(m), channel \(j)")
+                for i in 0..<m {
+                    let y = (xs[i * c + j] - mean) * (invStd * scale.scalars[j]) + bias.scalars[j]
+                    XCTAssertEqual(f.y.scalars[i * c + j].bitPattern, y.bitPattern, "y, M \(m), row \(i), channel \(j)")
+                }
                 var dbias = 0.0, dscale = 0.0
                 for i in 0..<m {
-                    dbias += Double(gs[i * c + j])
-                    dscale += Double(gs[i * c + j]) * Double(xs[i * c + j] - ms[j]) * f.invStd[j]
+                    dbias += gs[i * c + j]
+                    dscale += gs[i * c + j] * (xs[i * c + j] - mean) * invStd
                 }
-                let k = Double(scale.scalars[j]) * f.invStd[j], meanG = dbias / Double(m)
+                XCTAssertEqual(back.dbias.scalars[j].bitPattern, dbias.bitPattern, "dbias, M \(m), channel \(j)")
+                XCTAssertEqual(back.dscale.scalars[j].bitPattern, dscale.bitPattern, "dscale, M \(m), channel \(j)")
+                let k = scale.scalars[j] * invStd, meanG = dbias / Double(m)
                 for i in 0..<m {
-                    let xhat = Double(xs[i * c + j] - ms[j]) * f.invStd[j]
-                    let expected = k * (Double(gs[i * c + j]) - meanG - xhat * dscale / Double(m))
-                    XCTAssertEqual(dx.scalars[i * c + j].bitPattern, expected.bitPattern, "M \(m), row \(i), channel \(j)")
+                    let xhat = (xs[i * c + j] - mean) * invStd
+                    let expected = k * (gs[i * c + j] - meanG - xhat * dscale / Double(m))
+                    XCTAssertEqual(back.dx.scalars[i * c + j].bitPattern, expected.bitPattern, "dx, M \(m), row \(i), channel \(j)")
                 }
             }
         }
