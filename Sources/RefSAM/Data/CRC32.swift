@@ -21,21 +21,24 @@ enum CRC32 {
 
     /// The CRC of `bytes[start...]`, eight bytes per step.
     static func checksum(_ bytes: [UInt8], from start: Int = 0) -> UInt32 {
+        bytes.withUnsafeBufferPointer { checksum(UnsafeBufferPointer(rebasing: $0[start...])) }
+    }
+
+    /// The CRC of the bytes of `p`, eight bytes per step.
+    static func checksum(_ p: UnsafeBufferPointer<UInt8>) -> UInt32 {
         var c: UInt32 = 0xffff_ffff
-        bytes.withUnsafeBufferPointer { p in
-            tables.withUnsafeBufferPointer { t in
-                var i = start
-                while i + 8 <= p.count {
-                    let lo = c ^ (UInt32(p[i]) | UInt32(p[i + 1]) << 8 | UInt32(p[i + 2]) << 16 | UInt32(p[i + 3]) << 24)
-                    let hi = UInt32(p[i + 4]) | UInt32(p[i + 5]) << 8 | UInt32(p[i + 6]) << 16 | UInt32(p[i + 7]) << 24
-                    c = t[7 * 256 + Int(lo & 0xff)] ^ t[6 * 256 + Int((lo >> 8) & 0xff)]
-                        ^ t[5 * 256 + Int((lo >> 16) & 0xff)] ^ t[4 * 256 + Int(lo >> 24)]
-                        ^ t[3 * 256 + Int(hi & 0xff)] ^ t[2 * 256 + Int((hi >> 8) & 0xff)]
-                        ^ t[256 + Int((hi >> 16) & 0xff)] ^ t[Int(hi >> 24)]
-                    i += 8
-                }
-                while i < p.count { c = t[Int((c ^ UInt32(p[i])) & 0xff)] ^ (c >> 8); i += 1 }
+        tables.withUnsafeBufferPointer { t in
+            var i = 0
+            while i + 8 <= p.count {
+                let lo = c ^ (UInt32(p[i]) | UInt32(p[i + 1]) << 8 | UInt32(p[i + 2]) << 16 | UInt32(p[i + 3]) << 24)
+                let hi = UInt32(p[i + 4]) | UInt32(p[i + 5]) << 8 | UInt32(p[i + 6]) << 16 | UInt32(p[i + 7]) << 24
+                c = t[7 * 256 + Int(lo & 0xff)] ^ t[6 * 256 + Int((lo >> 8) & 0xff)]
+                    ^ t[5 * 256 + Int((lo >> 16) & 0xff)] ^ t[4 * 256 + Int(lo >> 24)]
+                    ^ t[3 * 256 + Int(hi & 0xff)] ^ t[2 * 256 + Int((hi >> 8) & 0xff)]
+                    ^ t[256 + Int((hi >> 16) & 0xff)] ^ t[Int(hi >> 24)]
+                i += 8
             }
+            while i < p.count { c = t[Int((c ^ UInt32(p[i])) & 0xff)] ^ (c >> 8); i += 1 }
         }
         return c ^ 0xffff_ffff
     }

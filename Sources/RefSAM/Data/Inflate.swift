@@ -27,9 +27,40 @@ enum Inflate {
     static func isGzip(_ bytes: [UInt8]) -> Bool { bytes.count >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b }
 
     /// Decompresses a gzip file (all members, concatenated).
+    ///
+    /// The output is written straight into the returned array, sized by the last
+    /// member's trailer (ISIZE, the whole output when there is one member). Only when
+    /// that size proves wrong (several members, a damaged trailer) is the file decoded
+    /// again into a growing buffer. (Decoding into scratch and copying the result out
+    /// wrote and faulted in every output byte twice more: a tenth of reading MNIST.)
     static func gunzip(_ bytes: [UInt8]) throws -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 4)
+        if let size = trailerSize(bytes) {
+            do {
+                return try [UInt8](unsafeUninitializedCapacity: size + OutputBuffer.slack) { buffer, count in
+                    var out = OutputBuffer(fixed: buffer.baseAddress!, capacity: buffer.count, limit: size)
+                    try members(bytes, into: &out)
+                    count = out.count
+                }
+            } catch is OutputBuffer.Overflow {}
+        }
+        var out = OutputBuffer(capacity: max(1 << 16, bytes.count * 4), limit: outputLimit)
+        defer { out.free() }
+        try members(bytes, into: &out)
+        return Array(UnsafeBufferPointer(start: out.base, count: out.count))
+    }
+
+    /// The last member's uncompressed size (mod 2^32) from the file's last four bytes,
+    /// when it is one a file of this size can hold (DEFLATE expands at most 1032 times)
+    /// within `outputLimit`.
+    static func trailerSize(_ bytes: [UInt8]) -> Int? {
+        guard bytes.count >= 18 else { return nil }
+        let n = bytes.count
+        let size = Int(bytes[n - 4]) | Int(bytes[n - 3]) << 8 | Int(bytes[n - 2]) << 16 | Int(bytes[n - 1]) << 24
+        return size <= min(outputLimit, 1032 * n) ? size : nil
+    }
+
+    /// Every member of a gzip file appended to `out`, each member's CRC-32 and length checked.
+    static func members(_ bytes: [UInt8], into out: inout OutputBuffer) throws {
         var pos = 0
         while pos < bytes.count {
             guard bytes.count - pos >= 18, bytes[pos] == 0x1f, bytes[pos + 1] == 0x8b else {
@@ -52,18 +83,16 @@ enum Inflate {
             let crc = UInt32(bytes[p]) | UInt32(bytes[p + 1]) << 8 | UInt32(bytes[p + 2]) << 16 | UInt32(bytes[p + 3]) << 24
             let size = UInt32(bytes[p + 4]) | UInt32(bytes[p + 5]) << 8 | UInt32(bytes[p + 6]) << 16 | UInt32(bytes[p + 7]) << 24
             guard UInt32(truncatingIfNeeded: out.count - start) == size else { throw Failure("gzip length mismatch (corrupt data)") }
-            guard CRC32.checksum(out, from: start) == crc else { throw Failure("gzip CRC-32 mismatch (corrupt data)") }
+            guard CRC32.checksum(UnsafeBufferPointer(start: out.base + start, count: out.count - start)) == crc else {
+                throw Failure("gzip CRC-32 mismatch (corrupt data)")
+            }
             pos = p + 8
         }
-        return out
     }
 
-    /// Inflates a raw DEFLATE stream starting at `start`; returns the bytes consumed.
-    static func inflate(_ input: [UInt8], from start: Int, into result: inout [UInt8]) throws -> Int {
-        let limit = outputLimit - result.count
-        var out = OutputBuffer(capacity: min(max(1 << 16, (input.count - start) * 4), max(limit, 1)), limit: limit)
-        defer { result.append(contentsOf: UnsafeBufferPointer(start: out.base, count: out.count)); out.free() }
-        return try input.withUnsafeBufferPointer { inp in
+    /// Inflates a raw DEFLATE stream starting at `start` onto `out`; returns the bytes consumed.
+    static func inflate(_ input: [UInt8], from start: Int, into out: inout OutputBuffer) throws -> Int {
+        try input.withUnsafeBufferPointer { inp in
             var r = BitReader(data: inp, pos: start)
             var final = false
             while !final {
@@ -92,26 +121,39 @@ enum Inflate {
         }
     }
 
-    static let lengthBase: [Int] = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258]
-    static let lengthExtra: [Int] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0]
-    static let distBase: [Int] = [1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073,
-                                  4097, 6145, 8193, 12289, 16385, 24577]
-    static let distExtra: [Int] = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13]
+    /// Length codes 257...285 and distance codes 0...29: (base << 8 | extra bits).
+    static let lengthCodes: [Int32] = zip([3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115,
+                                           131, 163, 195, 227, 258],
+                                          [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0]).map { Int32($0 << 8 | $1) }
+    static let distanceCodes: [Int32] = zip([1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537,
+                                             2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577],
+                                            [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13])
+        .map { Int32($0 << 8 | $1) }
 
-    static func block(_ r: inout BitReader, _ out: inout OutputBuffer, _ lit: Huffman, _ dist: Huffman) throws {
-        while true {
-            let sym = try lit.decode(&r)
-            if sym < 256 { try out.append(UInt8(sym)); continue }
-            if sym == 256 { return }
-            let li = sym - 257
-            guard li < 29 else { throw Failure("invalid length symbol \(sym)") }
-            let length = lengthBase[li] + (try r.bits(lengthExtra[li]))
-            let ds = try dist.decode(&r)
-            guard ds < 30 else { throw Failure("invalid distance symbol \(ds)") }
-            let distance = distBase[ds] + (try r.bits(distExtra[ds]))
-            guard distance <= out.count else { throw Failure("distance \(distance) reaches before the start of the data") }
-            try out.copyMatch(distance: distance, length: length)
-        }
+    /// One compressed block: literals and matches until the end-of-block symbol. The
+    /// tables are read through pointers for the whole block (no bounds checks or
+    /// reference counting per symbol); every index is masked or checked first.
+    static func block(_ reader: inout BitReader, _ output: inout OutputBuffer, _ lit: Huffman, _ dist: Huffman) throws {
+        // Local copies, so the bit buffer and output position live in registers.
+        var r = reader, out = output
+        defer { reader = r; output = out }
+        try lit.fast.withUnsafeBufferPointer { litFast in try dist.fast.withUnsafeBufferPointer { distFast in
+        try lengthCodes.withUnsafeBufferPointer { lengths in try distanceCodes.withUnsafeBufferPointer { distances in
+            while true {
+                let sym = try lit.decode(&r, fast: litFast)
+                if sym < 256 { try out.append(UInt8(truncatingIfNeeded: sym)); continue }
+                if sym == 256 { return }
+                let li = sym &- 257
+                guard li < 29 else { throw Failure("invalid length symbol \(sym)") }
+                let length = Int(lengths[li] >> 8) &+ (try r.bits(Int(lengths[li] & 0xff)))
+                let ds = try dist.decode(&r, fast: distFast)
+                guard ds < 30 else { throw Failure("invalid distance symbol \(ds)") }
+                let distance = Int(distances[ds] >> 8) &+ (try r.bits(Int(distances[ds] & 0xff)))
+                guard distance <= out.count else { throw Failure("distance \(distance) reaches before the start of the data") }
+                try out.copyMatch(distance: distance, length: length)
+            }
+        } }
+        } }
     }
 
     static func dynamicTables(_ r: inout BitReader) throws -> (Huffman, Huffman) {
@@ -137,21 +179,37 @@ enum Inflate {
     }
 }
 
-/// A growable byte buffer that back-references (LZ77 matches) can copy within
-/// without copy-on-write of the whole output.
+/// The output of inflating: a byte buffer that back-references (LZ77 matches) copy
+/// within. Either growable (up to `limit`, then a "gzip bomb" error) or fixed: memory
+/// owned by someone else (the result array), where needing more than `limit` bytes
+/// throws `Overflow` so the caller can start again with a growable one.
 struct OutputBuffer {
+    /// Thrown by a fixed buffer asked to hold more than its limit.
+    struct Overflow: Error {}
+    /// Spare bytes past the last output byte a match may scribble on (eight-byte copies).
+    static let slack = 8
+
     var base: UnsafeMutablePointer<UInt8>
     var capacity: Int
     var count = 0
     /// Growing past this many bytes is an error (see `Inflate.outputLimit`).
     let limit: Int
+    let growable: Bool
 
-    init(capacity: Int, limit: Int) { self.capacity = capacity; self.limit = limit; base = .allocate(capacity: capacity) }
-    func free() { base.deallocate() }
+    init(capacity: Int, limit: Int) {
+        self.capacity = min(capacity, max(limit, 1)); self.limit = limit; growable = true
+        base = .allocate(capacity: self.capacity)
+    }
+    /// `capacity` bytes at `base`, at most `limit` of them output.
+    init(fixed base: UnsafeMutablePointer<UInt8>, capacity: Int, limit: Int) {
+        self.base = base; self.capacity = capacity; self.limit = min(limit, capacity); growable = false
+    }
+    func free() { if growable { base.deallocate() } }
 
     mutating func reserve(_ extra: Int) throws {
-        guard count + extra > capacity else { return }
+        guard count + extra > capacity || count + extra > limit else { return }
         guard count + extra <= limit else {
+            if !growable { throw Overflow() }
             throw Inflate.Failure("the data inflates to more than \(limit) bytes, more than this process can hold (a gzip bomb?)")
         }
         var c = capacity * 2
@@ -164,9 +222,9 @@ struct OutputBuffer {
     }
 
     @inline(__always) mutating func append(_ b: UInt8) throws {
-        if count == capacity { try reserve(1) }
+        if count >= min(capacity, limit) { try reserve(1) }
         base[count] = b
-        count += 1
+        count &+= 1
     }
 
     mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) throws {
@@ -175,12 +233,25 @@ struct OutputBuffer {
         count += bytes.count
     }
 
-    /// Appends `length` bytes starting `distance` back (overlapping copies repeat the pattern).
+    /// Appends `length` bytes starting `distance` back (overlapping copies repeat the
+    /// pattern): eight bytes at a time when the source runs at least eight behind (each
+    /// word is then read after it is final), a fill for a run of one byte, else byte
+    /// by byte.
     @inline(__always) mutating func copyMatch(distance: Int, length: Int) throws {
         try reserve(length)
-        var src = base + (count - distance), dst = base + count
-        for _ in 0..<length { dst.pointee = src.pointee; dst += 1; src += 1 }
-        count += length
+        let dst = base + count, src = dst - distance
+        if distance >= 8 && count &+ length &+ OutputBuffer.slack <= capacity {
+            var i = 0
+            while i < length {
+                UnsafeMutableRawPointer(dst + i).storeBytes(of: UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self), as: UInt64.self)
+                i &+= 8
+            }
+        } else if distance == 1 {
+            dst.update(repeating: src.pointee, count: length)
+        } else {
+            for i in 0..<length { dst[i] = src[i] }
+        }
+        count &+= length
     }
 }
 
@@ -238,7 +309,7 @@ struct BitReader {
 
 /// A canonical Huffman code with a lookup table over the first `fastBits` bits.
 struct Huffman {
-    static let fastBits = 9
+    static let fastBits = 10
     /// For each `fastBits`-bit pattern: symbol << 4 | code length, or -1 for longer codes.
     var fast: [Int32]
     var counts: [Int]      // codes per length
@@ -278,6 +349,11 @@ struct Huffman {
     }
 
     @inline(__always) func decode(_ r: inout BitReader) throws -> Int {
+        try fast.withUnsafeBufferPointer { try decode(&r, fast: $0) }
+    }
+
+    /// `decode` with `fast` (this code's table) already borrowed.
+    @inline(__always) func decode(_ r: inout BitReader, fast: UnsafeBufferPointer<Int32>) throws -> Int {
         let e = fast[r.peek(Huffman.fastBits)]
         if e >= 0 {
             let len = Int(e & 15)
