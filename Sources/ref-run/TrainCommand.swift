@@ -11,8 +11,8 @@ enum TrainCommand {
         guard let configPath = args.options["config"] else { throw UsageError("train needs --config=FILE") }
         let spec = RunSpec(config: try Config.load(file: configPath, overrides: args.configOverrides))
         let stop = try args.int("stop_after_epochs", in: 1...Int.max)
-        let train = try spec.loadData(.train, examples: try args.int("train_examples", in: 1...Int.max))
-        let test = try spec.loadData(.test, examples: try args.int("test_examples", in: 1...Int.max))
+        let (train, test) = try spec.loadData(trainExamples: try args.int("train_examples", in: 1...Int.max),
+                                              testExamples: try args.int("test_examples", in: 1...Int.max))
         let overwrite = args.switches.contains("overwrite")
         func runTraining<T: RefScalar>(_: T.Type) throws {
             let trainer = try Trainer<T>(spec: spec, workdir: workdir, train: train, test: test)

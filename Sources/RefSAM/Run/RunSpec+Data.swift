@@ -1,3 +1,4 @@
+import Dispatch
 import RefSAMConfig
 import RefSAMData
 import RefTensor
@@ -13,6 +14,18 @@ extension RunSpec {
         if let examples { data = data.prefix(examples) }
         try checkData(data, split)
         return data
+    }
+
+    /// Both splits (`loadData`), the test split on a second thread while this one reads
+    /// the training split: reading a short run's data is mostly inflating gzip'd files,
+    /// one core each. Errors as the two calls in turn would give: the training split's first.
+    public func loadData(trainExamples: Int? = nil, testExamples: Int? = nil) throws -> (train: ImageDataset, test: ImageDataset) {
+        let done = DispatchGroup()
+        nonisolated(unsafe) var test: Result<ImageDataset, Error>!   // written by the one async task, read after wait()
+        DispatchQueue.global().async(group: done) { test = Result { try loadData(.test, examples: testExamples) } }
+        let train = Result { try loadData(.train, examples: trainExamples) }
+        done.wait()
+        return (try train.get(), try test.get())
     }
 
     /// Throws unless `data`, the `split` of this run's dataset, holds at least one image,
