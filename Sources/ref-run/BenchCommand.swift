@@ -99,7 +99,7 @@ enum BenchCommand {
                 let trainer = try make(spec.model, state, images.shape, h)
                 ms = try time(steps, warmup: 2) { _ = try trainer.step(images: images, labels: labels, learningRate: h.learningRate) }
             } else {
-                ms = try time(steps, warmup: 2) { state = try TrainStep.run(spec.model, state: state, images: images, labels: labels, h).state }
+                ms = try time(steps, warmup: 2) { _ = try TrainStep.run(spec.model, state: &state, images: images, labels: labels, h) }
             }
             var fields: [(String, Any)] = [("bench", "step"), ("model", config.model.rawValue)]
             if config.model == .mlp { fields.append(("num_neurons", config.numNeurons.map(String.init).joined(separator: ","))) }

@@ -97,6 +97,36 @@ final class SAMMathTests: XCTestCase {
         XCTAssertNotEqual(a.grads, b.grads)
     }
 
+    /// The step that advances its state in place gives the state and result of the one
+    /// that returns a new state, SAM and SGD, one shard and two (ResNet50's shared
+    /// statistics: its own path); a step that throws leaves the state as it was.
+    func testStepInPlaceMatchesStepReturningState() throws {
+        for (model, shape, shards) in [(Model(.mlp(numNeurons: [5]), numClasses: 3), [2, 2, 1], 1),
+                                       (Model(.mlp(numNeurons: [5]), numClasses: 3), [2, 2, 1], 2),
+                                       (Model(.resNet50ImageNet(numFilters: 1), numClasses: 3), [32, 32, 3], 2)] {
+            let (params, stats) = try model.initialize(seed: 8, imageShape: shape, Double.self)
+            var rng = RandomGenerator(seed: 9)
+            let images: Tensor<Double> = rng.normalTensor([4] + shape)
+            for optimizer in [Optimizer.sam, .sgd] {
+                var h = StepHyperparameters(optimizer: optimizer, rho: 0.05, learningRate: 0.1, momentum: 0.9, weightDecay: 5e-4)
+                h.samShards = shards
+                let start = TrainState(params: params, batchStats: stats)
+                let returned = try TrainStep.run(model, state: start, images: images, labels: [0, 1, 2, 0], h)
+                var state = start
+                let inPlace = try TrainStep.run(model, state: &state, images: images, labels: [0, 1, 2, 0], h)
+                XCTAssertEqual(state, returned.state, "\(model) \(optimizer) \(shards) shards")
+                XCTAssertEqual(inPlace.state, returned.state)
+                XCTAssertEqual(inPlace.grads, returned.grads)
+                XCTAssertEqual(inPlace.gradsFirst, returned.gradsFirst)
+                XCTAssertEqual(inPlace.loss.bitPattern, returned.loss.bitPattern)
+                XCTAssertEqual(start.params, params, "the caller's copy of the state is untouched")
+                let before = state
+                XCTAssertThrowsError(try TrainStep.run(model, state: &state, images: images, labels: [0, 1, 2], h))
+                XCTAssertEqual(state, before, "a step that throws changes nothing")
+            }
+        }
+    }
+
     func testShardsMustDivideTheBatch() throws {
         let model = Model(.mlp(numNeurons: [4]), numClasses: 3)
         let (params, stats) = try model.initialize(seed: 1, imageShape: [2, 2, 1], Double.self)

@@ -46,6 +46,30 @@ final class OptimizerOpsTests: XCTestCase {
         }
     }
 
+    /// The in-place step writes, element for element, what `momentumStep` returns (every
+    /// element compared, n not a multiple of the eight-lane loop), and leaves a tensor
+    /// it shared with another value untouched there (copy on write).
+    func checkMomentumStepInPlace<T: RefScalar>(_: T.Type) {
+        let n = Self.n + 5
+        let p: Tensor<T> = randomTensor([n], seed: 4), t: Tensor<T> = randomTensor([n], seed: 5)
+        let g: Tensor<T> = randomTensor([n], seed: 6)
+        let (wd, mu, lr): (T, T, T) = (T(5e-4), T(0.9), T(0.1))
+        let expected = OptimizerOp.momentumStep(param: p, trace: t, gradient: g, weightDecay: wd, momentum: mu, learningRate: lr)
+        for threads in [1, 2] {
+            var (p2, t2, g2) = (p, t, g)
+            withThreads(threads) {
+                OptimizerOp.momentumStepInPlace(param: &p2, trace: &t2, gradient: &g2, weightDecay: wd, momentum: mu, learningRate: lr)
+            }
+            XCTAssertEqual(bits(p2), bits(expected.param), "param, \(threads) threads")
+            XCTAssertEqual(bits(t2), bits(expected.trace), "trace, \(threads) threads")
+            XCTAssertEqual(bits(g2), bits(expected.gradient), "gradient, \(threads) threads")
+            XCTAssertNotEqual(bits(p2), bits(p), "the shared original is not written")
+        }
+    }
+
+    func testMomentumStepInPlaceFloat() { checkMomentumStepInPlace(Float.self) }
+    func testMomentumStepInPlaceDouble() { checkMomentumStepInPlace(Double.self) }
+
     func testMomentumStepAndAscentPointFloat() { checkMomentumStep(Float.self) }
     func testMomentumStepAndAscentPointDouble() { checkMomentumStep(Double.self) }
 }

@@ -28,6 +28,14 @@ public struct TensorTree<T: RefScalar>: Equatable, Sendable {
         }
     }
 
+    /// Runs `body` on the tensor at `path` in place (nil, and `body` not run, when the
+    /// path is absent): an unshared tensor is then changed in its own memory.
+    @discardableResult
+    public mutating func modify<R>(_ path: String, _ body: (inout Tensor<T>) throws -> R) rethrows -> R? {
+        guard storage[path] != nil else { return nil }
+        return try body(&storage[path]!)
+    }
+
     /// True when the tree holds no tensor.
     public var isEmpty: Bool { paths.isEmpty }
     /// The number of tensors.

@@ -150,8 +150,7 @@ public final class Trainer<T: RefScalar> {
     func runStep(state: inout TrainState<T>, images: Tensor<T>, labels: [Int32], _ h: StepHyperparameters) throws
         -> (loss: T, accuracy: Double) {
         guard let make = residentTrainer else {
-            let r = try TrainStep.run(spec.model, state: state, images: images, labels: labels, h)
-            state = r.state
+            let r = try TrainStep.run(spec.model, state: &state, images: images, labels: labels, h)
             return (r.loss, r.accuracy)
         }
         if let r = resident, r.batchShape != images.shape { state = try r.state(); resident = nil }

@@ -71,7 +71,7 @@ extension TrainStep {
 
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    static func runWithSharedStatistics<T: RefScalar>(_ model: Model, state: TrainState<T>, images: Tensor<T>, labels: [Int32],
+    static func runWithSharedStatistics<T: RefScalar>(_ model: Model, state: inout TrainState<T>, images: Tensor<T>, labels: [Int32],
                                                       _ h: StepHyperparameters, record: StepRecord<T>? = nil) throws -> StepResult<T> {
         let shards = h.samShards, masks = state.masks
         let first = try shardedPass(model, copies: Array(repeating: state.params, count: shards), batchStats: state.batchStats,
@@ -86,11 +86,12 @@ extension TrainStep {
             used = second.grads
             for n in noised { try record?.noteSecondPass(params: state.params, noised: n, moments: second.batchMoments) }
         }
-        let samGradient = try average(used)
+        var samGradient = try average(used)
+        used = []
         if h.optimizer == .sam { record?.samGradient = samGradient }
-        let update = try momentumUpdate(params: state.params, trace: state.trace, gradient: samGradient, h)
-        let loss = first.losses.reduce(0, +) / T(shards)
-        return result(state, loss: loss, logits: first.logits, labels: labels, gradsFirst: try average(first.grads),
-                      update: update, batchStats: first.batchStats)
+        let loss = first.losses.reduce(0, +) / T(shards), gradsFirst = try average(first.grads)
+        try momentumUpdate(params: &state.params, trace: &state.trace, gradient: &samGradient, h)
+        return result(&state, loss: loss, logits: first.logits, labels: labels, gradsFirst: gradsFirst, grads: samGradient,
+                      batchStats: first.batchStats)
     }
 }

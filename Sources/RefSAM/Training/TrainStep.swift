@@ -83,14 +83,29 @@ public enum TrainStep {
     public static func momentumUpdate<T: RefScalar>(params: TensorTree<T>, trace: TensorTree<T>, gradient: TensorTree<T>,
                                                     _ h: StepHyperparameters) throws
         -> (grads: TensorTree<T>, trace: TensorTree<T>, params: TensorTree<T>) {
-        var grads = TensorTree<T>(), newTrace = TensorTree<T>(), newParams = TensorTree<T>()
-        for (path, p) in params.entries {
-            let r = OptimizerOp.momentumStep(param: p, trace: try trace.require(path, in: "trace"),
-                                             gradient: try gradient.require(path, in: "gradient"),
-                                             weightDecay: T(h.weightDecay), momentum: T(h.momentum), learningRate: T(h.learningRate))
-            grads[path] = r.gradient; newTrace[path] = r.trace; newParams[path] = r.param
+        var (p, t, g) = (params, trace, gradient)
+        try momentumUpdate(params: &p, trace: &t, gradient: &g, h)
+        return (g, t, p)
+    }
+
+    /// The same update written over its inputs: `gradient` becomes g', `trace` trace'
+    /// and `params` p'. A tensor shared with another value is copied first (as any
+    /// Swift value), so only a caller that owns the state alone saves the copies.
+    /// Throws, changing nothing, when a path of `params` is missing from the others.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func momentumUpdate<T: RefScalar>(params: inout TensorTree<T>, trace: inout TensorTree<T>,
+                                                    gradient: inout TensorTree<T>, _ h: StepHyperparameters) throws {
+        for path in params.paths {
+            _ = try trace.require(path, in: "trace")
+            _ = try gradient.require(path, in: "gradient")
         }
-        return (grads, newTrace, newParams)
+        let (wd, momentum, lr) = (T(h.weightDecay), T(h.momentum), T(h.learningRate))
+        for path in params.paths {
+            params.modify(path) { p in trace.modify(path) { t in gradient.modify(path) { g in
+                OptimizerOp.momentumStepInPlace(param: &p, trace: &t, gradient: &g, weightDecay: wd, momentum: momentum, learningRate: lr)
+            } } }
+        }
     }
 
     /// One training step, as docs/FIXTURES.md states it. `record`, when given, receives
@@ -99,18 +114,31 @@ public enum TrainStep {
     @_specialize(where T == Double)
     public static func run<T: RefScalar>(_ model: Model, state: TrainState<T>, images: Tensor<T>, labels: [Int32],
                                          _ h: StepHyperparameters, record: StepRecord<T>? = nil) throws -> StepResult<T> {
-        try checkShards(batch: images.shape.first ?? 0, shards: h.samShards)
+        var state = state
+        return try run(model, state: &state, images: images, labels: labels, h, record: record)
+    }
+
+    /// `run`, advancing `state` itself (the result's `state` is the same new state). A
+    /// training loop that owns its state alone has its parameters and momentum updated
+    /// in their own memory, with no copies; `state` is unchanged when the step throws.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func run<T: RefScalar>(_ model: Model, state: inout TrainState<T>, images: Tensor<T>, labels: [Int32],
+                                         _ h: StepHyperparameters, record: StepRecord<T>? = nil) throws -> StepResult<T> {
+        let batch = images.shape.first ?? 0
+        guard labels.count == batch else { throw TrainingError.labelCount(images: batch, labels: labels.count) }
+        try checkShards(batch: batch, shards: h.samShards)
         if h.samShards > 1 && model.batchNormSpansShards {
-            return try runWithSharedStatistics(model, state: state, images: images, labels: labels, h, record: record)
+            return try runWithSharedStatistics(model, state: &state, images: images, labels: labels, h, record: record)
         }
-        return try runShardByShard(model, state: state, images: images, labels: labels, h, record: record)
+        return try runShardByShard(model, state: &state, images: images, labels: labels, h, record: record)
     }
 
     /// Shards that share nothing but the parameters: each takes its own BatchNorm
     /// statistics, gradient and perturbation (one shard: the plain step).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    static func runShardByShard<T: RefScalar>(_ model: Model, state: TrainState<T>, images: Tensor<T>, labels: [Int32],
+    static func runShardByShard<T: RefScalar>(_ model: Model, state: inout TrainState<T>, images: Tensor<T>, labels: [Int32],
                                               _ h: StepHyperparameters, record: StepRecord<T>? = nil) throws -> StepResult<T> {
         let masks = state.masks
         var first: [Pass<T>] = [], used: [TensorTree<T>] = []
@@ -131,15 +159,15 @@ public enum TrainStep {
             record?.noteFirstPass(gradient: p1.grads, moments: p1.batchMoments)
         }
         let gradsFirst = try average(first.map(\.grads))
-        let samGradient = try average(used)
+        var samGradient = try average(used)
+        used = []                     // the gradient's only holder, so the update can write over it
         if h.optimizer == .sam { record?.samGradient = samGradient }
-        let (grads, trace, params) = try momentumUpdate(params: state.params, trace: state.trace, gradient: samGradient, h)
         let batchStats = try average(first.map(\.batchStats))
-
         let logits = first.count == 1 ? first[0].logits : try BatchSliceOp.concat(first.map(\.logits))
         let loss = first.count == 1 ? first[0].loss : first.map(\.loss).reduce(0, +) / T(first.count)
-        return result(state, loss: loss, logits: logits, labels: labels, gradsFirst: gradsFirst,
-                      update: (grads, trace, params), batchStats: batchStats)
+        try momentumUpdate(params: &state.params, trace: &state.trace, gradient: &samGradient, h)
+        return result(&state, loss: loss, logits: logits, labels: labels, gradsFirst: gradsFirst, grads: samGradient,
+                      batchStats: batchStats)
     }
 
     /// A batch of `batch` rows splits into `shards` equal shards, or the step cannot run.
@@ -155,14 +183,13 @@ public enum TrainStep {
         return (try BatchSliceOp.slice(images, start: d * n, count: n), Array(labels[(d * n)..<((d + 1) * n)]))
     }
 
-    /// The step's result: the state advanced by `update` and `batchStats`, one step on.
-    static func result<T: RefScalar>(_ state: TrainState<T>, loss: T, logits: Tensor<T>, labels: [Int32], gradsFirst: TensorTree<T>,
-                                     update: (grads: TensorTree<T>, trace: TensorTree<T>, params: TensorTree<T>),
-                                     batchStats: TensorTree<T>) -> StepResult<T> {
-        var newState = state          // keeps the prepared masks
-        newState.params = update.params; newState.batchStats = batchStats; newState.trace = update.trace; newState.step += 1
+    /// The step's result, `state` (its parameters and momentum already updated) given
+    /// `batchStats` and moved one step on.
+    static func result<T: RefScalar>(_ state: inout TrainState<T>, loss: T, logits: Tensor<T>, labels: [Int32], gradsFirst: TensorTree<T>,
+                                     grads: TensorTree<T>, batchStats: TensorTree<T>) -> StepResult<T> {
+        state.batchStats = batchStats; state.step += 1
         return StepResult(loss: loss, logits: logits, accuracy: accuracy(logits, labels), gradsFirst: gradsFirst,
-                          grads: update.grads, state: newState)
+                          grads: grads, state: state)
     }
 
     /// Fraction of rows whose first maximal logit is the label.
