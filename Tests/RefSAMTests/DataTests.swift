@@ -24,6 +24,31 @@ final class DataTests: XCTestCase {
         return out
     }
 
+    /// A buffer longer than one part: its parts' CRCs (in parallel) joined by `combine`
+    /// give the bytewise definition's CRC on 1 and 2 threads; `combine` alone joins
+    /// splits at every kind of cut, empty halves included.
+    func testCRC32OfPartsJoinedIsTheWholeCRC() throws {
+        var long = [UInt8](repeating: 0, count: 2 * CRC32.part + 12_345)
+        var state: UInt64 = 7
+        for k in long.indices {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            long[k] = UInt8(truncatingIfNeeded: state >> 33)
+        }
+        let expected = CRC32.checksumBytewise(long)
+        let saved = Threads.count
+        defer { try? Threads.use(threads: saved) }
+        for threads in [1, 2] {
+            try Threads.use(threads: threads)
+            XCTAssertEqual(CRC32.checksum(long), expected, "\(threads) threads")
+        }
+        let bytes = Array(long.prefix(1000))
+        for cut in [0, 1, 7, 8, 500, 999, 1000] {
+            let a = Array(bytes[..<cut]), b = Array(bytes[cut...])
+            XCTAssertEqual(CRC32.combine(CRC32.checksumBytewise(a), CRC32.checksumBytewise(b), secondLength: b.count),
+                           CRC32.checksumBytewise(bytes), "cut at \(cut)")
+        }
+    }
+
     /// Slicing-by-8 against the bytewise definition (every length 0...40 and every start
     /// offset 0...9, so each tail and alignment), and the standard check value.
     func testCRC32SlicingMatchesTheBytewiseDefinition() {

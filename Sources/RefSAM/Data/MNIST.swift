@@ -34,16 +34,18 @@ public enum MNIST {
     }
 
     /// Decodes IDX image and label files, checking magic numbers, sizes, counts and labels; the paths name errors.
-    public static func parse(images: [UInt8], imagesPath: String, labels: [UInt8], labelsPath: String) throws -> ImageDataset {
+    /// `images` is consumed: its bytes become the dataset's pixels without a copy when
+    /// the caller hands over the only reference (as `load` does with the decoded file).
+    public static func parse(images: consuming [UInt8], imagesPath: String, labels: [UInt8], labelsPath: String) throws -> ImageDataset {
         guard images.count >= 16 else { throw DataError.malformed(file: imagesPath, reason: "too short for an IDX image header (\(images.count) bytes)") }
         guard bigEndian32(images, 0) == 0x0000_0803 else {
             throw DataError.malformed(file: imagesPath, reason: "bad magic \(String(bigEndian32(images, 0), radix: 16)) (expected 803: IDX uint8 images)")
         }
         let n = bigEndian32(images, 4), rows = bigEndian32(images, 8), cols = bigEndian32(images, 12)
         // The header's sizes are untrusted: their product is computed without overflow.
-        let pixels = ElementCount.of([n, rows, cols])
-        guard pixels == images.count - 16 else {
-            let claimed = pixels.map { "\($0 + 16) bytes" } ?? "more bytes than can exist"
+        let pixelCount = ElementCount.of([n, rows, cols])
+        guard pixelCount == images.count - 16 else {
+            let claimed = pixelCount.map { "\($0 + 16) bytes" } ?? "more bytes than can exist"
             throw DataError.malformed(file: imagesPath, reason: "header says \(n) images of \(rows)x\(cols) (\(claimed)), file has \(images.count) bytes")
         }
         guard labels.count >= 8 else { throw DataError.malformed(file: labelsPath, reason: "too short for an IDX label header (\(labels.count) bytes)") }
@@ -55,6 +57,8 @@ public enum MNIST {
         guard m == n else { throw DataError.malformed(file: labelsPath, reason: "holds \(m) labels but \(imagesPath) has \(n) images") }
         let lab = labels[8...].map { Int32($0) }
         if let bad = lab.first(where: { $0 > 9 }) { throw DataError.malformed(file: labelsPath, reason: "label \(bad) is not a digit") }
-        return ImageDataset(name: .mnist, pixels: Array(images[16...]), labels: lab, imageShape: [rows, cols, 1], numClasses: 10)
+        var pixels = images
+        pixels.removeFirst(16)          // in place (the header): the array is ours alone
+        return ImageDataset(name: .mnist, pixels: pixels, labels: lab, imageShape: [rows, cols, 1], numClasses: 10)
     }
 }
