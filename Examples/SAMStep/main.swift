@@ -47,3 +47,9 @@ check(worst < 1e-12, "the update used the gradient at the ascent point plus weig
 
 let after = try TrainStep.pass(model, params: result.state.params, batchStats: batchStats, mask: nil, images: images, labels: labels)
 check(after.loss < result.loss, "the loss on the batch went down: \(result.loss) -> \(after.loss)")
+
+// A training loop advances its state in place (`state: &state`): the same step, with the
+// parameters and momentum updated where they lie when the loop holds the only copy.
+var loopState = TrainState(params: params, batchStats: batchStats)
+_ = try TrainStep.run(model, state: &loopState, images: images, labels: labels, h)
+check(loopState == result.state, "the step that advances its state in place gives the same state")

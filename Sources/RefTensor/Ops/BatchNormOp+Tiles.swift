@@ -11,6 +11,12 @@ extension BatchNormOp {
     /// Rows per tile: 64 rows of up to 128 channels stay in L1 while the blocks pass over them.
     static let rowTile = 64
 
+    /// From this many channels on, the element-wise passes (y, dx: no sums to keep in
+    /// registers) go row by row, which the compiler vectorises along the channels with
+    /// full-width vectors; tiles of eight lanes were slower there (ResNet50's widest
+    /// BatchNorms). Either order gives the same bits: each element is its own formula.
+    static let rowWiseChannels = 32
+
     /// Calls `block(tile, j0)` for every tile of at most `rowTile` consecutive rows of
     /// `rows`, in order, and each whole block of eight channels `j0 ..< j0 + 8`; then
     /// `single(tile, j)` for each channel past the last whole block.

@@ -143,6 +143,26 @@ public enum BatchNormOp {
             return Tensor<T>(shape: x.shape) { dxp in
                 let dxp = dxp.baseAddress!
                 forEachRowChunk(m) { rows in
+                    if c >= rowWiseChannels {
+                        // Wide rows: the compiler vectorises along the channels.
+                        for i in rows {
+                            let row = i &* c
+                            if !training {
+                                for j in 0..<c { dxp[row &+ j] = T(tp[j] * Double(dyp[row &+ j])) }
+                            } else if mIsPowerOfTwo {
+                                for j in 0..<c {
+                                    let xhat = Double(xp[row &+ j] - mp[j]) * sp[j]
+                                    dxp[row &+ j] = T(tp[j] * (Double(dyp[row &+ j]) - tp[c &+ j] - xhat * tp[2 &* c &+ j] * inverseM))
+                                }
+                            } else {
+                                for j in 0..<c {
+                                    let xhat = Double(xp[row &+ j] - mp[j]) * sp[j]
+                                    dxp[row &+ j] = T(tp[j] * (Double(dyp[row &+ j]) - tp[c &+ j] - xhat * tp[2 &* c &+ j] / dm))
+                                }
+                            }
+                        }
+                        return
+                    }
                     forEachTile(rows, channels: c, block: { tile, j0 in
                         let k = lanes(tp + j0), meanG = lanes(tp + (c &+ j0)), ds = lanes(tp + (2 &* c &+ j0))
                         let mv = lanes(mp + j0), iv = lanes(sp + j0)
@@ -184,6 +204,10 @@ public enum BatchNormOp {
                 Tensor<T>(shape: x.shape) { yp in
                     let (yp, xp, mp, kp, bp) = (yp.baseAddress!, xp.baseAddress!, mp.baseAddress!, kp.baseAddress!, bp.baseAddress!)
                     forEachRowChunk(m) { rows in
+                        if c >= rowWiseChannels {
+                            for i in rows { for j in 0..<c { yp[i &* c &+ j] = (xp[i &* c &+ j] - mp[j]) * kp[j] + bp[j] } }
+                            return
+                        }
                         forEachTile(rows, channels: c, block: { tile, j0 in
                             let mv = lanes(mp + j0), kv = lanes(kp + j0), bv = lanes(bp + j0)
                             for i in tile { storeLanes((lanes(xp + (i &* c &+ j0)) - mv) * kv + bv, yp + (i &* c &+ j0)) }
