@@ -140,15 +140,20 @@ enum Inflate {
         try lit.fast.withUnsafeBufferPointer { litFast in try dist.fast.withUnsafeBufferPointer { distFast in
         try lengthCodes.withUnsafeBufferPointer { lengths in try distanceCodes.withUnsafeBufferPointer { distances in
             while true {
+                if r.count < 48 { r.refill() }
+                // With 48 bits at hand, a whole literal or match (code 15 + extra 5 +
+                // distance code 15 + extra 13 bits) is read without checking or
+                // refilling between fields; near the end of the input, field by field.
+                let whole = r.count >= 48
                 let sym = try lit.decode(&r, fast: litFast)
                 if sym < 256 { try out.append(UInt8(truncatingIfNeeded: sym)); continue }
                 if sym == 256 { return }
                 let li = sym &- 257
                 guard li < 29 else { throw Failure("invalid length symbol \(sym)") }
-                let length = Int(lengths[li] >> 8) &+ (try r.bits(Int(lengths[li] & 0xff)))
+                let length = Int(lengths[li] >> 8) &+ (whole ? r.take(Int(lengths[li] & 0xff)) : try r.bits(Int(lengths[li] & 0xff)))
                 let ds = try dist.decode(&r, fast: distFast)
                 guard ds < 30 else { throw Failure("invalid distance symbol \(ds)") }
-                let distance = Int(distances[ds] >> 8) &+ (try r.bits(Int(distances[ds] & 0xff)))
+                let distance = Int(distances[ds] >> 8) &+ (whole ? r.take(Int(distances[ds] & 0xff)) : try r.bits(Int(distances[ds] & 0xff)))
                 guard distance <= out.count else { throw Failure("distance \(distance) reaches before the start of the data") }
                 try out.copyMatch(distance: distance, length: length)
             }
@@ -288,6 +293,14 @@ struct BitReader {
         let v = Int(buffer & ((1 << UInt64(n)) - 1))
         buffer >>= UInt64(n)
         count -= n
+        return v
+    }
+
+    /// The next `n` bits, the caller having made sure `count >= n`.
+    @inline(__always) mutating func take(_ n: Int) -> Int {
+        let v = Int(truncatingIfNeeded: buffer & ((1 &<< UInt64(n)) &- 1))
+        buffer >>= UInt64(n)
+        count &-= n
         return v
     }
 

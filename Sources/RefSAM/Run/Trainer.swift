@@ -189,7 +189,9 @@ public final class Trainer<T: RefScalar> {
             try? data.write(to: URL(fileURLWithPath: (runDirectory as NSString).appendingPathComponent("noisy_labels.json")))
         }
         let params = state.params.scalarCount
-        let kept = state.mask.map { m in m.entries.filter { Pruning.isKernel($0.path) }.reduce(0) { $0 + $1.tensor.scalars.filter { $0 != 0 }.count } }
+        let kept = state.mask.map { m in
+            m.entries.filter { Pruning.isKernel($0.path) }.reduce(0) { n, e in e.tensor.scalars.reduce(n) { $1 != 0 ? $0 + 1 : $0 } }
+        }
         let kernels = state.params.entries.filter { Pruning.isKernel($0.path) }.reduce(0) { $0 + $1.tensor.count }
         log("parameters: \(params) (kernel weights kept: \(kept ?? kernels) of \(kernels)); \(trainPipeline.batchesPerEpoch) steps per epoch"
             + (startEpoch > 0 ? "; resuming at epoch \(startEpoch + 1) (step \(state.step))" : ""))
