@@ -106,6 +106,19 @@ public enum Gemm {
         // A narrow C (few B slivers) reuses each A sliver too little to repay packing
         // it: the micro-kernel then reads A where it lies (row-major or transposed).
         let directA = n <= directANarrowN && a.readsInPlace
+        // Cut by columns, A is one row block that every task would pack again in full
+        // (8 times over in the MLP's forward GEMMs): it is packed once and shared.
+        let paddedM = (m + mr - 1) / mr * mr
+        let sharedA: UnsafeMutablePointer<T>? = !directA && grid.partsM == 1 && grid.partsN > 1 && m <= mc
+            ? .allocate(capacity: paddedM * k) : nil
+        defer { sharedA?.deallocate() }
+        if let packed = sharedA {
+            // Block pb (kb deep) starts at p0 * paddedM, in the layout `packPanel` writes.
+            Threads.parallelFor(kBlocks, workers: grid.workers) { pb, _ in
+                let p0 = pb * kc
+                a.packPanel(i0: 0, p0: p0, rows: m, depth: min(kc, k - p0), into: packed + p0 * paddedM)
+            }
+        }
         let kBlock = min(kc, k)
         let packASize = mc * kBlock
         let packBSize = shareB ? 0 : kBlock * nr
@@ -124,10 +137,13 @@ public enum Gemm {
                     let kb = min(kc, k - p0)
                     // Unpacked A: whole slivers read in place; a last partial one is packed (zero rows).
                     let fullRows = directA ? mBlock / mr * mr : 0
+                    var aBlock = packA
                     if directA {
                         if fullRows < mBlock {
                             a.packPanel(i0: i0 + fullRows, p0: p0, rows: mBlock - fullRows, depth: kb, into: packA + fullRows * kb)
                         }
+                    } else if let packed = sharedA {
+                        aBlock = packed + p0 * paddedM
                     } else {
                         a.packPanel(i0: i0, p0: p0, rows: mBlock, depth: kb, into: packA)
                     }
@@ -148,7 +164,7 @@ public enum Gemm {
                         var ir = 0
                         while ir < mBlock {
                             let cTile = c + (i0 + ir) * ldc + (cols.lowerBound + jr)
-                            let sliver = ir < fullRows ? a.sliver(i0: i0 + ir, p0: p0) : ASliver(packA + ir * kb, rowStride: 1, step: mr)
+                            let sliver = ir < fullRows ? a.sliver(i0: i0 + ir, p0: p0) : ASliver(aBlock + ir * kb, rowStride: 1, step: mr)
                             microKernelEdge(V.self, kc: kb, a: sliver, b: bSliver, c: cTile, ldc: ldc,
                                             rows: min(mr, mBlock - ir), cols: min(nr, cols.count - jr), loadC: loadC)
                             ir += mr
@@ -169,7 +185,7 @@ public enum Gemm {
     /// - rows (the usual cut): tasks share the packed B and read all of it, so each
     ///   takes at least 16 slivers (96 rows) to repay that;
     /// - columns, when B is the larger operand and A is one block (MLP layers at
-    ///   batch 128): each task packs its own part of B, and all of A.
+    ///   batch 128): each task packs its own part of B; A is packed once for all.
     /// Which tile an element of C falls in never changes how it is computed (its
     /// k-sum runs in the same kc blocks), so the grid may follow the thread count
     /// without changing a bit.
