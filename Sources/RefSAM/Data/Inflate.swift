@@ -140,20 +140,19 @@ enum Inflate {
         try lit.fast.withUnsafeBufferPointer { litFast in try dist.fast.withUnsafeBufferPointer { distFast in
         try lengthCodes.withUnsafeBufferPointer { lengths in try distanceCodes.withUnsafeBufferPointer { distances in
             while true {
+                // One refill per symbol tops the buffer up to 56 bits, enough for a whole
+                // match (code 15 + extra 5 + distance code 15 + extra 13 bits), so the
+                // per-field checks below never refill until the input's last bytes.
                 if r.count < 48 { r.refill() }
-                // With 48 bits at hand, a whole literal or match (code 15 + extra 5 +
-                // distance code 15 + extra 13 bits) is read without checking or
-                // refilling between fields; near the end of the input, field by field.
-                let whole = r.count >= 48
                 let sym = try lit.decode(&r, fast: litFast)
                 if sym < 256 { try out.append(UInt8(truncatingIfNeeded: sym)); continue }
                 if sym == 256 { return }
                 let li = sym &- 257
                 guard li < 29 else { throw Failure("invalid length symbol \(sym)") }
-                let length = Int(lengths[li] >> 8) &+ (whole ? r.take(Int(lengths[li] & 0xff)) : try r.bits(Int(lengths[li] & 0xff)))
+                let length = Int(lengths[li] >> 8) &+ (try r.bits(Int(lengths[li] & 0xff)))
                 let ds = try dist.decode(&r, fast: distFast)
                 guard ds < 30 else { throw Failure("invalid distance symbol \(ds)") }
-                let distance = Int(distances[ds] >> 8) &+ (whole ? r.take(Int(distances[ds] & 0xff)) : try r.bits(Int(distances[ds] & 0xff)))
+                let distance = Int(distances[ds] >> 8) &+ (try r.bits(Int(distances[ds] & 0xff)))
                 guard distance <= out.count else { throw Failure("distance \(distance) reaches before the start of the data") }
                 try out.copyMatch(distance: distance, length: length)
             }
@@ -211,8 +210,12 @@ struct OutputBuffer {
     }
     func free() { if growable { base.deallocate() } }
 
+    /// Bytes it may hold now without growing: a growable buffer's capacity (never above
+    /// its limit), a fixed one's limit (never above its capacity).
+    var room: Int { min(capacity, limit) }
+
     mutating func reserve(_ extra: Int) throws {
-        guard count + extra > capacity || count + extra > limit else { return }
+        guard count + extra > room else { return }
         guard count + extra <= limit else {
             if !growable { throw Overflow() }
             throw Inflate.Failure("the data inflates to more than \(limit) bytes, more than this process can hold (a gzip bomb?)")
@@ -227,7 +230,7 @@ struct OutputBuffer {
     }
 
     @inline(__always) mutating func append(_ b: UInt8) throws {
-        if count >= min(capacity, limit) { try reserve(1) }
+        if count >= room { try reserve(1) }
         base[count] = b
         count &+= 1
     }
@@ -293,14 +296,6 @@ struct BitReader {
         let v = Int(buffer & ((1 << UInt64(n)) - 1))
         buffer >>= UInt64(n)
         count -= n
-        return v
-    }
-
-    /// The next `n` bits, the caller having made sure `count >= n`.
-    @inline(__always) mutating func take(_ n: Int) -> Int {
-        let v = Int(truncatingIfNeeded: buffer & ((1 &<< UInt64(n)) &- 1))
-        buffer >>= UInt64(n)
-        count &-= n
         return v
     }
 

@@ -120,8 +120,8 @@ public enum Gemm {
             }
         }
         let kBlock = min(kc, k)
-        let packASize = mc * kBlock
-        let packBSize = shareB ? 0 : kBlock * nr
+        let packASize = sharedA == nil ? mc * kBlock : 0
+        let packBSize = shareB || bInPlace ? 0 : kBlock * nr
         let scratch = UnsafeMutablePointer<T>.allocate(capacity: grid.workers * (packASize + packBSize))
         defer { scratch.deallocate() }
 
