@@ -11,11 +11,17 @@ enum TrainCommand {
         guard let configPath = args.options["config"] else { throw UsageError("train needs --config=FILE") }
         let spec = RunSpec(config: try Config.load(file: configPath, overrides: args.configOverrides))
         let stop = try args.int("stop_after_epochs", in: 1...Int.max)
-        let (train, test) = try spec.loadData(trainExamples: try args.int("train_examples", in: 1...Int.max),
-                                              testExamples: try args.int("test_examples", in: 1...Int.max))
+        let trainExamples = try args.int("train_examples", in: 1...Int.max)
+        let testExamples = try args.int("test_examples", in: 1...Int.max)
         let overwrite = args.switches.contains("overwrite")
         func runTraining<T: RefScalar>(_: T.Type) throws {
+            // A fresh start's state needs no data (SNIP's aside): it is made on another
+            // thread while this one reads the data. (Resuming needs none.)
+            let fresh = spec.restoreCheckpoint || spec.pruner == .snip
+                ? nil : Pending { try spec.initialState(T.self, from: .fresh) }
+            let (train, test) = try spec.loadData(trainExamples: trainExamples, testExamples: testExamples)
             let trainer = try Trainer<T>(spec: spec, workdir: workdir, train: train, test: test)
+            if let fresh { trainer.freshState = { try fresh.value() } }
             trainer.observer = TerminalObserver()
             trainer.stopAfterEpochs = stop
             trainer.residentTrainer = device.residentTrainer(T.self)
@@ -84,5 +90,21 @@ enum EvalCommand {
     static func isDirectory(_ p: String) -> Bool {
         var d: ObjCBool = false
         return FileManager.default.fileExists(atPath: p, isDirectory: &d) && d.boolValue
+    }
+}
+
+/// A value computed on another thread from now on; `value()` waits for it (and
+/// rethrows what the computation threw).
+final class Pending<Value>: @unchecked Sendable {
+    private let done = DispatchGroup()
+    private var result: Result<Value, Error>!     // written once before `done` leaves, read after wait()
+
+    init(_ compute: @escaping @Sendable () throws -> Value) {
+        DispatchQueue.global().async(group: done) { self.result = Result { try compute() } }
+    }
+
+    func value() throws -> Value {
+        done.wait()
+        return try result.get()
     }
 }

@@ -68,6 +68,28 @@ final class TrainingEndToEndTests: XCTestCase {
         XCTAssertTrue(log.hasSuffix(String(format: "Best test acc %.4f at epoch %d\n", best.testAccuracy, best.epoch)), log)
     }
 
+    /// A fresh state made ahead (`freshState`, as `ref-run train` makes it on another
+    /// thread while the data is read) gives the same run, bit for bit; a resumed run
+    /// never asks for it.
+    func testFreshStateMadeAheadGivesTheSameRun() throws {
+        let plain = try tempDir(), ahead = try tempDir()
+        let c = try config([("num_epochs", "2")])
+        let a = try trainer(c, plain).run()
+        let t = try trainer(c, ahead)
+        var calls = 0
+        let spec = t.spec
+        t.freshState = { calls += 1; return try spec.initialState(Float.self, from: .fresh) }
+        t.stopAfterEpochs = 1
+        try t.run()
+        XCTAssertEqual(calls, 1)
+        let resumed = try trainer(try config([("num_epochs", "2"), ("restore_checkpoint", "True")]), ahead)
+        resumed.freshState = { XCTFail("a resumed run made a fresh state"); return try spec.initialState(Float.self, from: .fresh) }
+        let b = try resumed.run()
+        XCTAssertEqual(a.map(\.testLoss), b.map(\.testLoss))
+        let suffix = "/" + c.runDirectorySuffix + "/checkpoint_20"
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: plain + suffix)), try Data(contentsOf: URL(fileURLWithPath: ahead + suffix)))
+    }
+
     /// `best_since_resume = True`: the original's line, the best of the epochs after the
     /// resume only. Epoch 1 is made unbeatable (test accuracy 1 in metrics.jsonl), so
     /// counting it would name it.

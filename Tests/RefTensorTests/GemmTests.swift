@@ -58,7 +58,11 @@ final class GemmTests: XCTestCase {
     /// rows split across workers, columns split across workers (m under two slivers).
     func testFastMatchesNaiveAcrossBlockBoundaries() {
         // n <= 128 reads A unpacked (row-major when m is even here, transposed when odd).
-        let shapes = [(97, 257, 300), (200, 17, 513), (7, 300, 300), (12, 40, 700), (300, 5, 90), (97, 33, 300), (140, 300, 270)]
+        // (13, 515, 300): a task's own row-major B in several chunks of 16 slivers, and a
+        // transposed A of two full slivers and a partial one; (150, 259, 100): shared
+        // row-major B packed row by row across four slivers.
+        let shapes = [(97, 257, 300), (200, 17, 513), (7, 300, 300), (12, 40, 700), (300, 5, 90), (97, 33, 300), (140, 300, 270),
+                      (13, 515, 300), (150, 259, 100)]
         for (m, n, k) in shapes { for threads in [1, 2, 3] { for accumulate in [false, true] {
             let transA = m % 2 == 1, transB = n % 2 == 0
             let fast = withThreads(threads) {

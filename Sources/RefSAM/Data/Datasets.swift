@@ -35,11 +35,16 @@ public enum Datasets {
         }
     }
 
-    /// Reads a file, gunzipping it when it is gzip.
+    /// Reads a file, gunzipping it when it is gzip: from its decoded copy when that
+    /// matches it (`DecodedCache`), else by inflating it and keeping a copy.
     static func readMaybeGzip(_ path: String) throws -> [UInt8] {
+        if let decoded = DecodedCache.cachedBytes(forGzip: path) { return decoded }
         guard let data = FileManager.default.contents(atPath: path) else { throw DataError.malformed(file: path, reason: "cannot read the file") }
         let bytes = [UInt8](data)
         guard Inflate.isGzip(bytes) else { return bytes }
-        do { return try Inflate.gunzip(bytes) } catch { throw DataError.malformed(file: path, reason: "\(error)") }
+        let decoded: [UInt8]
+        do { decoded = try Inflate.gunzip(bytes) } catch { throw DataError.malformed(file: path, reason: "\(error)") }
+        DecodedCache.keep(decoded, forGzip: path)
+        return decoded
     }
 }

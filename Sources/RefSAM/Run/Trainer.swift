@@ -30,6 +30,11 @@ public final class Trainer<T: RefScalar> {
     /// state between steps and evaluates it there; the state is copied back at the end of
     /// each epoch for the checkpoint. Nil: `TrainStep.run` here.
     public var residentTrainer: ResidentTrainerFactory<T>? = nil
+    /// When set, a fresh start takes its state from this instead of computing it: it must
+    /// give `spec.initialState(T.self, from: .fresh)` (computed ahead, e.g. on another
+    /// thread while the data was read). Not used with the SNIP pruner, whose state
+    /// depends on the first batch.
+    public var freshState: (() throws -> TrainState<T>)? = nil
     private var resident: (any ResidentTrainer<T>)? = nil
     /// Example orders of the epochs the stream is reading (at most two: with
     /// `consume_mask_batch` an epoch's last update reads the next epoch's first batch).
@@ -73,6 +78,7 @@ public final class Trainer<T: RefScalar> {
         for c in existing { try fm.removeItem(atPath: c.path) }
         try? fm.removeItem(atPath: metricsPath)
         try? fm.removeItem(atPath: logPath)
+        if let freshState, spec.pruner != .snip { return (try freshState(), []) }
         let state = try spec.initialState(T.self, from: .fresh) {
             let b = self.trainPipeline.batch(epoch: 0, index: 0, order: self.trainPipeline.order(epoch: 0))
             return (b.images, b.labels)

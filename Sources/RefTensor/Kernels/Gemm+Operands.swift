@@ -37,6 +37,22 @@ extension StridedMatrix: GemmLHS where T: RefScalar {
     /// The loops follow A's layout so that reads are contiguous.
     @inlinable
     func packPanel(i0: Int, p0: Int, rows: Int, depth: Int, into dst: UnsafeMutablePointer<T>) {
+        let mr = Gemm.mr, full = rows / mr
+        if rowStride == 1 && colStride != 1 && full > 1 {
+            // Transposed row-major A (x^T): term p of all full slivers is one contiguous
+            // run of storage, read across the slivers at once. Sliver by sliver, every
+            // term would be a read a whole stored row apart (a page apart for wide x).
+            let sliverSize = depth * mr
+            for p in 0..<depth {
+                let src = base + i0 + (p0 + p) * colStride
+                let out = dst + p * mr
+                for s in 0..<full { for r in 0..<mr { out[s &* sliverSize &+ r] = src[s &* mr &+ r] } }
+            }
+            if full * mr < rows {
+                packPanel(i0: i0 + full * mr, p0: p0, rows: rows - full * mr, depth: depth, into: dst + full * sliverSize)
+            }
+            return
+        }
         forEachSliver(rows: rows, depth: depth, into: dst) { r0, live, out in
             let mr = Gemm.mr
             let origin = base + (i0 + r0) * rowStride + p0 * colStride
@@ -108,6 +124,23 @@ extension Gemm {
         let nr = V.scalarCount
         var out = dst
         var c0 = 0
+        let full = cols / nr
+        if b.colStride == 1 && full > 1 {
+            // Row-major B, full slivers: row p of all of them is one contiguous run of
+            // storage, read across the slivers at once. Sliver by sliver, each row would
+            // be a read a whole stored row apart (a page apart for a wide W).
+            let sliverSize = depth * nr
+            for p in 0..<depth {
+                let src = UnsafeRawPointer(b.base + (p0 + p) * b.rowStride + j0)
+                let row = UnsafeMutableRawPointer(out + p * nr)
+                for s in 0..<full {
+                    let v = src.loadUnaligned(fromByteOffset: s &* nr &* MemoryLayout<T>.stride, as: V.self)
+                    row.storeBytes(of: v, toByteOffset: s &* sliverSize &* MemoryLayout<T>.stride, as: V.self)
+                }
+            }
+            out += full * sliverSize
+            c0 = full * nr
+        }
         while c0 < cols {
             let live = min(nr, cols - c0)
             let origin = b.base + p0 * b.rowStride + (j0 + c0) * b.colStride

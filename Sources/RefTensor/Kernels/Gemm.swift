@@ -17,7 +17,7 @@
 ///                 for each mr-row sliver of A:  micro-kernel on a 6 x nr tile of C
 ///
 /// B is packed once per call. Only when a task has a single row block (no reuse
-/// to share) is B packed inside the task, a sliver at a time into L1-sized scratch.
+/// to share) is B packed inside the task, 16 slivers at a time into L2-sized scratch.
 /// A B that is one row-major sliver wide (n = nr) already has the packed layout and
 /// is read where it lies.
 /// When C is narrow (n <= 128: convolutions), A is not packed at all: the
@@ -36,6 +36,9 @@ public enum Gemm {
     /// Below this many multiply-adds a GEMM runs on the calling thread: waking
     /// workers would cost more than it saves. (Threads never change results.)
     @usableFromInline static let parallelThreshold = 1 << 18
+    /// Slivers of B a task packs together when it packs its own (16 x 16 floats x kc:
+    /// 256 KiB, in L2).
+    @usableFromInline static let localBChunk = 16
 
     /// C = (accumulate ? C : 0) + A @ B. See `naive` for the definition.
     @_specialize(where T == Float)
@@ -121,7 +124,9 @@ public enum Gemm {
         }
         let kBlock = min(kc, k)
         let packASize = sharedA == nil ? mc * kBlock : 0
-        let packBSize = shareB || bInPlace ? 0 : kBlock * nr
+        // A task's own B goes through scratch a chunk of slivers at a time (see below).
+        let chunkSlivers = min(localBChunk, (n + nr - 1) / nr)
+        let packBSize = shareB || bInPlace ? 0 : kBlock * nr * chunkSlivers
         let scratch = UnsafeMutablePointer<T>.allocate(capacity: grid.workers * (packASize + packBSize))
         defer { scratch.deallocate() }
 
@@ -148,18 +153,23 @@ public enum Gemm {
                         a.packPanel(i0: i0, p0: p0, rows: mBlock, depth: kb, into: packA)
                     }
                     let loadC = accumulate || p0 > 0
-                    var jr = 0
+                    var jr = 0, chunkStart = 0, chunkEnd = 0
                     while jr < cols.count {
-                        // A task's own B is packed a sliver at a time, just before its use, so
-                        // the copy stays in L1 (the task has one row block: no later reuse).
+                        // A task's own B is packed a chunk of slivers at a time, just before
+                        // their use, so the copy stays in L2 (the task has one row block: no
+                        // later reuse); a chunk reads B's rows in runs of up to 1 KiB.
+                        if !(bInPlace || shareB) && jr == chunkEnd {
+                            chunkStart = jr
+                            chunkEnd = min(cols.count, jr + chunkSlivers * nr)
+                            packPanelB(b, V.self, p0: p0, j0: cols.lowerBound + jr, depth: kb, cols: chunkEnd - jr, into: localB)
+                        }
                         let bSliver: UnsafePointer<T>
                         if bInPlace {
                             bSliver = b.base + p0 * nr
                         } else if let packed = sharedB {
                             bSliver = UnsafePointer(packed + (p0 * paddedN + (cols.lowerBound + jr) * kb))
                         } else {
-                            packPanelB(b, V.self, p0: p0, j0: cols.lowerBound + jr, depth: kb, cols: min(nr, cols.count - jr), into: localB)
-                            bSliver = UnsafePointer(localB)
+                            bSliver = UnsafePointer(localB + (jr - chunkStart) * kb)
                         }
                         var ir = 0
                         while ir < mBlock {
