@@ -53,16 +53,16 @@ final class GemmTests: XCTestCase {
     func testFastMatchesNaiveFloat() { checkFastMatchesNaive(Float.self) }
     func testFastMatchesNaiveDouble() { checkFastMatchesNaive(Double.self) }
 
-    /// Sizes that cross every blocking boundary (mr 6, nr 16/8, mc 132, kc 256) and
+    /// Sizes that cross every blocking boundary (mr 6 or 8, nr 16/8, mc 132 or 128, kc 256) and
     /// every task shape: B packed once and shared (m > mc), B packed per task (m <= mc),
     /// rows split across workers, columns split across workers (m under two slivers).
     func testFastMatchesNaiveAcrossBlockBoundaries() {
         // n <= 128 reads A unpacked (row-major when m is even here, transposed when odd).
         // (13, 515, 300): a task's own row-major B in several chunks of 16 slivers, and a
-        // transposed A of two full slivers and a partial one; (150, 259, 100): shared
-        // row-major B packed row by row across four slivers.
+        // transposed A of two full slivers and a partial one (mr 6); (150, 259, 100): shared
+        // row-major B packed row by row across four slivers; (128, 300, 300): a batch.
         let shapes = [(97, 257, 300), (200, 17, 513), (7, 300, 300), (12, 40, 700), (300, 5, 90), (97, 33, 300), (140, 300, 270),
-                      (13, 515, 300), (150, 259, 100)]
+                      (13, 515, 300), (150, 259, 100), (128, 300, 300)]
         for (m, n, k) in shapes { for threads in [1, 2, 3] { for accumulate in [false, true] {
             let transA = m % 2 == 1, transB = n % 2 == 0
             let fast = withThreads(threads) {

@@ -14,7 +14,7 @@
 ///     for each mc-row block of the task's rows:
 ///         for each kc-deep block:  pack A block (mc x kc, mr-row slivers; stays in L2)
 ///             for each nr-column sliver of B (kc x nr; stays in L1):
-///                 for each mr-row sliver of A:  micro-kernel on a 6 x nr tile of C
+///                 for each mr-row sliver of A:  micro-kernel on an mr x nr tile of C
 ///
 /// B is packed once per call. Only when a task has a single row block (no reuse
 /// to share) is B packed inside the task, 16 slivers at a time into L2-sized scratch.
@@ -24,13 +24,22 @@
 /// micro-kernel reads its rows where they lie (`ASliver`), since each A sliver
 /// meets only a few B slivers and packing would cost more than it saves.
 public enum Gemm {
-    /// Rows of the register tile.
+    #if REF_AVX512
+    /// Rows of the register tile: 8 x nr (8 of AVX-512's 32 vector registers hold the
+    /// accumulators; m = 128, a batch, is 16 whole slivers).
+    @usableFromInline static let mr = 8
+    /// Rows of one packed A block (a multiple of `mr`): mc x kc stays in L2, and a
+    /// batch of 128 is one block.
+    @usableFromInline static let mc = 128
+    #else
+    /// Rows of the register tile: 6 x nr (12 of AVX2's 16 registers hold the accumulators).
     @usableFromInline static let mr = 6
-    /// Depth of one packed block (L1/L2 blocking over k).
-    @usableFromInline static let kc = 256
     /// Rows of one packed A block (a multiple of `mr`): mc x kc stays in L2, and a
     /// batch of 128 is one block.
     @usableFromInline static let mc = 132
+    #endif
+    /// Depth of one packed block (L1/L2 blocking over k).
+    @usableFromInline static let kc = 256
     /// C at most this wide reads A unpacked (convolutions: n = output channels).
     @usableFromInline static let directANarrowN = 128
     /// Below this many multiply-adds a GEMM runs on the calling thread: waking
@@ -193,7 +202,7 @@ public enum Gemm {
     /// so several tasks per worker keep them all busy on a noisy machine; but each
     /// task re-reads one operand, which bounds how small tasks may be:
     /// - rows (the usual cut): tasks share the packed B and read all of it, so each
-    ///   takes at least 16 slivers (96 rows) to repay that;
+    ///   takes at least 16 slivers (96 or 128 rows) to repay that;
     /// - columns, when B is the larger operand and A is one block (MLP layers at
     ///   batch 128): each task packs its own part of B; A is packed once for all.
     /// Which tile an element of C falls in never changes how it is computed (its
