@@ -7,8 +7,9 @@ step's FLOP count and the fraction of the machine's peak it reaches.
 
 FLOPs per SAM step: two forward and two backward passes; each dense or convolution layer
 costs 2 * batch * (multiply-adds per example) forward and twice that backward (input and
-weight gradients), so a step is 6x the forward multiply-add count x 2 (elementwise work
-not counted). Peak: --peak-gflops, or measured here as the best of ref-run's and
+weight gradients), except that no framework computes the first layer's input gradient (the
+images'): a step is 2 passes x 2 x batch x (3 x forward multiply-adds - the first layer's)
+(elementwise work not counted). Peak: --peak-gflops, or measured here as the best of ref-run's and
 OpenBLAS's 1024^3 GEMM at --threads. Peak memory: the maximum resident set of a process
 that runs only that measurement (ru_maxrss of a fresh child). Batch 128; one round, the
 median of the steps given. Prints a Markdown table.
@@ -41,6 +42,15 @@ def forward_macs(name, width):
     return macs + 8 * f * 10
 
 
+def first_layer_macs(name, width):
+    """Multiply-adds per example of the first layer, whose input gradient no step computes."""
+    return 784 * width[0] if name == "MLP" else 32 * 32 * 27 * width
+
+
+def step_gflop(name, width, batch=128):
+    return 2 * 2 * batch * (3 * forward_macs(name, width) - first_layer_macs(name, width)) / 1e9
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
@@ -58,7 +68,7 @@ def main():
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, widths in [("MLP", MLPS), ("ResNet18", [int(w) for w in a.resnets.split(",") if w])]:
         for width in widths:
-            flop = 12 * 128 * forward_macs(name, width) / 1e9
+            flop = step_gflop(name, width)
             big = name == "ResNet18" and width >= 32
             steps = 20 if name == "MLP" else (2 if big else 3)
             flag = ["--num_neurons", ",".join(map(str, width))] if name == "MLP" else ["--num_filters", str(width)]
