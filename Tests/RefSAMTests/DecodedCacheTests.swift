@@ -69,11 +69,17 @@ final class DecodedCacheTests: XCTestCase {
         XCTAssertNil(DecodedCache.cachedBytes(forGzip: path))
     }
 
-    /// No copy is kept of a file of two members (the trailer covers only the last), nor
-    /// where the copy's directory cannot be made; reading works the same.
+    /// No copy is kept of a file of two members (the trailer covers only the last), of an
+    /// empty file, nor where the copy's directory cannot be made; reading works the same.
     func testNoCopyWhenItCannotBeChecked() throws {
         let dir = try makeTemporaryDirectory("decoded")
         defer { try? FileManager.default.removeItem(atPath: dir) }
+        let empty = dir + "/empty.gz"
+        try write(DataTests.gzipStored([]), empty)
+        XCTAssertEqual(try Datasets.readMaybeGzip(empty), [])
+        XCTAssertEqual(try Datasets.readMaybeGzip(empty), [])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: DecodedCache.copyPath(for: empty)))
+
         let a = content(3000, seed: 5), b = content(4000, seed: 6)
         let two = dir + "/two.gz"
         try write(DataTests.gzipStored(a) + DataTests.gzipStored(b), two)

@@ -18,7 +18,7 @@ import Glibc
 /// and it is used only when the gzip file still has that size and trailer and the
 /// copy's bytes still have that CRC-32: the same check `gunzip` applies to what it
 /// decodes, so a copy is exactly the bytes the gzip file decodes to, or it is not
-/// used. Only single-member files are copied (their trailer covers every byte).
+/// used. Only single-member, non-empty files are copied (their trailer covers every byte).
 /// Copies are written whole under a temporary name and then renamed, so a crash or
 /// a second process never leaves a partial copy; a directory that cannot be written
 /// gets no copy, silently: the copy only saves time.
@@ -60,6 +60,7 @@ enum DecodedCache {
     static func cachedBytes(forGzip path: String) -> [UInt8]? {
         guard let (size, trailer) = fingerprint(ofGzip: path) else { return nil }
         let count = Int(littleEndian32(trailer, 4))
+        guard count > 0 else { return nil }             // nothing to save: empty files get no copy
         let fd = open(copyPath(for: path), O_RDONLY)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -80,7 +81,7 @@ enum DecodedCache {
     /// Keeps `bytes`, what the gzip file at `path` decoded to, as its copy: when the file
     /// is one member (its trailer's CRC-32 and size cover all of `bytes`). Errors are ignored.
     static func keep(_ bytes: [UInt8], forGzip path: String) {
-        guard let (size, trailer) = fingerprint(ofGzip: path),
+        guard !bytes.isEmpty, let (size, trailer) = fingerprint(ofGzip: path),
               Int(littleEndian32(trailer, 4)) == bytes.count & 0xFFFF_FFFF,
               CRC32.checksum(bytes) == littleEndian32(trailer, 0) else { return }
         let target = copyPath(for: path)
