@@ -30,7 +30,7 @@ def forward_macs(name, width):
     if name == "MLP":
         dims = [784] + width + [10]
         return sum(a * b for a, b in zip(dims, dims[1:]))
-    f, macs, cin, size = width, 32 * 32 * 27 * width, width, 32
+    f, macs, cin, size = width, first_layer_macs(name, width), width, 32
     for stage in range(4):
         for j in range(2):
             s = 2 if stage > 0 and j == 0 else 1

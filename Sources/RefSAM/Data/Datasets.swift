@@ -44,7 +44,7 @@ public enum Datasets {
         guard Inflate.isGzip(bytes) else { return bytes }
         let decoded: [UInt8]
         do { decoded = try Inflate.gunzip(bytes) } catch { throw DataError.malformed(file: path, reason: "\(error)") }
-        DecodedCache.keep(decoded, forGzip: path)
+        DecodedCache.keep(decoded, gzip: bytes, path: path)
         return decoded
     }
 }

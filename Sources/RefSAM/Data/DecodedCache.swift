@@ -18,7 +18,7 @@ import Glibc
 /// and it is used only when the gzip file still has that size and trailer and the
 /// copy's bytes still have that CRC-32: the same check `gunzip` applies to what it
 /// decodes, so a copy is exactly the bytes the gzip file decodes to, or it is not
-/// used. Only single-member, non-empty files are copied (their trailer covers every byte).
+/// used. Only non-empty files whose last member's trailer covers every byte are copied.
 /// Copies are written whole under a temporary name and then renamed, so a crash or
 /// a second process never leaves a partial copy; a directory that cannot be written
 /// gets no copy, silently: the copy only saves time.
@@ -51,15 +51,11 @@ enum DecodedCache {
         magic + (0..<8).map { UInt8(truncatingIfNeeded: size >> (8 * UInt64($0))) } + trailer
     }
 
-    static func littleEndian32(_ b: [UInt8], _ at: Int) -> UInt32 {
-        UInt32(b[at]) | UInt32(b[at + 1]) << 8 | UInt32(b[at + 2]) << 16 | UInt32(b[at + 3]) << 24
-    }
-
     /// The decoded bytes of the gzip file at `path` from its copy, or nil when there is
     /// no copy or it does not match the file (see the type's comment).
     static func cachedBytes(forGzip path: String) -> [UInt8]? {
         guard let (size, trailer) = fingerprint(ofGzip: path) else { return nil }
-        let count = Int(littleEndian32(trailer, 4))
+        let count = Int(Inflate.littleEndian32(trailer, at: 4))
         guard count > 0 else { return nil }             // nothing to save: empty files get no copy
         let fd = open(copyPath(for: path), O_RDONLY)
         guard fd >= 0 else { return nil }
@@ -67,51 +63,43 @@ enum DecodedCache {
         var st = stat()
         guard fstat(fd, &st) == 0, Int(st.st_size) == headerSize + count else { return nil }
         var head = [UInt8](repeating: 0, count: headerSize)
-        guard head.withUnsafeMutableBytes({ readFully(fd, $0.baseAddress!, headerSize) }),
+        guard head.withUnsafeMutableBytes({ h in fully(headerSize) { read(fd, h.baseAddress! + $0, headerSize - $0) } }),
               head == header(size: size, trailer: trailer) else { return nil }
         var ok = false
         let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, n in
-            ok = readFully(fd, buffer.baseAddress!, count)
+            ok = fully(count) { read(fd, buffer.baseAddress! + $0, count - $0) }
             n = ok ? count : 0
         }
-        guard ok, CRC32.checksum(bytes) == littleEndian32(trailer, 0) else { return nil }
+        guard ok, CRC32.checksum(bytes) == Inflate.littleEndian32(trailer, at: 0) else { return nil }
         return bytes
     }
 
-    /// Keeps `bytes`, what the gzip file at `path` decoded to, as its copy: when the file
-    /// is one member (its trailer's CRC-32 and size cover all of `bytes`). Errors are ignored.
-    static func keep(_ bytes: [UInt8], forGzip path: String) {
-        guard !bytes.isEmpty, let (size, trailer) = fingerprint(ofGzip: path),
-              Int(littleEndian32(trailer, 4)) == bytes.count & 0xFFFF_FFFF,
-              CRC32.checksum(bytes) == littleEndian32(trailer, 0) else { return }
+    /// Keeps `decoded`, what `gzip` (the bytes of the file at `path`) inflated to, as its
+    /// copy, when the last member's trailer covers every byte (its size is the whole
+    /// output's: any earlier member is empty), so that its CRC-32, which `gunzip` has
+    /// checked, is the whole output's. Errors are ignored.
+    static func keep(_ decoded: [UInt8], gzip: [UInt8], path: String) {
+        guard !decoded.isEmpty, decoded.count <= Int(UInt32.max), gzip.count >= 18,
+              Inflate.littleEndian32(gzip, at: gzip.count - 4) == UInt32(decoded.count) else { return }
         let target = copyPath(for: path)
         let dir = (target as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let temporary = target + ".tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         guard fd >= 0 else { return }
-        let head = header(size: size, trailer: trailer)
-        let written = head.withUnsafeBytes { writeFully(fd, $0.baseAddress!, head.count) }
-            && bytes.withUnsafeBytes { writeFully(fd, $0.baseAddress!, bytes.count) }
+        let head = header(size: UInt64(gzip.count), trailer: Array(gzip.suffix(8)))
+        let written = head.withUnsafeBytes { h in fully(head.count) { write(fd, h.baseAddress! + $0, head.count - $0) } }
+            && decoded.withUnsafeBytes { d in fully(decoded.count) { write(fd, d.baseAddress! + $0, decoded.count - $0) } }
         close(fd)
         if !written || rename(temporary, target) != 0 { unlink(temporary) }
     }
 
-    static func readFully(_ fd: Int32, _ p: UnsafeMutableRawPointer, _ n: Int) -> Bool {
+    /// Runs `transfer(done)` (a read or write of the bytes from `done` on, returning how
+    /// many it moved) until `n` bytes have moved; false on an error or end of file.
+    static func fully(_ n: Int, _ transfer: (_ done: Int) -> Int) -> Bool {
         var done = 0
         while done < n {
-            let r = read(fd, p + done, n - done)
-            if r < 0 && errno == EINTR { continue }
-            if r <= 0 { return false }
-            done += r
-        }
-        return true
-    }
-
-    static func writeFully(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Bool {
-        var done = 0
-        while done < n {
-            let r = write(fd, p + done, n - done)
+            let r = transfer(done)
             if r < 0 && errno == EINTR { continue }
             if r <= 0 { return false }
             done += r

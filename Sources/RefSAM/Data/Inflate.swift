@@ -23,6 +23,11 @@ enum Inflate {
         return limit / 2
     }()
 
+    /// The little-endian 32-bit number at `bytes[at..<at + 4]` (gzip's CRC-32 and ISIZE).
+    static func littleEndian32(_ bytes: [UInt8], at: Int) -> UInt32 {
+        UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16 | UInt32(bytes[at + 3]) << 24
+    }
+
     /// True when `bytes` starts with the gzip magic number.
     static func isGzip(_ bytes: [UInt8]) -> Bool { bytes.count >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b }
 
@@ -55,7 +60,7 @@ enum Inflate {
     static func trailerSize(_ bytes: [UInt8]) -> Int? {
         guard bytes.count >= 18 else { return nil }
         let n = bytes.count
-        let size = Int(bytes[n - 4]) | Int(bytes[n - 3]) << 8 | Int(bytes[n - 2]) << 16 | Int(bytes[n - 1]) << 24
+        let size = Int(littleEndian32(bytes, at: n - 4))
         return size <= min(outputLimit, 1032 * n) ? size : nil
     }
 
@@ -80,8 +85,7 @@ enum Inflate {
             let consumed = try inflate(bytes, from: p, into: &out)
             p += consumed
             guard p + 8 <= bytes.count else { throw Failure("truncated gzip trailer (the file is cut short)") }
-            let crc = UInt32(bytes[p]) | UInt32(bytes[p + 1]) << 8 | UInt32(bytes[p + 2]) << 16 | UInt32(bytes[p + 3]) << 24
-            let size = UInt32(bytes[p + 4]) | UInt32(bytes[p + 5]) << 8 | UInt32(bytes[p + 6]) << 16 | UInt32(bytes[p + 7]) << 24
+            let crc = littleEndian32(bytes, at: p), size = littleEndian32(bytes, at: p + 4)
             guard UInt32(truncatingIfNeeded: out.count - start) == size else { throw Failure("gzip length mismatch (corrupt data)") }
             guard CRC32.checksum(UnsafeBufferPointer(start: out.base + start, count: out.count - start)) == crc else {
                 throw Failure("gzip CRC-32 mismatch (corrupt data)")

@@ -38,7 +38,7 @@ extension StridedMatrix: GemmLHS where T: RefScalar {
     @inlinable
     func packPanel(i0: Int, p0: Int, rows: Int, depth: Int, into dst: UnsafeMutablePointer<T>) {
         let mr = Gemm.mr, full = rows / mr
-        if rowStride == 1 && colStride != 1 && full > 1 {
+        if rowStride == 1 && colStride != 1 && full > 0 {
             // Transposed row-major A (x^T): term p of all full slivers is one contiguous
             // run of storage, read across the slivers at once. Sliver by sliver, every
             // term would be a read a whole stored row apart (a page apart for wide x).
@@ -59,10 +59,6 @@ extension StridedMatrix: GemmLHS where T: RefScalar {
             if colStride == 1 {
                 // Row-major A (x, im2col): each row read contiguously; the sliver stays in L1.
                 Gemm.interleave(origin, lines: live, lineStride: rowStride, depth: depth, outStride: mr, into: out)
-            } else if rowStride == 1 && live == mr {
-                // Transposed row-major A (x^T, im2col^T): mr contiguous values per step.
-                var src = origin
-                for p in 0..<depth { for r in 0..<mr { out[p * mr + r] = src[r] }; src += colStride }
             } else {
                 for p in 0..<depth { for r in 0..<live { out[p * mr + r] = origin[r * rowStride + p * colStride] } }
             }
@@ -125,7 +121,7 @@ extension Gemm {
         var out = dst
         var c0 = 0
         let full = cols / nr
-        if b.colStride == 1 && full > 1 {
+        if b.colStride == 1 && full > 0 {
             // Row-major B, full slivers: row p of all of them is one contiguous run of
             // storage, read across the slivers at once. Sliver by sliver, each row would
             // be a read a whole stored row apart (a page apart for a wide W).
@@ -144,14 +140,9 @@ extension Gemm {
         while c0 < cols {
             let live = min(nr, cols - c0)
             let origin = b.base + p0 * b.rowStride + (j0 + c0) * b.colStride
-            if b.colStride == 1 && live == nr {
-                // Row-major B, full sliver: one vector per row.
-                for p in 0..<depth {
-                    let row = UnsafeRawPointer(origin + p * b.rowStride).loadUnaligned(as: V.self)
-                    UnsafeMutableRawPointer(out + p * nr).storeBytes(of: row, as: V.self)
-                }
-            } else if b.colStride == 1 {
-                // Row-major B, last partial sliver: short rows (a loop beats a memmove call).
+            if b.colStride == 1 {
+                // Row-major B, the last, partial sliver (the full ones are done above):
+                // short rows (a loop beats a memmove call).
                 for p in 0..<depth { for c in 0..<live { out[p * nr + c] = origin[p * b.rowStride + c] } }
             } else if b.rowStride == 1 {
                 // Transposed row-major B (W^T): each column read contiguously.
