@@ -1,3 +1,5 @@
+import RefTensor
+
 /// Command-line arguments in absl/ml_collections style: `--flag=value`, `--flag value`,
 /// boolean `--flag`, and `--config.KEY=VALUE` overrides (kept in order).
 struct Arguments {
@@ -66,6 +68,17 @@ struct Arguments {
             throw UsageError("--\(name) must be \(valid), got \(v)")
         }
         return v
+    }
+
+    /// `--conv=direct|winograd`: how 3x3 stride-1 convolutions run (`Conv2DKernels.winograd`;
+    /// absent: the build's default, Winograd in the native build, direct in the portable one).
+    func applyConvAlgorithm() throws {
+        guard let v = options["conv"] else { return }
+        switch v {
+        case "direct": Conv2DKernels.winograd = false
+        case "winograd": Conv2DKernels.winograd = true
+        default: throw UsageError("--conv must be 'direct' or 'winograd', got '\(v)'")
+        }
     }
 
     func double(_ name: String) throws -> Double? {

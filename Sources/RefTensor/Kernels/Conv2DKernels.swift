@@ -30,6 +30,7 @@ public enum Conv2DKernels {
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public static func forward<T: RefScalar>(_ x: Tensor<T>, _ w: Tensor<T>, _ g: ConvGeometry) -> Tensor<T> {
+        if runsWinograd(g) { return winogradForward(x, w, g) }
         var y = Tensor<T>(shape: g.outputShape) { _ in }     // every element is written by the GEMMs below
         let K = g.patchSize, O = g.outC, P = g.pixelsPerImage
         x.scalars.withUnsafeBufferPointer { xp in
@@ -80,6 +81,7 @@ public enum Conv2DKernels {
     @_specialize(where T == Double)
     public static func filterGradient<T: RefScalar>(_ x: Tensor<T>, _ dy: Tensor<T>, _ g: ConvGeometry) -> Tensor<T> {
         if g.batch == 0 { return .zeros(g.kernelShape) }
+        if runsWinograd(g) { return winogradFilterGradient(x, dy, g) }
         var dw = Tensor<T>(shape: g.kernelShape) { _ in }    // the first GEMM overwrites, later ones accumulate
         let K = g.patchSize, O = g.outC, P = g.pixelsPerImage
         x.scalars.withUnsafeBufferPointer { xp in

@@ -60,7 +60,8 @@ public enum Gemm {
         fast(m: m, n: n, k: k, lhs: a, b: b, c: c, ldc: ldc, accumulate: accumulate)
     }
 
-    /// The same with any A operand (`GatherMatrix`: implicit im2col).
+    /// The same with any A operand (`GatherMatrix`: implicit im2col). `serial`: on the
+    /// calling thread only (for a caller that already runs in parallel tasks).
     @_specialize(where A == StridedMatrix<Float>)
     @_specialize(where A == StridedMatrix<Double>)
     @_specialize(where A == GatherMatrix<Float>)
@@ -68,7 +69,8 @@ public enum Gemm {
     static func fast<A: GemmLHS>(
         m: Int, n: Int, k: Int,
         lhs a: A, b: StridedMatrix<A.Scalar>,
-        c: UnsafeMutablePointer<A.Scalar>, ldc: Int, accumulate: Bool
+        c: UnsafeMutablePointer<A.Scalar>, ldc: Int, accumulate: Bool, serial: Bool = false,
+        packedB: UnsafePointer<A.Scalar>? = nil
     ) {
         typealias T = A.Scalar
         if m == 0 || n == 0 { return }
@@ -79,9 +81,9 @@ public enum Gemm {
         // A C no wider than half a tile row (8 output channels) takes half-width rows,
         // rather than computing a full row and throwing half of it away.
         if n <= T.HalfRow.scalarCount {
-            fast(T.HalfRow.self, m: m, n: n, k: k, lhs: a, b: b, c: c, ldc: ldc, accumulate: accumulate)
+            fast(T.HalfRow.self, m: m, n: n, k: k, lhs: a, b: b, c: c, ldc: ldc, accumulate: accumulate, serial: serial, packedB: packedB)
         } else {
-            fast(T.TileRow.self, m: m, n: n, k: k, lhs: a, b: b, c: c, ldc: ldc, accumulate: accumulate)
+            fast(T.TileRow.self, m: m, n: n, k: k, lhs: a, b: b, c: c, ldc: ldc, accumulate: accumulate, serial: serial, packedB: packedB)
         }
     }
 
@@ -89,22 +91,24 @@ public enum Gemm {
     static func fast<A: GemmLHS, V: SIMD>(
         _: V.Type, m: Int, n: Int, k: Int,
         lhs a: A, b: StridedMatrix<A.Scalar>,
-        c: UnsafeMutablePointer<A.Scalar>, ldc: Int, accumulate: Bool
+        c: UnsafeMutablePointer<A.Scalar>, ldc: Int, accumulate: Bool, serial: Bool,
+        packedB: UnsafePointer<A.Scalar>?
     ) where V.Scalar == A.Scalar {
         typealias T = A.Scalar
         let nr = V.scalarCount
-        let grid = TaskGrid(m: m, n: n, k: k, nr: nr)
+        let grid = TaskGrid(m: m, n: n, k: k, nr: nr, serial: serial)
         let paddedN = (n + nr - 1) / nr * nr
         let kBlocks = (k + kc - 1) / kc
 
         // B exactly one full sliver wide and row-major with rows nr apart is already in
         // packed layout (a conv's dY or W with nr output channels): it is read in place.
-        let bInPlace = n == nr && b.colStride == 1 && b.rowStride == nr
-        // B packed once for everyone, unless no task would reuse it.
-        let shareB = !bInPlace && (grid.partsM > 1 || m > mc)
-        let sharedB: UnsafeMutablePointer<T>? = shareB ? .allocate(capacity: k * paddedN) : nil
-        defer { sharedB?.deallocate() }
-        if let packed = sharedB {
+        let bInPlace = packedB == nil && n == nr && b.colStride == 1 && b.rowStride == nr
+        // B packed once for everyone, unless no task would reuse it (or the caller packed it).
+        let shareB = packedB != nil || !bInPlace && (grid.partsM > 1 || m > mc)
+        let ownB: UnsafeMutablePointer<T>? = shareB && packedB == nil ? .allocate(capacity: k * paddedN) : nil
+        defer { ownB?.deallocate() }
+        let sharedB: UnsafePointer<T>? = packedB ?? ownB.map { UnsafePointer($0) }
+        if let packed = ownB {
             // Block pb starts at p0 * paddedN; within it, sliver s (nr columns) at s * kb * nr.
             let slivers = paddedN / nr, groups = (slivers + 3) / 4
             Threads.parallelFor(kBlocks * groups, workers: grid.workers) { task, _ in
@@ -176,7 +180,7 @@ public enum Gemm {
                         if bInPlace {
                             bSliver = b.base + p0 * nr
                         } else if let packed = sharedB {
-                            bSliver = UnsafePointer(packed + (p0 * paddedN + (cols.lowerBound + jr) * kb))
+                            bSliver = packed + (p0 * paddedN + (cols.lowerBound + jr) * kb)
                         } else {
                             bSliver = UnsafePointer(localB + (jr - chunkStart) * kb)
                         }
@@ -197,6 +201,26 @@ public enum Gemm {
         }
     }
 
+    /// B packed as `fast` packs it (k-blocks of `kc`, slivers of the tile row `fast`
+    /// picks for this n), for callers that reuse one B across many calls (`packedB:`);
+    /// a fresh buffer the caller deallocates.
+    static func packB<T: RefScalar>(_ b: StridedMatrix<T>, k: Int, n: Int) -> UnsafeMutablePointer<T> {
+        n <= T.HalfRow.scalarCount ? packB(b, T.HalfRow.self, k: k, n: n) : packB(b, T.TileRow.self, k: k, n: n)
+    }
+
+    static func packB<T: RefScalar, V: SIMD>(_ b: StridedMatrix<T>, _: V.Type, k: Int, n: Int) -> UnsafeMutablePointer<T>
+    where V.Scalar == T {
+        let nr = V.scalarCount, paddedN = (n + nr - 1) / nr * nr
+        let packed = UnsafeMutablePointer<T>.allocate(capacity: max(1, k * paddedN))
+        var p0 = 0
+        while p0 < k {
+            let kb = min(kc, k - p0)
+            packPanelB(b, V.self, p0: p0, j0: 0, depth: kb, cols: n, into: packed + p0 * paddedN)
+            p0 += kb
+        }
+        return packed
+    }
+
     /// How C is cut into tasks: `partsM` row ranges (whole `mr` slivers) times
     /// `partsN` column ranges (whole `nr` slivers). Free workers take the next task,
     /// so several tasks per worker keep them all busy on a noisy machine; but each
@@ -212,8 +236,8 @@ public enum Gemm {
         var partsM: Int, partsN: Int, workers: Int
         var slivers: (m: Int, n: Int)
 
-        init(m: Int, n: Int, k: Int, nr: Int) {
-            let threads = m * n * k < Gemm.parallelThreshold ? 1 : Threads.count
+        init(m: Int, n: Int, k: Int, nr: Int, serial: Bool = false) {
+            let threads = serial || m * n * k < Gemm.parallelThreshold ? 1 : Threads.count
             slivers = ((m + Gemm.mr - 1) / Gemm.mr, (n + nr - 1) / nr)
             partsM = 1
             partsN = 1
