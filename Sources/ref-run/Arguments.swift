@@ -1,4 +1,4 @@
-import RefTensor
+import RefSAM
 
 /// Command-line arguments in absl/ml_collections style: `--flag=value`, `--flag value`,
 /// boolean `--flag`, and `--config.KEY=VALUE` overrides (kept in order).
@@ -47,9 +47,12 @@ struct Arguments {
         }
     }
 
+    /// Options every subcommand takes (`main` applies them).
+    static let global: Set<String> = ["conv"]
+
     /// Refuses options the command does not know.
     func check(known: Set<String>, command: String) throws {
-        for k in options.keys where !known.contains(k) {
+        for k in options.keys where !known.contains(k) && !Self.global.contains(k) {
             throw UsageError("unknown option --\(k) for '\(command)' (see ref-run help \(command))")
         }
     }

@@ -57,8 +57,7 @@ enum BenchCommand {
     }
 
     static func conv(_ args: Arguments) throws {
-        try args.check(known: ["batch", "size", "cin", "cout", "kernel", "stride", "threads", "repeat", "conv"], command: "bench")
-        try args.applyConvAlgorithm()
+        try args.check(known: ["batch", "size", "cin", "cout", "kernel", "stride", "threads", "repeat"], command: "bench")
         let nb = try args.int("batch", in: 1...4096) ?? 128, s = try args.int("size", in: 1...4096) ?? 32, cin = try args.int("cin", in: 1...65_536) ?? 16
         let cout = try args.int("cout", in: 1...65_536) ?? 16, kk = try args.int("kernel", in: 1...64) ?? 3, st = try args.int("stride", in: 1...64) ?? 1
         let g = try Conv2DOp.geometry(input: [nb, s, s, cin], kernel: [kk, kk, cin, cout], strides: (st, st), padding: .same)
@@ -76,9 +75,8 @@ enum BenchCommand {
     }
 
     static func step(_ args: Arguments) throws {
-        try args.check(known: ["model", "num_neurons", "num_filters", "batch", "optimizer", "steps", "threads", "dtype", "dataset", "device", "conv"],
+        try args.check(known: ["model", "num_neurons", "num_filters", "batch", "optimizer", "steps", "threads", "dtype", "dataset", "device"],
                        command: "bench")
-        try args.applyConvAlgorithm()
         let device = try DeviceOption.parse(args)
         var overrides: [(String, String)] = [("model", args.options["model"] ?? "MLP"), ("batch_size", args.options["batch"] ?? "128"),
                                              ("optimizer", args.options["optimizer"] ?? "sam"), ("dtype", args.options["dtype"] ?? "float32")]

@@ -21,6 +21,10 @@ enum Help {
 
     Flags take --flag=value or --flag value. --threads N (every subcommand) sets the
     worker threads (default: all cores); results are bit-identical for any N.
+    --conv direct|winograd (every subcommand) sets how 3x3 stride-1 convolutions run:
+    winograd (F(2x2,3x3): 16 products per 2x2 outputs instead of 36) is the default of
+    the native build (make); direct (the definition's sums, bit-identical to it in the
+    portable build) is the portable build's. They differ by rounding only (README, "Performance").
     --device cuda (train, verify, golden, bench step) takes the steps on an NVIDIA GPU:
     it needs a build with the CUDA backend (make cuda), an NVIDIA driver (libcuda.so.1,
     or CUDA_DRIVER_LIBRARY) and NVRTC (libnvrtc.so.13, or NVRTC_LIBRARY). Without a GPU,

@@ -30,6 +30,7 @@ enum RefRun {
                 return 0
             }
             if let t = try args.int("threads", in: 1...Int.max) { try Threads.use(threads: t) }
+            try args.applyConvAlgorithm()
             switch command {
             case "eval": return try EvalCommand.run(args)
             case "verify": return try VerifyCommand.run(args)

@@ -89,6 +89,27 @@ final class GemmTests: XCTestCase {
         } } }
     }
 
+    /// B packed ahead by `packB` (as Winograd's kernels are) gives the same bits as B
+    /// packed by the call itself: every width class (half row, full rows, a partial
+    /// sliver), k across a `kc` block, serial or not.
+    func testPrepackedBGivesTheSameBits() {
+        for (m, n, k) in [(13, 5, 40), (40, 16, 300), (97, 37, 257), (8, 129, 64)] { for serial in [false, true] {
+            let a: Tensor<Float> = randomTensor([m, k], seed: 21), b: Tensor<Float> = randomTensor([k, n], seed: 22)
+            func run(prepacked: Bool) -> Tensor<Float> {
+                var c = Tensor<Float>.zeros([m, n])
+                a.scalars.withUnsafeBufferPointer { ap in b.scalars.withUnsafeBufferPointer { bp in c.scalars.withUnsafeMutableBufferPointer { cp in
+                    let bm = StridedMatrix.rowMajor(bp.baseAddress!, columns: n)
+                    let packed = prepacked ? Gemm.packB(bm, k: k, n: n) : nil
+                    defer { packed?.deallocate() }
+                    Gemm.fast(m: m, n: n, k: k, lhs: StridedMatrix.rowMajor(ap.baseAddress!, columns: k), b: bm, c: cp.baseAddress!, ldc: n,
+                              accumulate: false, serial: serial, packedB: packed.map { UnsafePointer($0) })
+                } } }
+                return c
+            }
+            XCTAssertEqual(bits(run(prepacked: true)), bits(run(prepacked: false)), "m\(m) n\(n) k\(k) serial \(serial)")
+        } }
+    }
+
     func testKZeroGivesZeroOrKeepsC() {
         let kept = gemm(5, 6, 0, transA: false, transB: false, accumulate: true, fast: true, seed: 3, Double.self)
         XCTAssertEqual(kept, randomTensor([5, 6], seed: 5, Double.self))

@@ -16,8 +16,8 @@ final class WinogradTests: XCTestCase {
         ([1, 3, 3, 8], [3, 3, 8, 8], .valid),                            // one output: one tile, 3 of 4 outputs dropped
     ]
 
-    override func setUp() { Conv2DKernels.winograd = true }
-    override func tearDown() { Conv2DKernels.winograd = Conv2DKernels.winogradByDefault }
+    override func setUp() { Conv2DKernels.winograd = true; Conv2DKernels.winogradMinChannels = 8 }
+    override func tearDown() { Conv2DKernels.winograd = Conv2DKernels.winogradByDefault; Conv2DKernels.winogradMinChannels = 32 }
 
     func geometry(_ c: ([Int], [Int], Padding)) throws -> ConvGeometry {
         try Conv2DOp.geometry(input: c.0, kernel: c.1, strides: (1, 1), padding: c.2)
@@ -96,6 +96,9 @@ final class WinogradTests: XCTestCase {
         XCTAssertFalse(try runs([1, 8, 8, 8], [3, 3, 8, 8], 2))
         XCTAssertFalse(try runs([1, 8, 8, 8], [1, 1, 8, 8], 1))
         XCTAssertFalse(try runs([1, 8, 8, 3], [3, 3, 3, 8], 1))
+        Conv2DKernels.winogradMinChannels = 32
+        XCTAssertFalse(try runs([1, 8, 8, 16], [3, 3, 16, 32], 1))
+        XCTAssertTrue(try runs([1, 8, 8, 32], [3, 3, 32, 32], 1))
         Conv2DKernels.winograd = false
         XCTAssertFalse(try runs([1, 8, 8, 8], [3, 3, 8, 8], 1))
     }

@@ -40,8 +40,11 @@ extension Conv2DKernels {
     /// Whether 3x3 stride-1 convolutions (with at least `winogradMinChannels` input and
     /// output channels) run as Winograd F(2x2, 3x3). Set it between computations only.
     nonisolated(unsafe) public static var winograd = winogradByDefault
-    /// Fewer channels than this (the 3-channel stem) make GEMMs too thin to gain.
-    public static let winogradMinChannels = 8
+    /// Fewer input or output channels than this make the 16 GEMMs too thin to repay the
+    /// transforms: at 16 channels Winograd and direct took the same time here, at 8
+    /// Winograd took 1.5-3.5x as long; at 32, 0.5-0.9x (ResNet18 nf 8's first stage,
+    /// 32x32 images, batch 128, AVX-512). Tests lower it to reach small cases.
+    nonisolated(unsafe) static var winogradMinChannels = 32
 
     static func runsWinograd(_ g: ConvGeometry) -> Bool {
         winograd && g.kH == 3 && g.kW == 3 && g.strideH == 1 && g.strideW == 1 && g.batch > 0
