@@ -105,7 +105,7 @@ public enum Gemm {
         let bInPlace = packedB == nil && n == nr && b.colStride == 1 && b.rowStride == nr
         // B packed once for everyone, unless no task would reuse it (or the caller packed it).
         let shareB = packedB != nil || !bInPlace && (grid.partsM > 1 || m > mc)
-        let ownB: UnsafeMutablePointer<T>? = shareB && packedB == nil ? .allocate(capacity: k * paddedN) : nil
+        let ownB: UnsafeMutablePointer<T>? = shareB && packedB == nil ? allocatePacked(k * paddedN) : nil
         defer { ownB?.deallocate() }
         let sharedB: UnsafePointer<T>? = packedB ?? ownB.map { UnsafePointer($0) }
         if let packed = ownB {
@@ -126,7 +126,7 @@ public enum Gemm {
         // (8 times over in the MLP's forward GEMMs): it is packed once and shared.
         let paddedM = (m + mr - 1) / mr * mr
         let sharedA: UnsafeMutablePointer<T>? = !directA && grid.partsM == 1 && grid.partsN > 1 && m <= mc
-            ? .allocate(capacity: paddedM * k) : nil
+            ? allocatePacked(paddedM * k) : nil
         defer { sharedA?.deallocate() }
         if let packed = sharedA {
             // Block pb (kb deep) starts at p0 * paddedM, in the layout `packPanel` writes.
@@ -140,7 +140,7 @@ public enum Gemm {
         // A task's own B goes through scratch a chunk of slivers at a time (see below).
         let chunkSlivers = min(localBChunk, (n + nr - 1) / nr)
         let packBSize = shareB || bInPlace ? 0 : kBlock * nr * chunkSlivers
-        let scratch = UnsafeMutablePointer<T>.allocate(capacity: grid.workers * (packASize + packBSize))
+        let scratch: UnsafeMutablePointer<T> = allocatePacked(grid.workers * (packASize + packBSize))
         defer { scratch.deallocate() }
 
         Threads.parallelFor(grid.tasks, workers: grid.workers) { task, worker in
@@ -201,6 +201,14 @@ public enum Gemm {
         }
     }
 
+    /// Memory for packed operands, on a 64-byte (cache line) boundary: malloc's 16-byte
+    /// alignment would leave every other 32-byte load of a packed B sliver straddling
+    /// two 32-byte halves, and one in four two cache lines. Free it with `deallocate()`.
+    static func allocatePacked<T>(_ count: Int) -> UnsafeMutablePointer<T> {
+        UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * MemoryLayout<T>.stride, alignment: 64)
+            .bindMemory(to: T.self, capacity: max(1, count))
+    }
+
     /// B packed as `fast` packs it (k-blocks of `kc`, slivers of the tile row `fast`
     /// picks for this n), for callers that reuse one B across many calls (`packedB:`);
     /// a fresh buffer the caller deallocates.
@@ -211,7 +219,7 @@ public enum Gemm {
     static func packB<T: RefScalar, V: SIMD>(_ b: StridedMatrix<T>, _: V.Type, k: Int, n: Int) -> UnsafeMutablePointer<T>
     where V.Scalar == T {
         let nr = V.scalarCount, paddedN = (n + nr - 1) / nr * nr
-        let packed = UnsafeMutablePointer<T>.allocate(capacity: max(1, k * paddedN))
+        let packed: UnsafeMutablePointer<T> = allocatePacked(max(1, k * paddedN))
         var p0 = 0
         while p0 < k {
             let kb = min(kc, k - p0)
