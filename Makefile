@@ -1,7 +1,8 @@
 # The fast build for the CPU this runs on, as llm.c's Makefile does with -march=native:
 #
 #   make            release build for this CPU (its instruction set, fused multiply-add, and
-#                   with AVX-512 an 8-row GEMM tile, -DREF_AVX512):
+#                   with AVX-512 an 8-row GEMM tile, -DREF_AVX512; 3x3 stride-1 convolutions
+#                   as Winograd F(2x2,3x3) unless --conv direct):
 #                   .build-native/release/ref-run
 #   make portable   release build with no CPU flags (runs on any x86-64 or arm64; its GEMM
 #                   is bit-identical to the naive definition): .build/release/ref-run

@@ -41,9 +41,9 @@ extension Conv2DKernels {
     /// output channels) run as Winograd F(2x2, 3x3). Set it between computations only.
     nonisolated(unsafe) public static var winograd = winogradByDefault
     /// Fewer input or output channels than this make the 16 GEMMs too thin to repay the
-    /// transforms: at 16 channels Winograd and direct took the same time here, at 8
-    /// Winograd took 1.5-3.5x as long; at 32, 0.5-0.9x (ResNet18 nf 8's first stage,
-    /// 32x32 images, batch 128, AVX-512). Tests lower it to reach small cases.
+    /// transforms: at 16 channels Winograd and direct took the same time, at 8 Winograd
+    /// took 1.5-3.5x as long, at 32 0.5-0.9x (`ref-run bench conv`, batch 128, 32x32 and
+    /// 16x16 images, AVX2 with FMA, 2 threads). Tests lower it to reach small cases.
     nonisolated(unsafe) static var winogradMinChannels = 32
 
     static func runsWinograd(_ g: ConvGeometry) -> Bool {
