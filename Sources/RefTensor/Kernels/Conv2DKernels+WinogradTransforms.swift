@@ -164,11 +164,7 @@ extension Conv2DKernels {
         let u = UnsafeMutablePointer<T>.allocate(capacity: 16 * plane)
         w.scalars.withUnsafeBufferPointer { wp in
             let wb = wp.baseAddress!
-            Threads.forEachChunk(C, size: 16) { channels in
-                for c in channels {
-                    var o = 0
-                    while o < O {
-                        let width = min(8, O - o), at = c * O + o
+            forEachLanePair(C, O) { at, width in
                         func tap(_ kh: Int, _ kw: Int) -> SIMD8<Double> { widened(load8(wb + (kh * 3 + kw) * plane + at, width)) }
                         // G w: each column of taps -> four rows; then each row -> four columns (the same map).
                         let c0 = Quad(applyingG: tap(0, 0), tap(1, 0), tap(2, 0))
@@ -178,9 +174,6 @@ extension Conv2DKernels {
                         Quad(applyingG: c0.b, c1.b, c2.b).narrowed(to: T.self).store(u + 4 * plane + at, stride: plane, width: width)
                         Quad(applyingG: c0.c, c1.c, c2.c).narrowed(to: T.self).store(u + 8 * plane + at, stride: plane, width: width)
                         Quad(applyingG: c0.d, c1.d, c2.d).narrowed(to: T.self).store(u + 12 * plane + at, stride: plane, width: width)
-                        o += 8
-                    }
-                }
             }
         }
         return u
@@ -191,11 +184,7 @@ extension Conv2DKernels {
         let C = g.inC, O = g.outC, plane = C * O
         return Tensor(shape: g.kernelShape) { dw in
             let base = dw.baseAddress!
-            Threads.forEachChunk(C, size: 16) { channels in
-                for c in channels {
-                    var o = 0
-                    while o < O {
-                        let width = min(8, O - o), at = c * O + o
+            forEachLanePair(C, O) { at, width in
                         func row(_ r: Int) -> Quad<Double> { Quad(at: m + 4 * r * plane + at, stride: plane, width: width).widened }
                         let m0 = row(0), m1 = row(1), m2 = row(2), m3 = row(3)
                         // G^T M: down the rows; then each of its three rows times G: across.
@@ -208,9 +197,17 @@ extension Conv2DKernels {
                             store8(narrowed((r.b + r.c) * half + r.d, to: T.self), out + 2 * plane, width)
                         }
                         emit(0, q0); emit(1, q1); emit(2, q2)
-                        o += 8
-                    }
-                }
+            }
+        }
+    }
+
+    /// Calls `body(c * O + o, width)` for every input channel c and every run of up to
+    /// eight output channels o..<o+width of a [C, O] plane, channels shared out in chunks.
+    static func forEachLanePair(_ C: Int, _ O: Int, _ body: (_ at: Int, _ width: Int) -> Void) {
+        Threads.forEachChunk(C, size: 16) { channels in
+            for c in channels {
+                var o = 0
+                while o < O { body(c * O + o, min(8, O - o)); o += 8 }
             }
         }
     }
