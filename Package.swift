@@ -28,7 +28,9 @@ let package = Package(
         .executable(name: "sam-step-example", targets: ["SAMStepExample"]),
     ],
     targets: [
-        .target(name: "RefTensor", swiftSettings: kernelSettings),
+        // One C header: a cache prefetch for the GEMM driver (Swift has none of its own).
+        .target(name: "RefPrefetch"),
+        .target(name: "RefTensor", dependencies: ["RefPrefetch"], swiftSettings: kernelSettings),
         layer("Config", []),
         layer("Params", ["RefTensor"]),
         layer("Data", ["RefTensor", "RefSAMConfig"]),

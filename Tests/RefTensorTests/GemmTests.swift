@@ -60,9 +60,11 @@ final class GemmTests: XCTestCase {
         // n <= 128 reads A unpacked (row-major when m is even here, transposed when odd).
         // (13, 515, 300): a task's own row-major B in several chunks of 16 slivers, and a
         // transposed A of two full slivers and a partial one (mr 6); (150, 259, 100): shared
-        // row-major B packed row by row across four slivers; (128, 300, 300): a batch.
+        // row-major B packed row by row across four slivers; (128, 300, 300): a batch;
+        // (130, 40, 3) and (150, 259, 5): so shallow that a B sliver has fewer cache lines
+        // than a row block has tiles (the driver prefetches the next sliver a share per tile).
         let shapes = [(97, 257, 300), (200, 17, 513), (7, 300, 300), (12, 40, 700), (300, 5, 90), (97, 33, 300), (140, 300, 270),
-                      (13, 515, 300), (150, 259, 100), (128, 300, 300)]
+                      (13, 515, 300), (150, 259, 100), (128, 300, 300), (130, 40, 3), (150, 259, 5)]
         for (m, n, k) in shapes { for threads in [1, 2, 3] { for accumulate in [false, true] {
             let transA = m % 2 == 1, transB = n % 2 == 0
             let fast = withThreads(threads) {

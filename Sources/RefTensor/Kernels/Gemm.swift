@@ -1,3 +1,5 @@
+import RefPrefetch
+
 /// The fast GEMM: packing, cache blocking and a register-tiled SIMD micro-kernel
 /// (the BLIS/GotoBLAS structure), multithreaded over fixed tiles of C.
 ///
@@ -15,6 +17,9 @@
 ///         for each kc-deep block:  pack A block (mc x kc, mr-row slivers; stays in L2)
 ///             for each nr-column sliver of B (kc x nr; stays in L1):
 ///                 for each mr-row sliver of A:  micro-kernel on an mr x nr tile of C
+///
+/// Ahead of each micro-kernel the driver prefetches the next tile's C rows and a share
+/// of the next B sliver (`RefPrefetch`); prefetches change no value.
 ///
 /// B is packed once per call. Only when a task has a single row block (no reuse
 /// to share) is B packed inside the task, 16 slivers at a time into L2-sized scratch.
@@ -184,9 +189,25 @@ public enum Gemm {
                         } else {
                             bSliver = UnsafePointer(localB + (jr - chunkStart) * kb)
                         }
+                        // The next B sliver (the next kb * nr values of a packed panel)
+                        // comes into L2 a share per tile while this one is in use: the panel
+                        // is larger than L2, so it would otherwise arrive from L3 on demand.
+                        let nextB = jr + nr < cols.count && !bInPlace ? UnsafeRawPointer(bSliver + kb * nr) : nil
+                        let bLines = kb * nr * MemoryLayout<T>.stride / 64
+                        let linesPerTile = (bLines + (mBlock + mr - 1) / mr - 1) / ((mBlock + mr - 1) / mr)
                         var ir = 0
                         while ir < mBlock {
+                            if let next = nextB {
+                                var line = ir / mr * linesPerTile
+                                let end = min(bLines, line + linesPerTile)
+                                while line < end { ref_prefetch_to_l2(next + line &* 64); line &+= 1 }
+                            }
                             let cTile = c + (i0 + ir) * ldc + (cols.lowerBound + jr)
+                            // The next tile's C rows are requested now, a whole micro-kernel
+                            // ahead: loaded only when that kernel starts, they stalled its
+                            // first multiply-adds on a miss (C was last touched a k-block ago).
+                            prefetchTile(ir + mr < mBlock ? cTile + mr * ldc : c + i0 * ldc + (cols.lowerBound + jr + nr),
+                                         ldc: ldc, width: nr)
                             let sliver = ir < fullRows ? a.sliver(i0: i0 + ir, p0: p0) : ASliver(aBlock + ir * kb, rowStride: 1, step: mr)
                             microKernelEdge(V.self, kc: kb, a: sliver, b: bSliver, c: cTile, ldc: ldc,
                                             rows: min(mr, mBlock - ir), cols: min(nr, cols.count - jr), loadC: loadC)
@@ -198,6 +219,19 @@ public enum Gemm {
                 }
                 i0 += mBlock
             }
+        }
+    }
+
+    /// Prefetches the `mr` rows of a C tile `width` wide (both ends of each row, which
+    /// may straddle two cache lines). Addresses past C are harmless: prefetches never fault.
+    @inline(__always)
+    static func prefetchTile<T>(_ c: UnsafeMutablePointer<T>, ldc: Int, width: Int) {
+        var row = UnsafeRawPointer(c)
+        let rowBytes = ldc &* MemoryLayout<T>.stride, last = (width &- 1) &* MemoryLayout<T>.stride
+        for _ in 0..<mr {
+            ref_prefetch_for_write(row)
+            ref_prefetch_for_write(row + last)
+            row += rowBytes
         }
     }
 

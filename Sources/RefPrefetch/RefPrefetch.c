@@ -1,0 +1,2 @@
+// The module is the header (include/RefPrefetch.h); SwiftPM wants one source file.
+#include "RefPrefetch.h"
