@@ -165,15 +165,15 @@ extension Conv2DKernels {
         w.scalars.withUnsafeBufferPointer { wp in
             let wb = wp.baseAddress!
             forEachLanePair(C, O) { at, width in
-                        func tap(_ kh: Int, _ kw: Int) -> SIMD8<Double> { widened(load8(wb + (kh * 3 + kw) * plane + at, width)) }
-                        // G w: each column of taps -> four rows; then each row -> four columns (the same map).
-                        let c0 = Quad(applyingG: tap(0, 0), tap(1, 0), tap(2, 0))
-                        let c1 = Quad(applyingG: tap(0, 1), tap(1, 1), tap(2, 1))
-                        let c2 = Quad(applyingG: tap(0, 2), tap(1, 2), tap(2, 2))
-                        Quad(applyingG: c0.a, c1.a, c2.a).narrowed(to: T.self).store(u + at, stride: plane, width: width)
-                        Quad(applyingG: c0.b, c1.b, c2.b).narrowed(to: T.self).store(u + 4 * plane + at, stride: plane, width: width)
-                        Quad(applyingG: c0.c, c1.c, c2.c).narrowed(to: T.self).store(u + 8 * plane + at, stride: plane, width: width)
-                        Quad(applyingG: c0.d, c1.d, c2.d).narrowed(to: T.self).store(u + 12 * plane + at, stride: plane, width: width)
+                func tap(_ kh: Int, _ kw: Int) -> SIMD8<Double> { widened(load8(wb + (kh * 3 + kw) * plane + at, width)) }
+                // G w: each column of taps -> four rows; then each row -> four columns (the same map).
+                let c0 = Quad(applyingG: tap(0, 0), tap(1, 0), tap(2, 0))
+                let c1 = Quad(applyingG: tap(0, 1), tap(1, 1), tap(2, 1))
+                let c2 = Quad(applyingG: tap(0, 2), tap(1, 2), tap(2, 2))
+                Quad(applyingG: c0.a, c1.a, c2.a).narrowed(to: T.self).store(u + at, stride: plane, width: width)
+                Quad(applyingG: c0.b, c1.b, c2.b).narrowed(to: T.self).store(u + 4 * plane + at, stride: plane, width: width)
+                Quad(applyingG: c0.c, c1.c, c2.c).narrowed(to: T.self).store(u + 8 * plane + at, stride: plane, width: width)
+                Quad(applyingG: c0.d, c1.d, c2.d).narrowed(to: T.self).store(u + 12 * plane + at, stride: plane, width: width)
             }
         }
         return u
@@ -185,18 +185,18 @@ extension Conv2DKernels {
         return Tensor(shape: g.kernelShape) { dw in
             let base = dw.baseAddress!
             forEachLanePair(C, O) { at, width in
-                        func row(_ r: Int) -> Quad<Double> { Quad(at: m + 4 * r * plane + at, stride: plane, width: width).widened }
-                        let m0 = row(0), m1 = row(1), m2 = row(2), m3 = row(3)
-                        // G^T M: down the rows; then each of its three rows times G: across.
-                        let half = SIMD8<Double>(repeating: 0.5)
-                        let q0 = m0 + (m1 + m2).scaled(half), q1 = (m1 - m2).scaled(half), q2 = (m1 + m2).scaled(half) + m3
-                        func emit(_ kh: Int, _ r: Quad<Double>) {
-                            let out = base + kh * 3 * plane + at
-                            store8(narrowed(r.a + (r.b + r.c) * half, to: T.self), out, width)
-                            store8(narrowed((r.b - r.c) * half, to: T.self), out + plane, width)
-                            store8(narrowed((r.b + r.c) * half + r.d, to: T.self), out + 2 * plane, width)
-                        }
-                        emit(0, q0); emit(1, q1); emit(2, q2)
+                func row(_ r: Int) -> Quad<Double> { Quad(at: m + 4 * r * plane + at, stride: plane, width: width).widened }
+                let m0 = row(0), m1 = row(1), m2 = row(2), m3 = row(3)
+                // G^T M: down the rows; then each of its three rows times G: across.
+                let half = SIMD8<Double>(repeating: 0.5)
+                let q0 = m0 + (m1 + m2).scaled(half), q1 = (m1 - m2).scaled(half), q2 = (m1 + m2).scaled(half) + m3
+                func emit(_ kh: Int, _ r: Quad<Double>) {
+                    let out = base + kh * 3 * plane + at
+                    store8(narrowed(r.a + (r.b + r.c) * half, to: T.self), out, width)
+                    store8(narrowed((r.b - r.c) * half, to: T.self), out + plane, width)
+                    store8(narrowed((r.b + r.c) * half + r.d, to: T.self), out + 2 * plane, width)
+                }
+                emit(0, q0); emit(1, q1); emit(2, q2)
             }
         }
     }

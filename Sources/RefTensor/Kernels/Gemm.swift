@@ -53,7 +53,7 @@ public enum Gemm {
     /// Fewest rows of C in a task cut by rows. Measured on 2 AVX2 cores (1024³, 6 rounds of
     /// interleaved processes, ratio to OpenBLAS): tasks of 16 slivers (96 rows, 10 tasks)
     /// 0.89, 29 slivers 0.91, 43 (256 rows, 4 tasks) 0.96, 86 (2 tasks) 0.98; at 2048³
-    /// 256-row tasks were 3% faster than 96-row ones. Large m still gets 8 tasks per thread.
+    /// 256-row tasks were 6% faster than 96-row ones. Large m still gets 8 tasks per thread.
     @usableFromInline static let minTaskRows = 256
     /// Slivers of B a task packs together when it packs its own (16 x 16 floats x kc:
     /// 256 KiB, in L2).
@@ -197,15 +197,17 @@ public enum Gemm {
                         // The next B sliver (the next kb * nr values of a packed panel)
                         // comes into L2 a share per tile while this one is in use: the panel
                         // is larger than L2, so it would otherwise arrive from L3 on demand.
-                        let nextB = jr + nr < cols.count && !bInPlace ? UnsafeRawPointer(bSliver + kb * nr) : nil
-                        let bLines = kb * nr * MemoryLayout<T>.stride / 64
-                        let linesPerTile = (bLines + (mBlock + mr - 1) / mr - 1) / ((mBlock + mr - 1) / mr)
+                        // (A task's own B holds only its current chunk: nothing to fetch past it.)
+                        let packedUpTo = shareB ? cols.count : chunkEnd
+                        let nextB = !bInPlace && jr + nr < packedUpTo ? UnsafeRawPointer(bSliver + kb * nr) : nil
+                        let bLines = kb * nr * MemoryLayout<T>.stride / 64, tiles = (mBlock + mr - 1) / mr
+                        let linesPerTile = (bLines + tiles - 1) / tiles
+                        var bLine = 0
                         var ir = 0
                         while ir < mBlock {
                             if let next = nextB {
-                                var line = ir / mr * linesPerTile
-                                let end = min(bLines, line + linesPerTile)
-                                while line < end { ref_prefetch_to_l2(next + line &* 64); line &+= 1 }
+                                let end = min(bLines, bLine + linesPerTile)
+                                while bLine < end { ref_prefetch_to_l2(next + bLine &* 64); bLine &+= 1 }
                             }
                             let cTile = c + (i0 + ir) * ldc + (cols.lowerBound + jr)
                             // The next tile's C rows are requested now, a whole micro-kernel
