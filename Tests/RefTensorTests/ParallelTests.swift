@@ -44,21 +44,34 @@ final class ParallelTests: XCTestCase {
         withThreads(4) {
             for round in 0..<2_000 {
                 let tasks = 1 + round % 7, workers = 1 + round % 4
+                let steps = round % 3 == 0 ? 20_000 : 10     // a few microseconds of work, so pool threads join in
                 var hits = [Int](repeating: 0, count: tasks), ranOn = [Int](repeating: 0, count: tasks)
+                var results = [UInt64](repeating: 0, count: tasks)
                 hits.withUnsafeMutableBufferPointer { h in ranOn.withUnsafeMutableBufferPointer { w in
-                    let (h, w) = (h.baseAddress!, w.baseAddress!)
-                    Threads.parallelFor(tasks, workers: workers) { t, worker in
-                        var x = UInt64(t)                  // a few microseconds of work, so pool threads join in
-                        for _ in 0..<(round % 3 == 0 ? 20_000 : 10) { x = x &* 6364136223846793005 &+ 1 }
-                        h[t] += 1 + Int(x & 0)
-                        w[t] = worker
+                    results.withUnsafeMutableBufferPointer { x in
+                        let (h, w, x) = (h.baseAddress!, w.baseAddress!, x.baseAddress!)
+                        Threads.parallelFor(tasks, workers: workers) { t, worker in
+                            x[t] = Self.spin(UInt64(t), steps)
+                            h[t] += 1
+                            w[t] = worker
+                        }
                     }
                 } }
                 if hits != [Int](repeating: 1, count: tasks) { return XCTFail("round \(round): \(hits)") }
+                // Checked, so that an optimized build cannot drop the work (it did, when the
+                // result went unused: every region then ended before a pool thread woke).
+                if results != (0..<tasks).map({ Self.spin(UInt64($0), steps) }) { return XCTFail("round \(round): \(results)") }
                 byPoolThreads += ranOn.filter { $0 > 0 }.count
             }
         }
         XCTAssertGreaterThan(byPoolThreads, 0, "no task ran on a pool thread: the test did not exercise the pool")
+    }
+
+    /// `steps` steps of a linear congruential generator from `x`.
+    static func spin(_ x: UInt64, _ steps: Int) -> UInt64 {
+        var x = x
+        for _ in 0..<steps { x = x &* 6364136223846793005 &+ 1 }
+        return x
     }
 
     func testNestedRegionRunsSerially() {
