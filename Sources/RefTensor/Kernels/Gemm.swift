@@ -21,8 +21,9 @@ import RefPrefetch
 /// Ahead of each micro-kernel the driver prefetches the next tile's C rows and a share
 /// of the next B sliver (`RefPrefetch`); prefetches change no value.
 ///
-/// B is packed once per call. Only when a task has a single row block (no reuse
-/// to share) is B packed inside the task, 16 slivers at a time into L2-sized scratch.
+/// B is packed once per call, into memory kept between calls (`PackingBufferCache`).
+/// Only when a task has a single row block (no reuse to share) is B packed inside
+/// the task, 16 slivers at a time into L2-sized scratch.
 /// A B that is one row-major sliver wide (n = nr) already has the packed layout and
 /// is read where it lies.
 /// When C is narrow (n <= 128: convolutions), A is not packed at all: the
@@ -115,8 +116,9 @@ public enum Gemm {
         let bInPlace = packedB == nil && n == nr && b.colStride == 1 && b.rowStride == nr
         // B packed once for everyone, unless no task would reuse it (or the caller packed it).
         let shareB = packedB != nil || !bInPlace && (grid.partsM > 1 || m > mc)
-        let ownB: UnsafeMutablePointer<T>? = shareB && packedB == nil ? allocatePacked(k * paddedN) : nil
-        defer { ownB?.deallocate() }
+        let ownBBuffer = shareB && packedB == nil ? takePackingBuffer(T.self, count: k * paddedN) : nil
+        defer { givePackingBuffer(ownBBuffer?.0) }
+        let ownB = ownBBuffer?.1
         let sharedB: UnsafePointer<T>? = packedB ?? ownB.map { UnsafePointer($0) }
         if let packed = ownB {
             // Block pb starts at p0 * paddedN; within it, sliver s (nr columns) at s * kb * nr.
@@ -135,9 +137,10 @@ public enum Gemm {
         // Cut by columns, A is one row block that every task would pack again in full
         // (8 times over in the MLP's forward GEMMs): it is packed once and shared.
         let paddedM = (m + mr - 1) / mr * mr
-        let sharedA: UnsafeMutablePointer<T>? = !directA && grid.partsM == 1 && grid.partsN > 1 && m <= mc
-            ? allocatePacked(paddedM * k) : nil
-        defer { sharedA?.deallocate() }
+        let sharedABuffer = !directA && grid.partsM == 1 && grid.partsN > 1 && m <= mc
+            ? takePackingBuffer(T.self, count: paddedM * k) : nil
+        defer { givePackingBuffer(sharedABuffer?.0) }
+        let sharedA = sharedABuffer?.1
         if let packed = sharedA {
             // Block pb (kb deep) starts at p0 * paddedM, in the layout `packPanel` writes.
             Threads.parallelFor(kBlocks, workers: grid.workers) { pb, _ in
@@ -150,8 +153,8 @@ public enum Gemm {
         // A task's own B goes through scratch a chunk of slivers at a time (see below).
         let chunkSlivers = min(localBChunk, (n + nr - 1) / nr)
         let packBSize = shareB || bInPlace ? 0 : kBlock * nr * chunkSlivers
-        let scratch: UnsafeMutablePointer<T> = allocatePacked(grid.workers * (packASize + packBSize))
-        defer { scratch.deallocate() }
+        let (scratchBuffer, scratch) = takePackingBuffer(T.self, count: grid.workers * (packASize + packBSize))
+        defer { givePackingBuffer(scratchBuffer) }
 
         Threads.parallelFor(grid.tasks, workers: grid.workers) { task, worker in
             let (rows, cols) = grid.ranges(task: task, m: m, n: n, mr: mr, nr: nr)
