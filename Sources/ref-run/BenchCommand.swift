@@ -16,23 +16,50 @@ enum BenchCommand {
 
     static func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
 
-    static func time(_ repeats: Int, warmup: Int = 1, _ body: () throws -> Void) rethrows -> Double {
+    /// Timed calls: their median in ms, and per call its ms and the minor page faults
+    /// the process took during it (`--per-call` prints both: the first calls of a
+    /// process are where allocation and thread start-up show).
+    struct Timing {
+        var median: Double
+        var perCall: [Double]
+        var pageFaults: [Int]
+
+        /// The JSON fields `--per-call` adds.
+        func fields(_ args: Arguments) -> [(String, Any)] {
+            args.switches.contains("per-call") ? [("per_call_ms", perCall), ("per_call_page_faults", pageFaults)] : []
+        }
+    }
+
+    static func time(_ repeats: Int, warmup: Int = 1, _ body: () throws -> Void) rethrows -> Timing {
         for _ in 0..<warmup { try body() }
-        var ts: [Double] = []
+        var ts: [Double] = [], faults: [Int] = []
         for _ in 0..<repeats {
+            let f0 = minorPageFaults()
             let t0 = DispatchTime.now().uptimeNanoseconds
             try body()
             ts.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+            faults.append(minorPageFaults() - f0)
         }
-        return median(ts)
+        return Timing(median: median(ts), perCall: ts, pageFaults: faults)
     }
 
     static func json(_ pairs: [(String, Any)]) -> String {
-        "{" + pairs.map { k, v in
-            let value: String
-            if let s = v as? String { value = "\"\(s)\"" } else if let d = v as? Double { value = String(format: "%.4f", d) } else { value = "\(v)" }
-            return "\"\(k)\":\(value)"
-        }.joined(separator: ",") + "}"
+        "{" + pairs.map { k, v in "\"\(k)\":" + jsonValue(v) }.joined(separator: ",") + "}"
+    }
+
+    static func jsonValue(_ v: Any) -> String {
+        if let s = v as? String { return "\"\(s)\"" }
+        if let d = v as? Double { return String(format: "%.4f", d) }
+        if let ds = v as? [Double] { return "[" + ds.map { String(format: "%.4f", $0) }.joined(separator: ",") + "]" }
+        if let ns = v as? [Int] { return "[" + ns.map(String.init).joined(separator: ",") + "]" }
+        return "\(v)"
+    }
+
+    /// Minor page faults of this process so far (getrusage).
+    static func minorPageFaults() -> Int {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return u.ru_minflt
     }
 
     static func gemm(_ args: Arguments) throws {
@@ -45,15 +72,16 @@ enum BenchCommand {
         var rng = RandomGenerator(seed: 1)
         let a: Tensor<Float> = rng.uniformTensor([m, k]), b: Tensor<Float> = rng.uniformTensor([k, n])
         var c = Tensor<Float>.zeros([m, n])
-        let ms = time(try args.int("repeat", in: 1...100_000) ?? 10) {
+        let timing = time(try args.int("repeat", in: 1...100_000) ?? 10) {
             a.scalars.withUnsafeBufferPointer { ap in b.scalars.withUnsafeBufferPointer { bp in c.withUnsafeMutableScalars { cp in
                 let am: StridedMatrix<Float> = transA ? .transposed(ap.baseAddress!, columns: m) : .rowMajor(ap.baseAddress!, columns: k)
                 let bm: StridedMatrix<Float> = transB ? .transposed(bp.baseAddress!, columns: k) : .rowMajor(bp.baseAddress!, columns: n)
                 Gemm.fast(m: m, n: n, k: k, a: am, b: bm, c: cp.baseAddress!, ldc: n, accumulate: false)
             } } }
         }
+        let ms = timing.median
         print(json([("bench", "gemm"), ("m", m), ("n", n), ("k", k), ("layout", layout), ("threads", Threads.count),
-                    ("gflops", 2 * Double(m) * Double(n) * Double(k) / ms / 1e6), ("ms", ms)]))
+                    ("gflops", 2 * Double(m) * Double(n) * Double(k) / ms / 1e6), ("ms", ms)] + timing.fields(args)))
     }
 
     static func conv(_ args: Arguments) throws {
@@ -68,9 +96,9 @@ enum BenchCommand {
         let repeats = try args.int("repeat", in: 1...100_000) ?? 5
         for (pass, body) in [("forward", { _ = Conv2DKernels.forward(x, w, g) }), ("input_gradient", { _ = Conv2DKernels.inputGradient(dy, w, g) }),
                              ("filter_gradient", { _ = Conv2DKernels.filterGradient(x, dy, g) })] as [(String, () -> Void)] {
-            let ms = time(repeats, body)
+            let timing = time(repeats, body), ms = timing.median
             print(json([("bench", "conv"), ("pass", pass), ("batch", nb), ("size", s), ("cin", cin), ("cout", cout), ("kernel", kk),
-                        ("stride", st), ("threads", Threads.count), ("gflops", flops / ms / 1e6), ("ms", ms)]))
+                        ("stride", st), ("threads", Threads.count), ("gflops", flops / ms / 1e6), ("ms", ms)] + timing.fields(args)))
         }
     }
 
@@ -92,20 +120,20 @@ enum BenchCommand {
             var state = try spec.initialState(T.self, from: .fresh) { try source.batch(0) }
             let (images, labels) = try source.batch(0)
             let h = spec.hyperparameters(learningRate: 0.01, batchCount: labels.count)
-            let ms: Double
+            let timing: Timing
             if let make = device.residentTrainer(T.self) {
                 // On the device: the state stays there; each step uploads its batch and copies
                 // back its loss and logits (which waits for the step to finish).
                 let trainer = try make(spec.model, state, images.shape, h)
-                ms = try time(steps, warmup: 2) { _ = try trainer.step(images: images, labels: labels, learningRate: h.learningRate) }
+                timing = try time(steps, warmup: 2) { _ = try trainer.step(images: images, labels: labels, learningRate: h.learningRate) }
             } else {
-                ms = try time(steps, warmup: 2) { _ = try TrainStep.run(spec.model, state: &state, images: images, labels: labels, h) }
+                timing = try time(steps, warmup: 2) { _ = try TrainStep.run(spec.model, state: &state, images: images, labels: labels, h) }
             }
             var fields: [(String, Any)] = [("bench", "step"), ("model", config.model.rawValue)]
             if config.model == .mlp { fields.append(("num_neurons", config.numNeurons.map(String.init).joined(separator: ","))) }
             else { fields.append(("num_filters", config.numFilters)) }
             fields += [("batch", config.batchSize), ("optimizer", config.optimizer.rawValue), ("dtype", config.dtype.rawValue),
-                       ("device", device.rawValue), ("threads", Threads.count), ("steps", steps), ("ms_per_step", ms)]
+                       ("device", device.rawValue), ("threads", Threads.count), ("steps", steps), ("ms_per_step", timing.median)] + timing.fields(args)
             print(json(fields))
         }
         switch spec.dtype {

@@ -142,13 +142,17 @@ enum Help {
         --device cuda writes the CUDA backend's steps instead (verify them with ref-run verify).
         """,
         "bench": """
-        ref-run bench gemm --m M --n N --k K [--layout NN|TN|NT|TT] [--threads T] [--repeat R]
-        ref-run bench conv --batch B --size S --cin C --cout O --kernel K [--stride S] [--threads T]
+        ref-run bench gemm --m M --n N --k K [--layout NN|TN|NT|TT] [--threads T] [--repeat R] [--per-call]
+        ref-run bench conv --batch B --size S --cin C --cout O --kernel K [--stride S] [--threads T] [--per-call]
         ref-run bench step --model MLP --num_neurons 300,100 | --model ResNet18 --num_filters 8
                            [--batch 128] [--optimizer sam] [--steps S] [--threads T] [--dtype float32]
-                           [--device cpu|cuda]
+                           [--device cpu|cuda] [--per-call]
 
         Prints one JSON object per line. Build with -c release for meaningful numbers.
+        Each figure is the median of the timed calls (after one warm-up call; two for
+        step). --per-call adds every call's milliseconds (per_call_ms) and the minor
+        page faults the process took during it (per_call_page_faults): the first calls
+        of a process show what allocation and thread start-up cost.
         gemm --layout: T stores that operand transposed, as the backward pass reads it
         (TN: A = x^T of dW = x^T dy; NT: B = W^T of dx = dy W^T).
         step --device cuda times steps on the GPU: the state stays there, each step

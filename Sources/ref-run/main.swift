@@ -4,7 +4,7 @@ import RefSAMCUDA
 
 enum RefRun {
     static let version = "0.1.0"
-    static let booleans: Set<String> = ["overwrite", "synthetic", "help", "failures-only", "json", "no-mask", "probe", "dry-run", "report"]
+    static let booleans: Set<String> = ["overwrite", "synthetic", "help", "failures-only", "json", "no-mask", "probe", "dry-run", "report", "per-call"]
 
     static func main() -> Int32 {
         Allocator.retainFreedMemory()
