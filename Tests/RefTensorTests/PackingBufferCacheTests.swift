@@ -82,6 +82,32 @@ final class PackingBufferCacheTests: XCTestCase {
         XCTAssertLessThanOrEqual(cache.cachedBytes, 4 * mib)
     }
 
+    /// The public view: a large product leaves its packing memory cached; releasing it
+    /// empties the cache, and the next product still gives the definition's bits.
+    func testAllocatorReportsAndReleasesTheCache() {
+        let (m, n, k) = (300, 300, 300)
+        let a: Tensor<Float> = randomTensor([m, k], seed: 41), b: Tensor<Float> = randomTensor([k, n], seed: 42)
+        func product(fast: Bool) -> Tensor<Float> {
+            var c = Tensor<Float>.zeros([m, n])
+            a.scalars.withUnsafeBufferPointer { ap in b.scalars.withUnsafeBufferPointer { bp in c.scalars.withUnsafeMutableBufferPointer { cp in
+                let am = StridedMatrix.rowMajor(ap.baseAddress!, columns: k), bm = StridedMatrix.rowMajor(bp.baseAddress!, columns: n)
+                if fast { Gemm.fast(m: m, n: n, k: k, a: am, b: bm, c: cp.baseAddress!, ldc: n, accumulate: false) }
+                else { Gemm.naive(m: m, n: n, k: k, a: am, b: bm, c: cp.baseAddress!, ldc: n, accumulate: false) }
+            } } }
+            return c
+        }
+        let first = withThreads(2) { product(fast: true) }
+        // B packed for all (300 x 304 floats, 365 KB) is over the 64 KiB floor: it stays.
+        XCTAssertGreaterThanOrEqual(Allocator.cachedPackingBytes, 300 * 304 * 4)
+        Allocator.releaseCachedPackingMemory()
+        XCTAssertEqual(Allocator.cachedPackingBytes, 0)
+        let again = withThreads(2) { product(fast: true) }
+        XCTAssertEqual(bits(first), bits(again), "same bits after the cache was released")
+        #if !REF_FMA
+        XCTAssertEqual(bits(first), bits(product(fast: false)))
+        #endif
+    }
+
     /// Buffers come back with whatever their last holder wrote. Filled with NaN, they must
     /// leave the GEMM's result unchanged: every shape class (B packed and shared, A
     /// packed once for column tasks, a task's own B in scratch, per-task A) reads only

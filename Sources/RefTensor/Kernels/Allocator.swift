@@ -25,4 +25,13 @@ public enum Allocator {
         _ = glibcMallopt(-1, Int32.max)    // M_TRIM_THRESHOLD
         #endif
     }
+
+    /// Bytes of packing memory the fast GEMM keeps between calls now (at most 64 MiB,
+    /// `PackingBufferCache`): reused at the same address, its pages stay mapped.
+    public static var cachedPackingBytes: Int { PackingBufferCache.shared.cachedBytes }
+
+    /// Frees the packing memory the fast GEMM keeps between calls (for a program that is
+    /// done with large products and wants the memory back). The next large product
+    /// allocates it again. Safe at any time: buffers in use are not in the cache.
+    public static func releaseCachedPackingMemory() { PackingBufferCache.shared.clear() }
 }
