@@ -53,7 +53,8 @@ final class GemmTests: XCTestCase {
     func testFastMatchesNaiveFloat() { checkFastMatchesNaive(Float.self) }
     func testFastMatchesNaiveDouble() { checkFastMatchesNaive(Double.self) }
 
-    /// Sizes that cross every blocking boundary (mr 6 or 8, nr 16/8, mc 132 or 128, kc 256) and
+    /// Sizes that cross every blocking boundary (mr 6 or 8, nr 16/8, mc 132 or 128, kc 256, and
+    /// 512 for k >= 1024 on AVX2 and in the portable build) and
     /// every task shape: B packed once and shared (m > mc), B packed per task (m <= mc),
     /// rows split across workers, columns split across workers (m under two slivers).
     func testFastMatchesNaiveAcrossBlockBoundaries() {
@@ -62,9 +63,12 @@ final class GemmTests: XCTestCase {
         // transposed A of two full slivers and a partial one (mr 6); (150, 259, 100): shared
         // row-major B packed row by row across four slivers; (128, 300, 300): a batch;
         // (130, 40, 3) and (150, 259, 5): so shallow that a B sliver has fewer cache lines
-        // than a row block has tiles (the driver prefetches the next sliver a share per tile).
+        // than a row block has tiles (the driver prefetches the next sliver a share per tile);
+        // (20, 300, 1030) and (200, 150, 1030): deep, in 512-deep blocks and a 6-deep one, B
+        // packed per task (column tasks, 8-sliver chunks) and packed once and shared.
         let shapes = [(97, 257, 300), (200, 17, 513), (7, 300, 300), (12, 40, 700), (300, 5, 90), (97, 33, 300), (140, 300, 270),
-                      (13, 515, 300), (150, 259, 100), (128, 300, 300), (130, 40, 3), (150, 259, 5)]
+                      (13, 515, 300), (150, 259, 100), (128, 300, 300), (130, 40, 3), (150, 259, 5),
+                      (20, 300, 1030), (200, 150, 1030)]
         for (m, n, k) in shapes { for accumulate in [false, true] {
             let transA = m % 2 == 1, transB = n % 2 == 0
             // The definition once per case (it is most of this test's time in a debug build).
