@@ -85,17 +85,8 @@ final class PackingBufferCacheTests: XCTestCase {
     /// The public view: a large product leaves its packing memory cached; releasing it
     /// empties the cache, and the next product still gives the definition's bits.
     func testAllocatorReportsAndReleasesTheCache() {
-        let (m, n, k) = (300, 300, 300)
-        let a: Tensor<Float> = randomTensor([m, k], seed: 41), b: Tensor<Float> = randomTensor([k, n], seed: 42)
-        func product(fast: Bool) -> Tensor<Float> {
-            var c = Tensor<Float>.zeros([m, n])
-            a.scalars.withUnsafeBufferPointer { ap in b.scalars.withUnsafeBufferPointer { bp in c.scalars.withUnsafeMutableBufferPointer { cp in
-                let am = StridedMatrix.rowMajor(ap.baseAddress!, columns: k), bm = StridedMatrix.rowMajor(bp.baseAddress!, columns: n)
-                if fast { Gemm.fast(m: m, n: n, k: k, a: am, b: bm, c: cp.baseAddress!, ldc: n, accumulate: false) }
-                else { Gemm.naive(m: m, n: n, k: k, a: am, b: bm, c: cp.baseAddress!, ldc: n, accumulate: false) }
-            } } }
-            return c
-        }
+        let a: Tensor<Float> = randomTensor([300, 300], seed: 41), b: Tensor<Float> = randomTensor([300, 300], seed: 42)
+        func product(fast: Bool) -> Tensor<Float> { self.product(a, b, fast: fast) }
         let first = withThreads(2) { product(fast: true) }
         // B packed for all (300 x 304 floats, 365 KB) is over the 64 KiB floor: it stays.
         XCTAssertGreaterThanOrEqual(Allocator.cachedPackingBytes, 300 * 304 * 4)
@@ -110,13 +101,13 @@ final class PackingBufferCacheTests: XCTestCase {
 
     /// Buffers come back with whatever their last holder wrote. Filled with NaN, they must
     /// leave the GEMM's result unchanged: every shape class (B packed and shared, A
-    /// packed once for column tasks, a task's own B in scratch, per-task A) reads only
-    /// what it packed.
+    /// packed once for column tasks, a task's own B in scratch, per-task A, 512-deep
+    /// blocks) reads only what it packed.
     func testGemmNeverReadsStaleBufferContents() {
         let shared = PackingBufferCache.shared
         shared.clear()
         defer { shared.clear() }
-        for (m, n, k) in [(300, 300, 300), (128, 600, 300), (13, 515, 300), (97, 257, 513)] {
+        for (m, n, k) in [(300, 300, 300), (128, 600, 300), (13, 515, 300), (97, 257, 513), (20, 300, 1030)] {
             // NaN-filled buffers of every size from 64 KiB up, so each request gets one.
             var size = PackingBufferCache.minimumBytes
             var stale: [PackingBuffer] = []
@@ -128,19 +119,7 @@ final class PackingBufferCacheTests: XCTestCase {
             }
             for b in stale { shared.give(b) }
             let a: Tensor<Float> = randomTensor([m, k], seed: 31), b: Tensor<Float> = randomTensor([k, n], seed: 32)
-            func run(fast: Bool) -> Tensor<Float> {
-                var c = Tensor<Float>.zeros([m, n])
-                a.scalars.withUnsafeBufferPointer { ap in b.scalars.withUnsafeBufferPointer { bp in c.scalars.withUnsafeMutableBufferPointer { cp in
-                    let am = StridedMatrix.rowMajor(ap.baseAddress!, columns: k), bm = StridedMatrix.rowMajor(bp.baseAddress!, columns: n)
-                    if fast {
-                        withThreads(2) { Gemm.fast(m: m, n: n, k: k, a: am, b: bm, c: cp.baseAddress!, ldc: n, accumulate: false) }
-                    } else {
-                        Gemm.naive(m: m, n: n, k: k, a: am, b: bm, c: cp.baseAddress!, ldc: n, accumulate: false)
-                    }
-                } } }
-                return c
-            }
-            let fast = run(fast: true), naive = run(fast: false)
+            let fast = withThreads(2) { product(a, b, fast: true) }, naive = product(a, b, fast: false)
             XCTAssertFalse(fast.scalars.contains { $0.isNaN }, "m\(m) n\(n) k\(k): stale NaN reached C")
             #if REF_FMA
             let tol = kernelTolerance(Float.self)
@@ -149,5 +128,18 @@ final class PackingBufferCacheTests: XCTestCase {
             XCTAssertEqual(bits(fast), bits(naive), "m\(m) n\(n) k\(k)")
             #endif
         }
+    }
+
+    /// A @ B (row-major [m, k] and [k, n]) by the fast GEMM on the current thread count,
+    /// or by its definition.
+    func product(_ a: Tensor<Float>, _ b: Tensor<Float>, fast: Bool) -> Tensor<Float> {
+        let (m, k, n) = (a.shape[0], a.shape[1], b.shape[1])
+        var c = Tensor<Float>.zeros([m, n])
+        a.scalars.withUnsafeBufferPointer { ap in b.scalars.withUnsafeBufferPointer { bp in c.scalars.withUnsafeMutableBufferPointer { cp in
+            let am = StridedMatrix.rowMajor(ap.baseAddress!, columns: k), bm = StridedMatrix.rowMajor(bp.baseAddress!, columns: n)
+            if fast { Gemm.fast(m: m, n: n, k: k, a: am, b: bm, c: cp.baseAddress!, ldc: n, accumulate: false) }
+            else { Gemm.naive(m: m, n: n, k: k, a: am, b: bm, c: cp.baseAddress!, ldc: n, accumulate: false) }
+        } } }
+        return c
     }
 }

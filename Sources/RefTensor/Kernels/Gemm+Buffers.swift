@@ -36,15 +36,13 @@ final class PackingBufferCache: Sendable {
     /// The smallest cached buffer that holds `bytes`, or a new one.
     func take(bytes: Int) -> PackingBuffer {
         let bytes = max(1, bytes)
-        if bytes >= Self.minimumBytes {
-            let hit: PackingBuffer? = cached.withLock { list in
-                var best: Int?
-                for (i, b) in list.enumerated() where b.capacity >= bytes && (best == nil || b.capacity < list[best!].capacity) { best = i }
-                return best.map { list.remove(at: $0) }
-            }
-            if let hit { return hit }
+        if bytes >= Self.minimumBytes, let hit = cached.withLock({ list -> PackingBuffer? in
+            let fits = list.indices.filter { list[$0].capacity >= bytes }
+            return fits.min { list[$0].capacity < list[$1].capacity }.map { list.remove(at: $0) }
+        }) {
+            return hit
         }
-        return PackingBuffer(base: .allocate(byteCount: bytes, alignment: 64), capacity: bytes)
+        return PackingBuffer(base: Gemm.allocatePackedBytes(bytes), capacity: bytes)
     }
 
     /// Takes `buffer` back: cached if large enough, the smallest cached ones freed
@@ -78,7 +76,7 @@ extension Gemm {
     /// Packing memory for `count` values of `T` from `PackingBufferCache.shared`
     /// (64-byte aligned, contents unspecified); give it back with `givePackingBuffer`.
     static func takePackingBuffer<T>(_: T.Type, count: Int) -> (PackingBuffer, UnsafeMutablePointer<T>) {
-        let buffer = PackingBufferCache.shared.take(bytes: max(1, count) * MemoryLayout<T>.stride)
+        let buffer = PackingBufferCache.shared.take(bytes: count * MemoryLayout<T>.stride)
         return (buffer, buffer.bind(to: T.self))
     }
 

@@ -23,7 +23,7 @@ import RefPrefetch
 ///
 /// B is packed once per call, into memory kept between calls (`PackingBufferCache`).
 /// Only when a task has a single row block (no reuse to share) is B packed inside
-/// the task, 16 slivers at a time into L2-sized scratch.
+/// the task, 16 slivers at a time (8 in `deepKc`-deep blocks) into L2-sized scratch.
 /// A B that is one row-major sliver wide (n = nr) already has the packed layout and
 /// is read where it lies.
 /// When C is narrow (n <= 128: convolutions), A is not packed at all: the
@@ -53,7 +53,11 @@ public enum Gemm {
     /// thread, 0.981 against 0.962 on two (10-call medians). Shallower products did not
     /// gain (MLP and ResNet steps within noise either way), so they keep 256. Where a
     /// k-sum is cut into blocks never changes a result (C is stored and reloaded exactly).
+    #if REF_AVX512
+    @usableFromInline static let deepKc = kc    // 512 is measured on AVX2 only
+    #else
     @usableFromInline static let deepKc = 512
+    #endif
     @usableFromInline static let deepK = 1024
     /// C at most this wide reads A unpacked (convolutions: n = output channels).
     @usableFromInline static let directANarrowN = 128
@@ -116,11 +120,7 @@ public enum Gemm {
     ) where V.Scalar == A.Scalar {
         typealias T = A.Scalar
         let nr = V.scalarCount
-        #if REF_AVX512
-        let kc = Gemm.kc    // 512 is measured on AVX2 only
-        #else
         let kc = packedB == nil && k >= deepK ? deepKc : Gemm.kc
-        #endif
         let grid = TaskGrid(m: m, n: n, k: k, nr: nr, serial: serial)
         let paddedN = (n + nr - 1) / nr * nr
         let kBlocks = (k + kc - 1) / kc
@@ -263,8 +263,12 @@ public enum Gemm {
     /// alignment would leave every other 32-byte load of a packed B sliver straddling
     /// two 32-byte halves, and one in four two cache lines. Free it with `deallocate()`.
     static func allocatePacked<T>(_ count: Int) -> UnsafeMutablePointer<T> {
-        UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * MemoryLayout<T>.stride, alignment: 64)
-            .bindMemory(to: T.self, capacity: max(1, count))
+        allocatePackedBytes(max(1, count) * MemoryLayout<T>.stride).bindMemory(to: T.self, capacity: max(1, count))
+    }
+
+    /// `allocatePacked`'s raw memory: `byteCount` bytes on a 64-byte boundary.
+    static func allocatePackedBytes(_ byteCount: Int) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 64)
     }
 
     /// B packed as `fast` packs it (k-blocks of `kc`, slivers of the tile row `fast`
