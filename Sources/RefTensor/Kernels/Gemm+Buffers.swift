@@ -1,4 +1,4 @@
-import Synchronization
+import Foundation
 
 /// Packing memory the fast GEMM keeps between calls, as OpenBLAS keeps its buffer.
 ///
@@ -23,20 +23,31 @@ struct PackingBuffer: @unchecked Sendable {
     }
 }
 
-final class PackingBufferCache: Sendable {
+///
+/// The lock is an `NSLock` (a pthread mutex) rather than `Synchronization.Mutex`:
+/// ThreadSanitizer intercepts pthread locking, but not the futex atomics inside the
+/// precompiled `Mutex`, so under TSan every `Mutex`-guarded access read as a race.
+final class PackingBufferCache: @unchecked Sendable {
     static let shared = PackingBufferCache()
 
     /// Smallest buffer worth keeping (below it malloc reuses memory itself).
     static let minimumBytes = 64 << 10
     let retainedBytes: Int
-    private let cached = Mutex<[PackingBuffer]>([])
+    private let lock = NSLock()
+    private var list: [PackingBuffer] = []  // guarded by `lock`
+
+    /// Runs `body` on the cached list with the lock held.
+    private func withLock<R>(_ body: (inout [PackingBuffer]) -> R) -> R {
+        lock.lock(); defer { lock.unlock() }
+        return body(&list)
+    }
 
     init(retainedBytes: Int = 64 << 20) { self.retainedBytes = retainedBytes }
 
     /// The smallest cached buffer that holds `bytes`, or a new one.
     func take(bytes: Int) -> PackingBuffer {
         let bytes = max(1, bytes)
-        if bytes >= Self.minimumBytes, let hit = cached.withLock({ list -> PackingBuffer? in
+        if bytes >= Self.minimumBytes, let hit = withLock({ list -> PackingBuffer? in
             let fits = list.indices.filter { list[$0].capacity >= bytes }
             return fits.min { list[$0].capacity < list[$1].capacity }.map { list.remove(at: $0) }
         }) {
@@ -49,7 +60,7 @@ final class PackingBufferCache: Sendable {
     /// while more than `retainedBytes` are kept.
     func give(_ buffer: PackingBuffer) {
         guard buffer.capacity >= Self.minimumBytes, buffer.capacity <= retainedBytes else { buffer.base.deallocate(); return }
-        let evicted: [PackingBuffer] = cached.withLock { list in
+        let evicted: [PackingBuffer] = withLock { list in
             list.append(buffer)
             var total = list.reduce(0) { $0 + $1.capacity }
             var out: [PackingBuffer] = []
@@ -63,11 +74,11 @@ final class PackingBufferCache: Sendable {
     }
 
     /// Bytes held in the cache now (for tests and diagnostics).
-    var cachedBytes: Int { cached.withLock { $0.reduce(0) { $0 + $1.capacity } } }
+    var cachedBytes: Int { withLock { $0.reduce(0) { $0 + $1.capacity } } }
 
     /// Frees every cached buffer.
     func clear() {
-        let all = cached.withLock { list -> [PackingBuffer] in defer { list.removeAll() }; return list }
+        let all = withLock { list -> [PackingBuffer] in defer { list.removeAll() }; return list }
         for b in all { b.base.deallocate() }
     }
 }
