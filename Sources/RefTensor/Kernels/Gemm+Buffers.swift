@@ -1,5 +1,15 @@
 import Foundation
 
+/// One block of packing memory from `PackingBufferCache`: 64-byte aligned, `capacity` bytes.
+struct PackingBuffer: @unchecked Sendable {
+    let base: UnsafeMutableRawPointer
+    let capacity: Int
+
+    func bind<T>(to _: T.Type) -> UnsafeMutablePointer<T> {
+        base.bindMemory(to: T.self, capacity: capacity / MemoryLayout<T>.stride)
+    }
+}
+
 /// Packing memory the fast GEMM keeps between calls, as OpenBLAS keeps its buffer.
 ///
 /// Why: every call needs megabytes of packing memory (a shared packed B is 4 MiB at
@@ -14,19 +24,11 @@ import Foundation
 /// unspecified (callers write before they read). Safe from any thread; two holders
 /// never share a buffer. At most `retainedBytes` stay cached; the smallest go first.
 /// Buffers are kept only from `minimumBytes` up: malloc serves smaller ones well.
-struct PackingBuffer: @unchecked Sendable {
-    let base: UnsafeMutableRawPointer
-    let capacity: Int
-
-    func bind<T>(to _: T.Type) -> UnsafeMutablePointer<T> {
-        base.bindMemory(to: T.self, capacity: capacity / MemoryLayout<T>.stride)
-    }
-}
-
 ///
 /// The lock is an `NSLock` (a pthread mutex) rather than `Synchronization.Mutex`:
 /// ThreadSanitizer intercepts pthread locking, but not the futex atomics inside the
-/// precompiled `Mutex`, so under TSan every `Mutex`-guarded access read as a race.
+/// precompiled `Mutex`, so it reported the guarded accesses from two threads as a
+/// race (3 of 6 TSan runs of PackingBufferCacheTests; 0 of 8 with `NSLock`).
 final class PackingBufferCache: @unchecked Sendable {
     static let shared = PackingBufferCache()
 
