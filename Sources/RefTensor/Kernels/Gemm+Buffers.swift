@@ -38,18 +38,12 @@ final class PackingBufferCache: @unchecked Sendable {
     private let lock = NSLock()
     private var list: [PackingBuffer] = []  // guarded by `lock`
 
-    /// Runs `body` on the cached list with the lock held.
-    private func withLock<R>(_ body: (inout [PackingBuffer]) -> R) -> R {
-        lock.lock(); defer { lock.unlock() }
-        return body(&list)
-    }
-
     init(retainedBytes: Int = 64 << 20) { self.retainedBytes = retainedBytes }
 
     /// The smallest cached buffer that holds `bytes`, or a new one.
     func take(bytes: Int) -> PackingBuffer {
         let bytes = max(1, bytes)
-        if bytes >= Self.minimumBytes, let hit = withLock({ list -> PackingBuffer? in
+        if bytes >= Self.minimumBytes, let hit = lock.withLock({ () -> PackingBuffer? in
             let fits = list.indices.filter { list[$0].capacity >= bytes }
             return fits.min { list[$0].capacity < list[$1].capacity }.map { list.remove(at: $0) }
         }) {
@@ -62,7 +56,7 @@ final class PackingBufferCache: @unchecked Sendable {
     /// while more than `retainedBytes` are kept.
     func give(_ buffer: PackingBuffer) {
         guard buffer.capacity >= Self.minimumBytes, buffer.capacity <= retainedBytes else { buffer.base.deallocate(); return }
-        let evicted: [PackingBuffer] = withLock { list in
+        let evicted: [PackingBuffer] = lock.withLock {
             list.append(buffer)
             var total = list.reduce(0) { $0 + $1.capacity }
             var out: [PackingBuffer] = []
@@ -76,11 +70,11 @@ final class PackingBufferCache: @unchecked Sendable {
     }
 
     /// Bytes held in the cache now (for tests and diagnostics).
-    var cachedBytes: Int { withLock { $0.reduce(0) { $0 + $1.capacity } } }
+    var cachedBytes: Int { lock.withLock { list.reduce(0) { $0 + $1.capacity } } }
 
     /// Frees every cached buffer.
     func clear() {
-        let all = withLock { list -> [PackingBuffer] in defer { list.removeAll() }; return list }
+        let all = lock.withLock { () -> [PackingBuffer] in defer { list.removeAll() }; return list }
         for b in all { b.base.deallocate() }
     }
 }
